@@ -1,0 +1,255 @@
+"""Command line: ``python -m core {run,compare,warm,methods,bench}``.
+
+``run`` prints the paper's table (exact Hessian vs PyHessian) for one configuration;
+``compare`` runs any set of methods and prints the comparison with the exact Hessian;
+``warm`` precomputes configurations into the cache before a talk; ``methods`` lists the
+registry; ``bench`` runs the benchmark suite. Results are cached, so a repeated command is
+instant. Bad input prints one clear line and exits with status 2, computing nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+from .config import ACTIVATIONS, DATASETS, MNIST_INPUT_SIZES, OPTIMIZERS, ConfigError, ExperimentConfig, parse_hidden
+
+DEFAULTS = ExperimentConfig()
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("experiment (defaults: the app's default configuration)")
+    g.add_argument("--dataset", default=DEFAULTS.dataset, choices=DATASETS,
+                   help="mnist falls back to sklearn's 8x8 digits when MNIST cannot be had (default: %(default)s)")
+    g.add_argument("--input-size", type=int, default=DEFAULTS.input_size, choices=MNIST_INPUT_SIZES,
+                   help="MNIST side length after average pooling (default: %(default)s)")
+    g.add_argument("--hidden", default=",".join(map(str, DEFAULTS.hidden)),
+                   help="hidden widths, comma separated, e.g. 16,8 (default: %(default)s)")
+    g.add_argument("--activation", default=DEFAULTS.activation, choices=ACTIVATIONS,
+                   help="hidden activation (default: %(default)s)")
+    g.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="training epochs (default: %(default)s)")
+    g.add_argument("--optimizer", default=DEFAULTS.optimizer, choices=OPTIMIZERS, help="(default: %(default)s)")
+    g.add_argument("--lr", type=float, default=DEFAULTS.lr, help="learning rate (default: %(default)s)")
+    g.add_argument("--train-batch-size", type=int, default=DEFAULTS.train_batch_size,
+                   help="mini-batch size for training (default: %(default)s)")
+    g.add_argument("--train-subset", type=int, default=DEFAULTS.train_subset,
+                   help="training examples used (default: %(default)s)")
+    g.add_argument("--hessian-batch", type=int, default=DEFAULTS.hessian_batch_size,
+                   help="N, size of the fixed batch whose Hessian is studied (default: %(default)s)")
+    g.add_argument("--seed", type=int, default=DEFAULTS.seed, help="(default: %(default)s)")
+    g.add_argument("--synthetic-dim", type=int, default=DEFAULTS.synthetic_dim,
+                   help="input dimension of the synthetic task (default: %(default)s)")
+    s = parser.add_argument_group("storage")
+    s.add_argument("--data-dir", default=None,
+                   help="where MNIST lives or is downloaded to (default: $HESSIAN_DATA_DIR or ./data)")
+    s.add_argument("--cache-dir", default=None, help="joblib store (default: $HESSIAN_CACHE_DIR or ./cache)")
+
+
+def config_from_args(args: argparse.Namespace, hidden: str | None = None,
+                     activation: str | None = None) -> ExperimentConfig:
+    return ExperimentConfig(
+        dataset=args.dataset, input_size=args.input_size,
+        hidden=parse_hidden(hidden if hidden is not None else args.hidden),
+        activation=activation or args.activation, epochs=args.epochs, optimizer=args.optimizer,
+        lr=args.lr, train_batch_size=args.train_batch_size, train_subset=args.train_subset,
+        hessian_batch_size=args.hessian_batch, seed=args.seed, synthetic_dim=args.synthetic_dim)
+
+
+def _format(value, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1e5 else f"{value:.3e}"
+    return str(value)
+
+
+def print_table(rows: list[list], header: list[str], out=sys.stdout) -> None:
+    cells = [[_format(c) for c in row] for row in [header] + rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    for j, row in enumerate(cells):
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))), file=out)
+        if j == 0:
+            print("  ".join("-" * w for w in widths), file=out)
+
+
+# ----------------------------------------------------------------------------- commands
+def cmd_run(args) -> int:
+    from . import report
+
+    config = config_from_args(args)
+    summary = report.paper_table(config, data_dir=args.data_dir, hutchinson_samples=args.samples,
+                                 top_k=args.top_k, progress=not args.quiet)
+    info = summary["info"]
+    print(f"\n{config.label()}  |  dataset used: {info['dataset_used']}  |  P = {info['num_params']:,}"
+          f"  |  test accuracy {info['test_accuracy']:.3f} (train {info['train_accuracy']:.3f})")
+    if info.get("notice"):
+        print(f"note: {info['notice']}")
+    print()
+    print_table(summary["rows"], summary["header"])
+    for name, error in summary["errors"].items():
+        print(f"\n{name}: {error}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(summary, indent=2))
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from . import report
+    from .methods import get_spec
+
+    config = config_from_args(args)
+    methods = [m for m in args.methods.split(",") if m]
+    for m in methods:
+        get_spec(m)
+    options = _parse_options(args.option)
+    comparison = report.compare(config, methods, options, data_dir=args.data_dir, top_k=args.top_k,
+                                progress=not args.quiet)
+    info = comparison["info"]
+    print(f"\n{config.label()}  |  dataset used: {info['dataset_used']}  |  P = {info['num_params']:,}")
+    if info.get("notice"):
+        print(f"note: {info['notice']}")
+    print()
+    print_table([[r[c] for c in report.COMPARE_COLUMNS] for r in comparison["rows"]], report.COMPARE_COLUMNS)
+    for row in comparison["rows"]:
+        if row.get("error"):
+            print(f"\n{row['method']}: {row['error']}")
+    if args.out:
+        out = Path(args.out)
+        out.write_text(json.dumps(comparison, indent=2))
+        csv_path = out.with_suffix(".csv")
+        with csv_path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(comparison["rows"][0]))
+            writer.writeheader()
+            writer.writerows(comparison["rows"])
+        print(f"\nwrote {out} and {csv_path}")
+    return 0
+
+
+def _parse_options(pairs: list[str]) -> dict[str, dict]:
+    """``method.option=value`` pairs into ``{method: {option: value}}``."""
+    options: dict[str, dict] = {}
+    for pair in pairs or []:
+        if "=" not in pair or "." not in pair.split("=", 1)[0]:
+            raise ConfigError("--option", pair, "method.option=value, e.g. hutchinson.samples=100")
+        key, value = pair.split("=", 1)
+        method, option = key.split(".", 1)
+        options.setdefault(method, {})[option] = value
+    return options
+
+
+def cmd_warm(args) -> int:
+    from tqdm import tqdm
+
+    from . import pipeline, report
+    from .methods import REGISTRY
+
+    methods = list(REGISTRY) if args.methods == "all" else [m for m in args.methods.split(",") if m]
+    for m in methods:
+        if m not in REGISTRY:
+            raise ConfigError("--methods", m, "registered methods: " + ", ".join(REGISTRY))
+    configs = [config_from_args(args, hidden=h, activation=a)
+               for h, a in itertools.product(args.widths.split(";"), args.activations.split(","))]
+    jobs = [(c, m) for c in configs for m in methods]
+    start = time.perf_counter()
+    failures = 0
+    for config, method in tqdm(jobs, desc="warming cache", unit="result", disable=args.quiet):
+        options = report.default_options(method, args.samples)
+        result = pipeline.run(config, method, options, data_dir=args.data_dir)
+        if not result.ok:
+            failures += 1
+            tqdm.write(f"{config.label()} {method}: {result.error.splitlines()[0]}")
+        if method == methods[-1]:
+            report.warm_extras(config, data_dir=args.data_dir, hutchinson_samples=args.samples)
+    print(f"warmed {len(jobs)} results for {len(configs)} configurations in "
+          f"{time.perf_counter() - start:.1f} s ({failures} could not run; see above)")
+    return 0
+
+
+def cmd_methods(args) -> int:
+    from .methods import REGISTRY
+
+    rows = [[s.name, s.family, s.matrix, ", ".join(f"{k}={v}" for k, v in s.defaults.items()), s.reference]
+            for s in REGISTRY.values()]
+    print_table(rows, ["method", "family", "approximates", "options (defaults)", "reference"])
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from . import bench
+
+    return bench.main(quick=args.quick, out=args.out, data_dir=args.data_dir, repeats=args.repeats)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description=(
+        "Hessian spectrum explorer: train a small MLP, compute its exact Hessian/GGN spectrum and "
+        "compare PyHessian, BackPACK and matrix-free approximations. Results are cached (joblib)."))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="the paper's table: exact Hessian vs PyHessian",
+                         description="Print the paper's table (trace, largest/smallest eigenvalue, "
+                                     "their times, P, accuracy, dataset used) for one configuration.")
+    add_config_arguments(run)
+    run.add_argument("--samples", type=int, default=25, help="Hutchinson samples for PyHessian's trace (default: %(default)s)")
+    run.add_argument("--top-k", type=int, default=10, help="eigenvalues compared at the top (default: %(default)s)")
+    run.add_argument("--out", help="write the table and all numbers as JSON here")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(func=cmd_run)
+
+    compare = sub.add_parser("compare", help="compare methods against the exact Hessian",
+                             description="Run methods and compare each with the exact Hessian: top-k relative "
+                                         "errors, trace error, Wasserstein-1 distance of spectra, cost.")
+    add_config_arguments(compare)
+    compare.add_argument("--methods", default="exact_hessian,pyhessian_top_k,lanczos,hutchinson,hutchpp",
+                         help="comma-separated registry names; see `python -m core methods` (default: %(default)s)")
+    compare.add_argument("--option", action="append", metavar="METHOD.OPTION=VALUE",
+                         help="a method option, repeatable, e.g. hutchinson.samples=200")
+    compare.add_argument("--top-k", type=int, default=10, help="(default: %(default)s)")
+    compare.add_argument("--out", help="write JSON here and CSV beside it (same name, .csv)")
+    compare.add_argument("--quiet", action="store_true", help="no progress bars")
+    compare.set_defaults(func=cmd_compare)
+
+    warm = sub.add_parser("warm", help="precompute configurations into the cache (before a talk)",
+                          description="Compute every method for every width x activation so the app "
+                                      "serves them instantly and offline.")
+    add_config_arguments(warm)
+    warm.add_argument("--widths", default="4;8;16", help="width settings separated by ';', each like 16 or 16,8 (default: %(default)s)")
+    warm.add_argument("--activations", default="relu", help="comma-separated (default: %(default)s)")
+    warm.add_argument("--methods", default="all", help="comma-separated names or 'all' (default: %(default)s)")
+    warm.add_argument("--samples", type=int, default=100, help="Hutchinson sample count, as in the app (default: %(default)s)")
+    warm.add_argument("--quiet", action="store_true")
+    warm.set_defaults(func=cmd_warm)
+
+    methods = sub.add_parser("methods", help="list the registered methods and their options")
+    methods.set_defaults(func=cmd_methods)
+
+    bench = sub.add_parser("bench", help="benchmark suite (side-by-side ratios)",
+                           description="Measure ours against the paper's way, PyHessian, BackPACK and the "
+                                       "eigh floor in one process; print ratios and write JSON.")
+    bench.add_argument("--quick", action="store_true", help="small problems, under 2 minutes (CI)")
+    bench.add_argument("--repeats", type=int, default=None, help="repeats per row (default: 3, quick: 1)")
+    bench.add_argument("--data-dir", default=None, help="MNIST location (default: ../shared/data if present)")
+    bench.add_argument("--out", default=None, help="JSON output path")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .cache import set_cache_dir
+    from .methods import MethodError
+
+    if getattr(args, "cache_dir", None):
+        set_cache_dir(args.cache_dir)
+    try:
+        return args.func(args)
+    except (ConfigError, MethodError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,156 @@
+"""Experiment configuration: one frozen, hashable, validated value that determines everything.
+
+Every number the tool shows is a function of an :class:`ExperimentConfig` (plus a method's
+own options). The config is frozen and hashable so it can key caches and Streamlit state,
+and it validates itself on construction: a bad value raises :class:`ConfigError` naming the
+field, the value and what is allowed, before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+DATASETS = ("mnist", "digits", "synthetic")
+MNIST_INPUT_SIZES = (28, 14, 7)
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "softplus")
+OPTIMIZERS = ("adam", "sgd")
+
+#: Native side length of each dataset's images (synthetic data is a flat vector).
+NATIVE_SIZE = {"mnist": 28, "digits": 8}
+NUM_CLASSES = 10
+
+
+class ConfigError(ValueError):
+    """A configuration value is not allowed. The message names field, value and what is allowed."""
+
+    def __init__(self, field_name: str, value: Any, allowed: str):
+        self.field_name = field_name
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field_name}={value!r} is not allowed: {allowed}")
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(name, value, f"an integer from {low} to {high}")
+
+
+def _check_float(name: str, value: Any, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
+        raise ConfigError(name, value, f"a number in ({low}, {high}]")
+
+
+def _check_choice(name: str, value: Any, choices: tuple) -> None:
+    if value not in choices:
+        raise ConfigError(name, value, "one of " + ", ".join(map(repr, choices)))
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """What to train and which batch's Hessian to study.
+
+    Attributes:
+        dataset: ``"mnist"`` (torchvision; falls back to scikit-learn's 8x8 digits when MNIST
+            cannot be had), ``"digits"`` (scikit-learn's bundled 8x8 digits) or
+            ``"synthetic"`` (a seeded Gaussian mixture, for fast tests).
+        input_size: MNIST side length after average pooling: 28, 14 or 7. Ignored for the
+            other datasets. Smaller inputs mean fewer first-layer parameters.
+        hidden: hidden layer widths, at least one layer.
+        activation: hidden activation.
+        epochs, optimizer, lr, train_batch_size, train_subset: the training schedule.
+        hessian_batch_size: N, the size of the fixed training batch whose loss Hessian
+            (of the *mean* cross-entropy) is studied.
+        seed: seeds data order, initialisation, training and the Hessian batch.
+        synthetic_dim: input dimension of the synthetic task.
+    """
+
+    dataset: str = "mnist"
+    input_size: int = 28
+    hidden: tuple[int, ...] = (8,)
+    activation: str = "relu"
+    epochs: int = 10
+    optimizer: str = "adam"
+    lr: float = 3e-3
+    train_batch_size: int = 64
+    train_subset: int = 10_000
+    hessian_batch_size: int = 1000
+    seed: int = 0
+    synthetic_dim: int = 8
+
+    def __post_init__(self):
+        if isinstance(self.hidden, list):
+            object.__setattr__(self, "hidden", tuple(self.hidden))
+        _check_choice("dataset", self.dataset, DATASETS)
+        _check_choice("input_size", self.input_size, MNIST_INPUT_SIZES)
+        if not isinstance(self.hidden, tuple) or len(self.hidden) == 0:
+            raise ConfigError("hidden", self.hidden, "a non-empty tuple of widths (depth >= 1)")
+        for width in self.hidden:
+            if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= 4096:
+                raise ConfigError("hidden", self.hidden, "every width an integer from 1 to 4096")
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        _check_int("epochs", self.epochs, 0, 1000)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_float("lr", self.lr, 0.0, 10.0)
+        _check_int("train_batch_size", self.train_batch_size, 1, 100_000)
+        _check_int("train_subset", self.train_subset, 10, 60_000)
+        _check_int("hessian_batch_size", self.hessian_batch_size, 1, 60_000)
+        _check_int("seed", self.seed, 0, 2**31 - 1)
+        _check_int("synthetic_dim", self.synthetic_dim, 1, 1024)
+
+    # ------------------------------------------------------------------ derived
+    def input_dim(self, dataset_used: str | None = None) -> int:
+        """Input dimension of the network for the dataset actually used."""
+        name = dataset_used or self.dataset
+        if name == "synthetic":
+            return self.synthetic_dim
+        if name == "digits":
+            return NATIVE_SIZE["digits"] ** 2
+        return self.input_size**2
+
+    def layer_sizes(self, dataset_used: str | None = None) -> list[int]:
+        return [self.input_dim(dataset_used), *self.hidden, NUM_CLASSES]
+
+    def num_params(self, dataset_used: str | None = None) -> int:
+        """P, the number of parameters (weights and biases) of the MLP."""
+        sizes = self.layer_sizes(dataset_used)
+        return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+    def replace(self, **changes) -> "ExperimentConfig":
+        """A validated copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ExperimentConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(sorted(unknown)[0], data[sorted(unknown)[0]],
+                              "a field of ExperimentConfig: " + ", ".join(sorted(known)))
+        data = dict(data)
+        if "hidden" in data:
+            data["hidden"] = tuple(data["hidden"])
+        return cls(**data)
+
+    def label(self) -> str:
+        """Short human-readable description, e.g. ``mnist 28px 8 relu N=1000``."""
+        size = f" {self.input_size}px" if self.dataset == "mnist" else ""
+        widths = "x".join(map(str, self.hidden))
+        return f"{self.dataset}{size} [{widths}] {self.activation} N={self.hessian_batch_size} seed={self.seed}"
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """Parse ``"8"`` or ``"16,8"`` into a widths tuple, with a clear error."""
+    try:
+        widths = tuple(int(part) for part in str(text).replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ConfigError("hidden", text, "comma-separated positive integers, e.g. 16 or 16,8") from None
+    if not widths:
+        raise ConfigError("hidden", text, "comma-separated positive integers, e.g. 16 or 16,8")
+    return widths

@@ -1,0 +1,154 @@
+r"""BackPACK curvature extensions (Dangel, Kunstner & Hennig 2020, "BackPACK: Packing more
+into backprop"), and EKFAC (George et al. 2018) from curvlinops.
+
+BackPACK's ``extend`` installs hooks that break ``torch.func`` transforms on the same module,
+so every call here extends a private deep copy of the model: other methods are unaffected
+whatever the order they run in.
+
+Spectra without dense matrices:
+
+* diagonal approximations (DiagHessian, DiagGGNExact, DiagGGNMC): the matrix *is* its
+  diagonal, so the eigenvalues are the diagonal entries and the trace is their sum;
+* Kronecker approximations (KFAC, KFLR, KFRA): block diagonal over parameters with a weight
+  block :math:`G \otimes A` (two factors) and a bias block :math:`G` (one factor). The
+  eigenvalues of :math:`G \otimes A` are all products :math:`\lambda_i(G)\lambda_j(A)`
+  (Horn & Johnson, Thm. 4.2.12) and :math:`\mathrm{tr}(G \otimes A) = \mathrm{tr}G\,\mathrm{tr}A`,
+  so the spectrum is the union over blocks of such products and never needs the product.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..problem import Problem
+from ..results import Result
+from .registry import register
+
+_ATTRIBUTES = {"DiagHessian": "diag_h", "DiagGGNExact": "diag_ggn_exact", "DiagGGNMC": "diag_ggn_mc",
+               "KFAC": "kfac", "KFLR": "kflr", "KFRA": "kfra"}
+
+
+def backpack_quantities(problem: Problem, extension_name: str, **kwargs) -> list:
+    """Run one BackPACK extension on a private, extended copy; per-parameter results in order."""
+    import backpack
+    from backpack import extensions
+
+    model = backpack.extend(copy.deepcopy(problem.model))
+    loss_function = backpack.extend(nn.CrossEntropyLoss())
+    extension = getattr(extensions, extension_name)(**kwargs)
+    try:
+        with backpack.backpack(extension):
+            loss_function(model(problem.x), problem.y).backward()
+    except NotImplementedError as error:
+        raise NotImplementedError(f"BackPACK's {extension_name} does not support this model "
+                                  f"({error})") from None
+    return [getattr(p, _ATTRIBUTES[extension_name]) for p in model.parameters()]
+
+
+def kronecker_spectrum(factors_per_param: list[list[torch.Tensor]]) -> tuple[np.ndarray, float, list]:
+    """Eigenvalues and trace of a block-diagonal Kronecker approximation, with per-block data."""
+    eigenvalues, trace, blocks = [], 0.0, []
+    for factors in factors_per_param:
+        values = np.ones(1)
+        block_trace = 1.0
+        for factor in factors:
+            f = factor.detach().double()
+            f = 0.5 * (f + f.T)
+            values = np.multiply.outer(values, torch.linalg.eigvalsh(f).numpy()).ravel()
+            block_trace *= float(torch.trace(f))
+        eigenvalues.append(values)
+        trace += block_trace
+        blocks.append({"factor_shapes": [list(f.shape) for f in factors], "trace": block_trace})
+    return np.concatenate(eigenvalues), trace, blocks
+
+
+def _diagonal_result(problem: Problem, name: str, **kwargs) -> Result:
+    diagonal = np.concatenate([d.detach().double().reshape(-1).numpy()
+                               for d in backpack_quantities(problem, name, **kwargs)])
+    return Result("", "", spectrum=diagonal, trace=float(diagonal.sum()), backward_passes=1,
+                  extras={"diagonal": diagonal})
+
+
+def _kronecker_result(problem: Problem, name: str, **kwargs) -> Result:
+    eigenvalues, trace, blocks = kronecker_spectrum(backpack_quantities(problem, name, **kwargs))
+    names = [b.name for b in problem.blocks]
+    return Result("", "", spectrum=eigenvalues, trace=trace, backward_passes=1,
+                  extras={"blocks": [{"param": n, **b} for n, b in zip(names, blocks)]})
+
+
+REF = "Dangel, Kunstner & Hennig (2020), BackPACK"
+
+
+@register("diag_hessian", "BackPACK DiagHessian", "backpack", reference=REF)
+def diag_hessian(problem: Problem, opts: dict) -> Result:
+    """Exact diagonal of the Hessian, by BackPACK's DiagHessian (spectrum = the diagonal)."""
+    return _diagonal_result(problem, "DiagHessian")
+
+
+@register("diag_ggn_exact", "BackPACK DiagGGNExact", "backpack", "ggn", reference=REF)
+def diag_ggn_exact(problem: Problem, opts: dict) -> Result:
+    """Exact diagonal of the GGN, by BackPACK's DiagGGNExact."""
+    return _diagonal_result(problem, "DiagGGNExact")
+
+
+@register("diag_ggn_mc", "BackPACK DiagGGNMC", "backpack", "ggn",
+          defaults={"mc_samples": 1, "seed": 0}, stochastic=True, reference=REF)
+def diag_ggn_mc(problem: Problem, opts: dict) -> Result:
+    """Monte-Carlo estimate of the GGN diagonal (sampled labels), BackPACK's DiagGGNMC."""
+    torch.manual_seed(opts["seed"])
+    return _diagonal_result(problem, "DiagGGNMC", mc_samples=opts["mc_samples"])
+
+
+@register("kfac", "BackPACK KFAC", "backpack", "ggn", defaults={"mc_samples": 1, "seed": 0},
+          stochastic=True, reference="Martens & Grosse (2015), KFAC; " + REF)
+def kfac(problem: Problem, opts: dict) -> Result:
+    """Kronecker-factored GGN with a Monte-Carlo output factor (BackPACK's KFAC)."""
+    torch.manual_seed(opts["seed"])
+    return _kronecker_result(problem, "KFAC", mc_samples=opts["mc_samples"])
+
+
+@register("kflr", "BackPACK KFLR", "backpack", "ggn", reference="Botev, Ritter & Barber (2017); " + REF)
+def kflr(problem: Problem, opts: dict) -> Result:
+    """Kronecker-factored GGN with the exact output Hessian propagated (BackPACK's KFLR)."""
+    return _kronecker_result(problem, "KFLR")
+
+
+@register("kfra", "BackPACK KFRA", "backpack", "ggn", reference="Botev, Ritter & Barber (2017); " + REF)
+def kfra(problem: Problem, opts: dict) -> Result:
+    """Kronecker-factored GGN with batch-averaged recursive factors (BackPACK's KFRA)."""
+    return _kronecker_result(problem, "KFRA")
+
+
+@register("ekfac", "EKFAC (curvlinops)", "curvlinops", "ggn", defaults={"seed": 0},
+          reference="George et al. (2018), EKFAC; Dangel et al., curvlinops")
+def ekfac(problem: Problem, opts: dict) -> Result:
+    """Eigenvalue-corrected KFAC of the exact GGN: KFAC's eigenbasis, eigenvalues refitted.
+
+    curvlinops' ``EKFACLinearOperator`` (type ``"type-2"``: exact GGN factors) exposes, per
+    layer, the Kronecker eigenbasis and the corrected eigenvalues; the spectrum is their union.
+    """
+    from curvlinops import EKFACLinearOperator
+
+    torch.manual_seed(opts["seed"])
+    model = copy.deepcopy(problem.model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    operator = EKFACLinearOperator(model, nn.CrossEntropyLoss(), params, [(problem.x, problem.y)],
+                                   fisher_type="type-2", check_deterministic=False)
+    eigenvalues = _ekfac_eigenvalues(operator)
+    return Result("", "", spectrum=eigenvalues, trace=float(eigenvalues.sum()), backward_passes=2)
+
+
+def _ekfac_eigenvalues(operator) -> np.ndarray:
+    operator._maybe_compute_ekfac()  # curvlinops computes lazily on the first product
+    corrected = operator._corrected_eigenvalues
+    values = []
+    for entry in (corrected.values() if isinstance(corrected, dict) else corrected):
+        if isinstance(entry, dict):
+            values += [v.detach().double().reshape(-1).numpy() for v in entry.values()]
+        else:
+            values.append(entry.detach().double().reshape(-1).numpy())
+    return np.concatenate(values)

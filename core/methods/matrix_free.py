@@ -1,0 +1,139 @@
+r"""Matrix-free estimators over the fast Hessian-vector product (:meth:`Problem.hvp_batch`).
+
+* ``lanczos``: top-k and bottom-k eigenvalues by implicitly restarted Lanczos
+  (ARPACK through ``scipy.sparse.linalg.eigsh``; Lehoucq, Sorensen & Yang 1998), in float64.
+  Lanczos keeps the whole Krylov space that power iteration throws away, so it converges
+  far faster for the same number of products, and its bottom end shows negative curvature.
+* ``hutchinson``: :math:`\mathrm{tr}(H) \approx \frac1m \sum_i v_i^\top H v_i`, Rademacher
+  :math:`v_i` (Hutchinson 1989; Avron & Toledo 2011), all m products in batched calls;
+  every sample is kept.
+* ``hutchpp``: Hutch++ (Meyer, Musco, Musco & Woodruff 2021): exact trace on a sketched
+  top subspace plus Hutchinson on the rest, error :math:`O(1/m)` instead of
+  :math:`O(1/\sqrt m)`; ``xtrace``: XTrace (Epperly, Tropp & Webber 2024), the exchangeable
+  version. Both from curvlinops, over our operator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+from ..problem import Problem
+from ..results import Result
+from .registry import register
+
+
+def scipy_operator(problem: Problem, dtype=np.float64) -> LinearOperator:
+    """H as a SciPy LinearOperator (float64 products by default)."""
+    torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
+
+    def matmat(block):
+        vectors = torch.as_tensor(np.ascontiguousarray(np.asarray(block).T), dtype=torch_dtype)
+        return problem.hvp_batch(vectors).T.numpy()
+
+    p = problem.num_params
+    return LinearOperator((p, p), matvec=lambda v: matmat(np.reshape(v, (-1, 1)))[:, 0],
+                          matmat=matmat, dtype=dtype)
+
+
+def _start_vector(problem: Problem, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(problem.num_params)
+
+
+@register("lanczos", "Lanczos top/bottom-k", "matrix-free",
+          defaults={"k": 10, "tol": 1e-10, "bottom": True, "seed": 0},
+          reference="Lanczos (1950); Lehoucq, Sorensen & Yang (1998), ARPACK")
+def lanczos(problem: Problem, opts: dict) -> Result:
+    """Top-k (and bottom-k) eigenvalues by implicitly restarted Lanczos (scipy eigsh, ARPACK)."""
+    operator = scipy_operator(problem)
+    k = min(opts["k"], problem.num_params - 1)
+    top = eigsh(operator, k=k, which="LA", tol=opts["tol"], v0=_start_vector(problem, opts["seed"]),
+                return_eigenvectors=False)
+    bottom = None
+    if opts["bottom"]:
+        bottom = eigsh(operator, k=k, which="SA", tol=opts["tol"],
+                       v0=_start_vector(problem, opts["seed"] + 1), return_eigenvectors=False)
+    return Result("", "", top=top, bottom=bottom)
+
+
+def rademacher(count: int, dim: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
+    return torch.randint(0, 2, (count, dim), generator=generator).to(dtype) * 2 - 1
+
+
+def hutchinson_samples(problem: Problem, count: int, seed: int) -> np.ndarray:
+    """``count`` values :math:`v^\\top H v` for seeded Rademacher ``v`` (batched products)."""
+    generator = torch.Generator().manual_seed(seed)
+    vectors = rademacher(count, problem.num_params, generator)
+    products = problem.hvp_batch(vectors)
+    return (vectors.double() * products.double()).sum(1).numpy()
+
+
+@register("hutchinson", "Hutchinson (batched)", "matrix-free",
+          defaults={"samples": 100, "seed": 0}, stochastic=True,
+          reference="Hutchinson (1989); Avron & Toledo (2011)")
+def hutchinson(problem: Problem, opts: dict) -> Result:
+    """Hutchinson trace estimate with Rademacher vectors, all products batched, samples kept."""
+    samples = hutchinson_samples(problem, opts["samples"], opts["seed"])
+    return Result("", "", trace=float(samples.mean()), extras={"samples": samples})
+
+
+class ProblemOperator:
+    """H as a curvlinops ``PyTorchLinearOperator`` backed by the batched product."""
+
+    def __new__(cls, problem: Problem):
+        from curvlinops._torch_base import PyTorchLinearOperator
+
+        class _Operator(PyTorchLinearOperator):
+            SELF_ADJOINT = True
+
+            def __init__(self):
+                super().__init__([(problem.num_params,)], [(problem.num_params,)])
+
+            def _matmat(self, X):
+                return [problem.hvp_batch(X[0].T.contiguous()).T]
+
+            @property
+            def device(self):
+                return torch.device("cpu")
+
+            @property
+            def dtype(self):
+                return torch.float32
+
+        return _Operator()
+
+
+def _curvlinops_trace(estimator, problem: Problem, matvecs: int, seed: int) -> float:
+    torch.manual_seed(seed)
+    return float(estimator(ProblemOperator(problem), num_matvecs=matvecs))
+
+
+def _valid_budget(matvecs: int, divisor: int, problem: Problem) -> int:
+    budget = max(divisor, matvecs - matvecs % divisor)
+    if budget >= problem.num_params:
+        raise NotImplementedError(f"{matvecs} products are not fewer than P = {problem.num_params}; "
+                                  "the exact trace is cheaper")
+    return budget
+
+
+@register("hutchpp", "Hutch++", "matrix-free", defaults={"samples": 99, "seed": 0}, stochastic=True,
+          reference="Meyer, Musco, Musco & Woodruff (2021), Hutch++")
+def hutchpp(problem: Problem, opts: dict) -> Result:
+    """Hutch++ trace estimate (curvlinops.hutchpp_trace) with ``samples`` products (a multiple of 3)."""
+    from curvlinops import hutchpp_trace
+
+    budget = _valid_budget(opts["samples"], 3, problem)
+    return Result("", "", trace=_curvlinops_trace(hutchpp_trace, problem, budget, opts["seed"]),
+                  extras={"matvec_budget": budget})
+
+
+@register("xtrace", "XTrace", "matrix-free", defaults={"samples": 100, "seed": 0}, stochastic=True,
+          reference="Epperly, Tropp & Webber (2024), XTrace")
+def xtrace(problem: Problem, opts: dict) -> Result:
+    """XTrace trace estimate (curvlinops.xtrace) with ``samples`` products (an even number)."""
+    from curvlinops import xtrace as curvlinops_xtrace
+
+    budget = _valid_budget(opts["samples"], 2, problem)
+    return Result("", "", trace=_curvlinops_trace(curvlinops_xtrace, problem, budget, opts["seed"]),
+                  extras={"matvec_budget": budget})

@@ -1,0 +1,135 @@
+"""PyHessian (Yao et al. 2020, "PyHessian: Neural networks through the lens of the Hessian").
+
+The library itself, as the paper used it: ``pyhessian.hessian(model, criterion, data=(x, y),
+cuda=False)`` on a private copy of the model (its constructor leaves a create-graph gradient
+on the parameters). Its Hessian-vector product reuses the double-backward graph.
+
+* top-k eigenvalues: power iteration with deflation, stopping when the relative change of
+  the Rayleigh quotient drops below ``tol`` (PyHessian's defaults: maxIter 100, tol 1e-3).
+* trace: Hutchinson with Rademacher vectors; we pass ``tol=-inf`` so exactly ``samples``
+  vectors are drawn, and keep every :math:`v^\\top H v` so the sample-size curve and its
+  spread come from one run.
+* density: stochastic Lanczos quadrature. PyHessian 0.1's ``density()`` calls ``torch.eig``,
+  removed from PyTorch; :func:`torch_eig_shim` is the one place this is handled (see there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..problem import Problem
+from ..results import Result
+from .registry import register
+
+
+@contextlib.contextmanager
+def torch_eig_shim():
+    """Provide the removed ``torch.eig`` while PyHessian's ``density()`` runs, then remove it.
+
+    ``density()`` calls ``torch.eig(T, eigenvectors=True)`` on the symmetric tridiagonal
+    Lanczos matrix ``T`` and reads ``a_[:, 0]`` (real parts) and ``b_`` (eigenvectors as
+    columns). For symmetric ``T`` the eigenpairs are real, so ``torch.linalg.eigh`` gives
+    exactly what the old call returned: we return its eigenvalues in an ``(n, 2)`` tensor with
+    zero imaginary parts. Nothing in site-packages is edited, and ``torch.eig`` is restored
+    (to absent) on exit, even on error.
+    """
+
+    def eig(matrix, eigenvectors=False):
+        values, vectors = torch.linalg.eigh(matrix)
+        pairs = torch.stack([values, torch.zeros_like(values)], dim=1)
+        return pairs, (vectors if eigenvectors else torch.empty(0))
+
+    had = hasattr(torch, "eig")
+    previous = getattr(torch, "eig", None)
+    torch.eig = eig
+    try:
+        yield
+    finally:
+        if had:
+            torch.eig = previous
+        else:
+            del torch.eig
+
+
+def _pyhessian(problem: Problem):
+    from pyhessian import hessian
+
+    model = copy.deepcopy(problem.model)
+    return hessian(model, nn.CrossEntropyLoss(), data=(problem.x, problem.y), cuda=False)
+
+
+class _Counter:
+    """Counts PyHessian's Hessian-vector products by wrapping the function it calls."""
+
+    def __init__(self):
+        self.count = 0
+
+    @contextlib.contextmanager
+    def counting(self):
+        import sys
+
+        import pyhessian  # noqa: F401  (the package re-exports the class under the module's name)
+
+        module = sys.modules["pyhessian.hessian"]
+
+        original = module.hessian_vector_product
+
+        def counted(*args, **kwargs):
+            self.count += 1
+            return original(*args, **kwargs)
+
+        module.hessian_vector_product = counted
+        try:
+            yield self
+        finally:
+            module.hessian_vector_product = original
+
+
+@register("pyhessian_top_k", "PyHessian power iteration", "pyhessian",
+          defaults={"k": 10, "max_iter": 100, "tol": 1e-3, "seed": 0}, stochastic=True,
+          reference="Yao et al. (2020), PyHessian")
+def pyhessian_top_k(problem: Problem, opts: dict) -> Result:
+    """Top-k eigenvalues by power iteration with deflation (pyhessian.hessian.eigenvalues)."""
+    torch.manual_seed(opts["seed"])
+    h = _pyhessian(problem)
+    with _Counter().counting() as counter:
+        values, _ = h.eigenvalues(maxIter=opts["max_iter"], tol=opts["tol"], top_n=opts["k"])
+    return Result("", "", top=np.array(values), matvecs=counter.count, backward_passes=counter.count,
+                  extras={"order_as_returned": list(map(float, values))})
+
+
+@register("pyhessian_hutchinson", "PyHessian Hutchinson", "pyhessian",
+          defaults={"samples": 25, "seed": 0}, stochastic=True,
+          reference="Avron & Toledo (2011); Yao et al. (2020), PyHessian")
+def pyhessian_hutchinson(problem: Problem, opts: dict) -> Result:
+    """Hutchinson trace with Rademacher vectors (pyhessian.hessian.trace), every sample kept."""
+    torch.manual_seed(opts["seed"])
+    h = _pyhessian(problem)
+    with _Counter().counting() as counter:
+        samples = h.trace(maxIter=opts["samples"], tol=float("-inf"))
+    samples = np.asarray(samples, dtype=np.float64)
+    return Result("", "", trace=float(samples.mean()), matvecs=counter.count,
+                  backward_passes=counter.count, extras={"samples": samples})
+
+
+@register("pyhessian_density", "PyHessian SLQ density", "pyhessian",
+          defaults={"iterations": 100, "runs": 1, "seed": 0}, stochastic=True,
+          reference="Ghorbani et al. (2019); Yao et al. (2020), PyHessian")
+def pyhessian_density(problem: Problem, opts: dict) -> Result:
+    """Spectral density by stochastic Lanczos quadrature (pyhessian.hessian.density + eig shim)."""
+    torch.manual_seed(opts["seed"])
+    h = _pyhessian(problem)
+    iterations = min(opts["iterations"], problem.num_params)
+    with _Counter().counting() as counter, torch_eig_shim():
+        nodes, weights = h.density(iter=iterations, n_v=opts["runs"])
+    nodes, weights = np.asarray(nodes, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    from .slq import density_extras
+
+    return Result("", "", trace=float(problem.num_params * (nodes * weights).sum(1).mean()),
+                  top=np.array([nodes.max()]), matvecs=counter.count,
+                  backward_passes=counter.count, extras=density_extras(nodes, weights))

@@ -1,0 +1,63 @@
+r"""Comparison metrics of an approximation against the exact Hessian.
+
+* per-rank relative error of the top-k: :math:`|\hat\lambda_i - \lambda_i| / |\lambda_i|`;
+* trace relative error :math:`|\hat t - t| / |t|`;
+* Wasserstein-1 distance between the two spectra seen as uniform distributions over their
+  eigenvalues (``scipy.stats.wasserstein_distance``), where both have all P eigenvalues;
+* for stochastic trace estimators: error against sample count, mean and spread over repeats.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import wasserstein_distance
+
+from .results import Result
+
+
+def relative_errors(estimate: np.ndarray, exact: np.ndarray) -> np.ndarray:
+    """Per-entry relative error over the common length (``nan`` where the exact value is 0)."""
+    k = min(len(estimate), len(exact))
+    exact_k = np.asarray(exact[:k], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.abs(np.asarray(estimate[:k], dtype=np.float64) - exact_k) / np.abs(exact_k)
+
+
+def top_k_errors(result: Result, reference: Result, k: int) -> np.ndarray:
+    if result.top is None or reference.top is None:
+        return np.array([])
+    return relative_errors(result.top_k(k), reference.top_k(k))
+
+
+def trace_error(result: Result, reference: Result) -> float | None:
+    if result.trace is None or reference.trace is None or reference.trace == 0:
+        return None
+    return abs(result.trace - reference.trace) / abs(reference.trace)
+
+
+def spectrum_distance(result: Result, reference: Result) -> float | None:
+    """Wasserstein-1 distance between full spectra, or None if either lacks one."""
+    if result.spectrum is None or reference.spectrum is None:
+        return None
+    return float(wasserstein_distance(result.spectrum, reference.spectrum))
+
+
+def running_means(samples: np.ndarray) -> np.ndarray:
+    """Estimate after 1, 2, ..., m samples."""
+    samples = np.asarray(samples, dtype=np.float64)
+    return np.cumsum(samples) / np.arange(1, len(samples) + 1)
+
+
+def sample_curve(repeats: list[np.ndarray], counts: list[int], exact: float | None = None) -> list[dict]:
+    """Estimate vs sample count: mean, std and quantiles over repeats; RMSE against ``exact``."""
+    means = np.array([running_means(r) for r in repeats])  # (repeats, m)
+    rows = []
+    for m in counts:
+        values = means[:, m - 1]
+        row = {"samples": int(m), "mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+               "q10": float(np.quantile(values, 0.1)), "q90": float(np.quantile(values, 0.9))}
+        if exact is not None:
+            row["rmse"] = float(np.sqrt(np.mean((values - exact) ** 2)))
+            row["relative_rmse"] = row["rmse"] / abs(exact) if exact else None
+        rows.append(row)
+    return rows

@@ -1,0 +1,49 @@
+import pytest
+
+from core.config import ConfigError, ExperimentConfig, parse_hidden
+
+
+def test_defaults_valid_and_hashable():
+    a, b = ExperimentConfig(), ExperimentConfig()
+    assert a == b and hash(a) == hash(b)
+    assert {a: 1}[b] == 1
+    assert a.num_params() == 784 * 8 + 8 + 8 * 10 + 10 == 6370
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("dataset", "cifar", "one of 'mnist', 'digits', 'synthetic'"),
+    ("input_size", 13, "one of 28, 14, 7"),
+    ("hidden", (), "depth >= 1"),
+    ("hidden", (8, 0), "an integer from 1 to 4096"),
+    ("activation", "swish", "'relu'"),
+    ("epochs", -1, "an integer from 0"),
+    ("lr", 0.0, "a number in (0.0, 10.0]"),
+    ("hessian_batch_size", 0, "an integer from 1"),
+    ("seed", 1.5, "an integer"),
+    ("optimizer", "lbfgs", "'adam', 'sgd'"),
+])
+def test_bad_value_names_field_value_and_allowed(field, value, words):
+    with pytest.raises(ConfigError) as info:
+        ExperimentConfig(**{field: value})
+    message = str(info.value)
+    assert message.startswith(f"{field}={value!r} is not allowed")
+    assert words in message
+
+
+def test_dict_round_trip_and_unknown_field():
+    cfg = ExperimentConfig(hidden=(16, 8), activation="tanh")
+    assert ExperimentConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="widht"):
+        ExperimentConfig.from_dict({"widht": 3})
+
+
+def test_parse_hidden():
+    assert parse_hidden("16, 8") == (16, 8)
+    with pytest.raises(ConfigError, match="comma-separated"):
+        parse_hidden("a,b")
+
+
+def test_num_params_follows_dataset_used():
+    cfg = ExperimentConfig(input_size=14, hidden=(8,))
+    assert cfg.num_params() == 196 * 8 + 8 + 90
+    assert cfg.num_params("digits") == 64 * 8 + 8 + 90
