@@ -236,11 +236,23 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=None, help="repeats per row (default: 3, quick: 1)")
     bench.add_argument("--data-dir", default=None, help="MNIST location (default: ../shared/data if present)")
     bench.add_argument("--out", default=None, help="JSON output path")
+    bench.add_argument("--cache-dir", default=None, help="joblib store for the trained models")
     bench.set_defaults(func=cmd_bench)
     return parser
 
 
+def quiet_library_warnings() -> None:
+    """Silence known, harmless warnings of the libraries (PyHessian's create_graph backward,
+    torch's jit deprecation inside BackPACK, joblib's note when it recomputes a bad entry)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*create_graph=True.*")
+    warnings.filterwarnings("ignore", category=UserWarning, module="joblib")
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_library_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
     from .cache import set_cache_dir

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import metrics, pipeline
 from .config import ExperimentConfig
-from .methods import REGISTRY, get_spec
+from .methods import REGISTRY, MethodError, get_spec, resolve_options
 
 #: The numbers the paper reports (its Table; Fig. 3's exact trace is the same 22.40).
 PAPER = {
@@ -110,7 +110,12 @@ def compare(config: ExperimentConfig, methods: list[str], options: dict | None =
             top_k: int = 10, progress: bool = False) -> dict:
     """Run ``methods`` (plus the exact Hessian as reference) and compare each with it."""
     options = options or {}
+    unknown = set(options) - set(methods)
+    if unknown:
+        raise MethodError(f"options given for {sorted(unknown)}, which are not among the methods {methods}")
     names = list(dict.fromkeys(["exact_hessian", *methods]))
+    for name in names:  # every name and option checked before any work starts
+        resolve_options(name, options.get(name))
     results = _run_all(config, [(m, options.get(m, {})) for m in names], data_dir, progress)
     exact = results["exact_hessian"]
     rows = [comparison_row(results[m], exact, top_k) for m in names if m in methods or m != "exact_hessian"]

@@ -1,0 +1,52 @@
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+TINY = ["--dataset", "synthetic", "--hidden", "5", "--epochs", "2", "--train-subset", "200",
+        "--hessian-batch", "32", "--synthetic-dim", "4"]
+
+
+def run_cli(*args, cache_dir):
+    return subprocess.run([sys.executable, "-m", "core", *args, "--cache-dir", str(cache_dir)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_run_prints_paper_table_and_writes_json(tmp_path):
+    out = tmp_path / "run.json"
+    proc = run_cli("run", *TINY, "--quiet", "--out", str(out), cache_dir=tmp_path / "c")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for words in ("Tr(H)", "maximum eigenvalue", "time for all eigenvalues", "dataset used: synthetic",
+                  "P = 85", "test accuracy"):
+        assert words in proc.stdout
+    data = json.loads(out.read_text())
+    trace_row = data["rows"][0]
+    assert trace_row[0] == "Tr(H)" and abs(trace_row[1] - sum(data["results"]["exact_hessian"]["spectrum"])) < 1e-4
+
+
+def test_compare_writes_json_and_csv(tmp_path):
+    out = tmp_path / "cmp.json"
+    proc = run_cli("compare", *TINY, "--methods", "lanczos,diag_hessian,hutchinson", "--option",
+                   "hutchinson.samples=30", "--quiet", "--out", str(out), cache_dir=tmp_path / "c")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["method"] for r in rows] == ["lanczos", "diag_hessian", "hutchinson"]
+    assert rows[0]["max_topk_rel_error"] < 1e-5 and rows[1]["trace_rel_error"] < 1e-5
+    assert out.with_suffix(".csv").read_text().startswith("method,")
+
+
+def test_bad_input_is_one_clear_line_and_exit_2(tmp_path):
+    for args, words in [(["run", "--hidden", "8,x"], "hidden='8,x' is not allowed"),
+                        (["run", "--hessian-batch", "0"], "hessian_batch_size=0 is not allowed"),
+                        (["compare", "--methods", "nope"], "unknown method 'nope'"),
+                        (["compare", *TINY, "--option", "lanczos.k=-3"], "must be positive")]:
+        proc = run_cli(*args, cache_dir=tmp_path / "c")
+        assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "c").exists() or not list((tmp_path / "c").rglob("output.pkl"))
+
+
+def test_help_lists_commands():
+    proc = subprocess.run([sys.executable, "-m", "core", "--help"], cwd=ROOT, capture_output=True, text=True)
+    for command in ("run", "compare", "warm", "methods", "bench"):
+        assert command in proc.stdout

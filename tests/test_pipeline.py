@@ -1,0 +1,88 @@
+"""Caching, the resource guard and determinism through the public pipeline."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SMALL
+from core import cache, pipeline
+from core.budget import Budget, BudgetExceeded, check_dense, estimate_dense
+
+
+def test_cache_hit_returns_identical_arrays_without_recomputation(fresh_cache):
+    first = pipeline.run(SMALL, "exact_hessian")
+    assert cache.COMPUTE_COUNTS["exact_hessian"] == 1 and cache.COMPUTE_COUNTS["train"] == 1
+    second = pipeline.run(SMALL, "exact_hessian")
+    assert cache.COMPUTE_COUNTS["exact_hessian"] == 1 and cache.COMPUTE_COUNTS["train"] == 1
+    assert np.array_equal(first.spectrum, second.spectrum) and first.trace == second.trace
+    assert pipeline.is_cached(SMALL, "exact_hessian")
+    pipeline.run(SMALL.replace(seed=1), "exact_hessian")  # another key computes
+    assert cache.COMPUTE_COUNTS["exact_hessian"] == 2
+
+
+def test_corrupt_cache_entry_is_recomputed(fresh_cache):
+    first = pipeline.run(SMALL, "exact_hessian")
+    outputs = list(fresh_cache.rglob("output.pkl"))
+    assert outputs
+    for path in outputs:
+        path.write_bytes(b"\x80\x04 truncated garbage")
+    again = pipeline.run(SMALL, "exact_hessian")
+    assert cache.COMPUTE_COUNTS["exact_hessian"] == 2
+    assert np.array_equal(first.spectrum, again.spectrum)
+    third = pipeline.run(SMALL, "exact_hessian")  # the rewritten entry is served
+    assert cache.COMPUTE_COUNTS["exact_hessian"] == 2 and np.array_equal(third.spectrum, first.spectrum)
+
+
+def test_two_processes_computing_the_same_entry_leave_one_consistent_result(tmp_path):
+    script = (
+        "import sys, json; sys.path.insert(0, %r)\n"
+        "from core import cache, pipeline\nfrom core.config import ExperimentConfig\n"
+        "cache.set_cache_dir(%r)\n"
+        "r = pipeline.run(ExperimentConfig.from_dict(json.loads(sys.argv[1])), 'exact_hessian')\n"
+        "print(json.dumps(r.spectrum.tolist()))\n" % (str(ROOT), str(tmp_path / "shared-cache")))
+    arg = json.dumps(SMALL.to_dict())
+    procs = [subprocess.Popen([sys.executable, "-c", script, arg], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outputs]
+    spectra = [json.loads(o[0].strip().splitlines()[-1]) for o in outputs]
+    assert spectra[0] == spectra[1]
+    cache.set_cache_dir(tmp_path / "shared-cache")
+    try:
+        cache.COMPUTE_COUNTS.clear()
+        served = pipeline.run(SMALL, "exact_hessian")
+        assert cache.COMPUTE_COUNTS["exact_hessian"] == 0
+        assert served.spectrum.tolist() == spectra[0]
+    finally:
+        cache.set_cache_dir(None)
+
+
+def test_over_budget_is_refused_with_estimate_and_advice_and_nothing_computed(fresh_cache, monkeypatch):
+    monkeypatch.setenv("HESSIAN_MAX_GIB", "0.000001")
+    result = pipeline.run(SMALL, "exact_hessian")
+    assert not result.ok and result.spectrum is None
+    for words in ("refused", "GiB", "P = ", "narrower", "input size", "approximations still run"):
+        assert words in result.error
+    # the approximations still run under the same budget
+    assert pipeline.run(SMALL, "lanczos", {"k": 3}).ok
+
+
+def test_budget_estimate_and_error():
+    e = estimate_dense(6370, 1000)
+    assert 0.3 < e.gib < 1.0 and 5 < e.seconds < 60
+    with pytest.raises(BudgetExceeded, match="largest P admitted"):
+        check_dense(100_000, 1000, budget=Budget(max_gib=12, max_seconds=600))
+    check_dense(6370, 1000, budget=Budget(max_gib=12, max_seconds=600))
+
+
+def test_same_config_and_seed_give_identical_numbers(fresh_cache):
+    a = pipeline._run.__wrapped__(SMALL.to_dict(), "hutchinson", {"samples": 20, "seed": 0}, "data", "v")
+    b = pipeline._run.__wrapped__(SMALL.to_dict(), "hutchinson", {"samples": 20, "seed": 0}, "data", "v")
+    assert np.array_equal(a.extras["samples"], b.extras["samples"])
+    t1 = pipeline.train(SMALL)
+    t2 = pipeline._train.__wrapped__(SMALL.to_dict(), pipeline._data_key(None), "v")
+    for name in t1.state:
+        assert np.array_equal(t1.state[name], t2.state[name])
