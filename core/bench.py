@@ -136,5 +136,37 @@ def main(quick: bool = False, out: str | None = None, data_dir=None, repeats: in
     print(json.dumps(report["trace"], indent=1), flush=True)
     path = Path(out or f"bench-{report['mode']}.json")
     path.write_text(json.dumps(report, indent=2))
-    print(f"wrote {path}")
+    print(f"wrote {path}\n")
+    print(markdown_table(report))
     return 0
+
+
+def markdown_table(report: dict) -> str:
+    """The README's benchmark table from a report (medians, with min-max in brackets)."""
+    def span(s, fmt="{:.2f}"):
+        return f"{fmt.format(s['median'])} ({fmt.format(s['min'])}-{fmt.format(s['max'])})"
+
+    e, k, t = report["exact"], report["top_k"], report["trace"]
+    rows = [
+        ("exact spectrum: ours vs paper's way (speed-up)", span(e["speedup_vs_paper"]) + "x", ">= 2.5x"),
+        ("exact spectrum: ours / float32 eigvalsh floor", span(e["ratio_to_floor"]) + "x", "<= 1.5x"),
+        ("exact spectrum: ours, paper's way, floor [s]",
+         f"{e['ours_s']['median']:.1f}, {e['paper_s']['median']:.1f}, {e['eigh_floor_s']['median']:.1f}", ""),
+        ("exact top-10 max rel. error vs paper's way", f"{e['top10_max_rel_error_vs_paper']:.1e}", "<= 1e-5"),
+        ("peak memory of the process [GiB]", f"{e['peak_rss_gib']:.2f}", ""),
+        ("top-10 Lanczos: max rel. error / HVPs", f"{k['lanczos']['max_rel_error']:.1e} / {k['lanczos']['matvecs']}", "<= 1e-6"),
+        ("top-10 PyHessian default: max rel. error / HVPs",
+         f"{k['pyhessian_default']['max_rel_error']:.1e} / {k['pyhessian_default']['matvecs']}", ""),
+        ("top-10 PyHessian tol 1e-6: max rel. error / HVPs",
+         f"{k['pyhessian_tol1e-6']['max_rel_error']:.1e} / {k['pyhessian_tol1e-6']['matvecs']}", ""),
+        ("top-10 time, Lanczos / PyHessian default", f"{k['time_ratio_lanczos_to_pyhessian_default']:.2f}x", "<= 1x"),
+        ("Hutchinson throughput, ours / PyHessian trace()", span(t["throughput_ratio"]) + "x", ">= 2x"),
+        (f"trace rel. RMSE at {t['equal_matvecs']} HVPs, {t['rmse_over_repeats']} repeats: "
+         "Hutchinson / Hutch++ / XTrace",
+         " / ".join(f"{t['relative_rmse'][m]:.2%}" for m in ("hutchinson", "hutchpp", "xtrace")), ""),
+    ]
+    head = (f"{report['date']}, {report['processor']}, {report['cpu_count']} threads, torch {report['torch']}, "
+            f"{report['config']} (dataset used: {report['dataset_used']}, P = {report['P']:,}), "
+            f"{report['repeats']} repeats; median (min-max)\n\n")
+    lines = ["| row | measured | target |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return head + "\n".join(lines)
