@@ -249,6 +249,7 @@ def quiet_library_warnings() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*create_graph=True.*")
     warnings.filterwarnings("ignore", category=UserWarning, module="joblib")
+    warnings.filterwarnings("ignore", message="Full backward hook is firing.*")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,3 +50,14 @@ def test_help_lists_commands():
     proc = subprocess.run([sys.executable, "-m", "core", "--help"], cwd=ROOT, capture_output=True, text=True)
     for command in ("run", "compare", "warm", "methods", "bench"):
         assert command in proc.stdout
+
+
+def test_warm_fills_the_cache_and_a_second_warm_computes_nothing(tmp_path):
+    args = ["warm", *TINY, "--widths", "4;5", "--methods", "exact_hessian,lanczos,hutchinson", "--quiet"]
+    first = run_cli(*args, cache_dir=tmp_path / "c")
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "warmed 6 results for 2 configurations" in first.stdout
+    entries = sorted(p.stat().st_mtime_ns for p in (tmp_path / "c").rglob("output.pkl"))
+    second = run_cli(*args, cache_dir=tmp_path / "c")
+    assert second.returncode == 0
+    assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "c").rglob("output.pkl")) == entries
