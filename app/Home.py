@@ -65,16 +65,7 @@ cols[3].metric("train accuracy", f"{info['train_accuracy']:.3f}")
 for name, error in table["errors"].items():
     st.error(f"{name}: {error}")
 
-def readable(value):
-    """Numbers to 4 significant digits, hours for very long times, a dash for 'not available'."""
-    if value is None:
-        return "—"
-    if isinstance(value, float) and value >= 3600:
-        return f"{value / 3600:.1f} h"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-frame = pd.DataFrame([[row[0], *map(readable, row[1:])] for row in table["rows"]],
+frame = pd.DataFrame(report.formatted_rows(table),
                      columns=["quantity", *table["header"][1:]]).set_index("quantity")
 st.subheader("The paper's table, on this configuration")
 st.dataframe(frame, width="stretch")

@@ -11,6 +11,7 @@ computing the same entry leave one complete result; an entry that cannot be load
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import warnings
@@ -49,39 +50,36 @@ def set_cache_dir(path: str | Path | None) -> None:
     """Use another store (``None``: back to the default)."""
     global _location
     _location = Path(path) if path is not None else None
-    _memory.cache_clear()
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _memory_at(location: str) -> joblib.Memory:
     return joblib.Memory(location, verbose=0)
 
 
-class _MemoryHandle:
-    def __call__(self) -> joblib.Memory:
-        return _memory_at(str(cache_dir()))
-
-    def cache_clear(self):
-        _memory_at.cache_clear()
-
-
-_memory = _MemoryHandle()
+def _memory() -> joblib.Memory:
+    return _memory_at(str(cache_dir()))
 
 
 def cached(func):
-    """Wrap ``func`` so calls are served from joblib's store at the current location."""
+    """Wrap ``func`` so calls are served from joblib's store at the current location.
 
+    A ``progress`` callback argument, if the function has one, is not part of the key.
+    """
+
+    import inspect
+
+    ignore = ["progress"] if "progress" in inspect.signature(func).parameters else None
+
+    @functools.wraps(func)
     def call(*args, **kwargs):
         with warnings.catch_warnings():
             # joblib warns when it meets a corrupt entry; recomputing it is the intended outcome
             warnings.filterwarnings("ignore", message=".*Exception while loading results.*")
-            warnings.filterwarnings("ignore", message=".*[Cc]ache.*")
-            return _memory().cache(func, ignore=["progress"])(*args, **kwargs)
+            return _memory().cache(func, ignore=ignore)(*args, **kwargs)
 
     def is_cached(*args, **kwargs) -> bool:
-        return _memory().cache(func, ignore=["progress"]).check_call_in_cache(*args, **kwargs)
+        return _memory().cache(func, ignore=ignore).check_call_in_cache(*args, **kwargs)
 
     call.is_cached = is_cached
-    call.__wrapped__ = func
-    call.__doc__ = func.__doc__
     return call

@@ -60,16 +60,10 @@ def config_from_args(args: argparse.Namespace, hidden: str | None = None,
         hessian_batch_size=args.hessian_batch, seed=args.seed, synthetic_dim=args.synthetic_dim)
 
 
-def _format(value, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1e5 else f"{value:.3e}"
-    return str(value)
-
-
 def print_table(rows: list[list], header: list[str], out=sys.stdout) -> None:
-    cells = [[_format(c) for c in row] for row in [header] + rows]
+    from .report import format_cell
+
+    cells = [[format_cell(c) for c in row] for row in [header] + rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     for j, row in enumerate(cells):
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))), file=out)
@@ -90,7 +84,7 @@ def cmd_run(args) -> int:
     if info.get("notice"):
         print(f"note: {info['notice']}")
     print()
-    print_table(summary["rows"], summary["header"])
+    print_table(report.formatted_rows(summary), summary["header"])
     for name, error in summary["errors"].items():
         print(f"\n{name}: {error}")
     if args.out:

@@ -12,8 +12,6 @@ float64 solver (kept in :func:`hessian_rowwise` as the baseline the benchmark co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
@@ -52,24 +50,6 @@ def hessian_rowwise(problem: Problem) -> torch.Tensor:
     return torch.stack(rows)
 
 
-@dataclass
-class BlockComparison:
-    """How H and G differ on the block (row layer, column layer)."""
-
-    row: str
-    col: str
-    hessian_norm: float
-    difference_norm: float
-
-    @property
-    def relative_difference(self) -> float:
-        return self.difference_norm / self.hessian_norm if self.hessian_norm > 0 else 0.0
-
-    @property
-    def within_layer(self) -> bool:
-        return self.row == self.col
-
-
 def layer_slices(problem: Problem) -> dict[str, slice]:
     """Each layer's (weight and bias together) slice of the flat parameter vector."""
     slices: dict[str, slice] = {}
@@ -92,11 +72,9 @@ def block_report(problem: Problem, hessian: torch.Tensor, ggn: torch.Tensor,
     for row, rs in slices.items():
         for col, cs in slices.items():
             h, g = hessian[rs, cs], ggn[rs, cs]
-            comp = BlockComparison(row, col, float(torch.linalg.matrix_norm(h)),
-                                   float(torch.linalg.matrix_norm(h - g)))
-            report.append({"row": row, "col": col, "within_layer": comp.within_layer,
-                           "hessian_norm": comp.hessian_norm,
-                           "difference_norm": comp.difference_norm,
-                           "relative_difference": comp.relative_difference,
-                           "agree": comp.difference_norm <= agree_tol * scale})
+            h_norm, diff_norm = float(torch.linalg.matrix_norm(h)), float(torch.linalg.matrix_norm(h - g))
+            report.append({"row": row, "col": col, "within_layer": row == col,
+                           "hessian_norm": h_norm, "difference_norm": diff_norm,
+                           "relative_difference": diff_norm / h_norm if h_norm > 0 else 0.0,
+                           "agree": diff_norm <= agree_tol * scale})
     return report

@@ -79,8 +79,7 @@ def num_params(config: ExperimentConfig, data_dir=None) -> int:
 
 
 @cached
-def _run(config_dict: dict, method: str, options: dict, data_key: str, version: str,
-         progress=None) -> Result:
+def _run(config_dict: dict, method: str, options: dict, data_key: str, version: str) -> Result:
     COMPUTE_COUNTS[method] += 1
     config = ExperimentConfig.from_dict(config_dict)
     problem = build_problem(config, data_key)
@@ -89,15 +88,13 @@ def _run(config_dict: dict, method: str, options: dict, data_key: str, version: 
     return run_method(method, problem, options)
 
 
-def run(config: ExperimentConfig, method: str, options: dict | None = None, data_dir=None,
-        progress=None) -> Result:
+def run(config: ExperimentConfig, method: str, options: dict | None = None, data_dir=None) -> Result:
     """Run ``method`` on the configured problem (or load it from the cache).
 
     Bad method names and options raise :class:`~core.methods.MethodError` before any work.
     """
     opts = resolve_options(method, options)
-    return _run(config.to_dict(), method, dict(sorted(opts.items())), _data_key(data_dir),
-                code_version(), progress=progress)
+    return _run(config.to_dict(), method, dict(sorted(opts.items())), _data_key(data_dir), code_version())
 
 
 def is_cached(config: ExperimentConfig, method: str, options: dict | None = None, data_dir=None) -> bool:
@@ -107,7 +104,7 @@ def is_cached(config: ExperimentConfig, method: str, options: dict | None = None
 
 
 @cached
-def _blocks(config_dict: dict, data_key: str, version: str, progress=None) -> dict:
+def _blocks(config_dict: dict, data_key: str, version: str) -> dict:
     COMPUTE_COUNTS["hessian_vs_ggn_blocks"] += 1
     config = ExperimentConfig.from_dict(config_dict)
     problem = build_problem(config, data_key)
@@ -132,8 +129,9 @@ def describe(config: ExperimentConfig, data_dir=None) -> dict:
 
 
 @cached
-def _trace_study(config_dict: dict, samples: int, repeats: int, data_key: str, version: str,
-                 progress=None) -> dict:
+def _trace_study(config_dict: dict, samples: int, repeats: int, data_key: str, version: str) -> dict:
+    from curvlinops import hutchpp_trace
+
     from .methods import matrix_free
     from .metrics import sample_curve
 
@@ -143,15 +141,10 @@ def _trace_study(config_dict: dict, samples: int, repeats: int, data_key: str, v
     hutchinson_runs = [matrix_free.hutchinson_samples(problem, samples, seed) for seed in range(repeats)]
     counts = sorted({int(c) for c in np.unique(np.geomspace(1, samples, 12).round())})
     budgets = [b for b in sorted({max(3, 3 * round(c / 3)) for c in counts}) if b <= samples and b < problem.num_params]
-    hutchpp_rows = []
-    for budget in budgets:
-        estimates = []
-        for seed in range(repeats):
-            torch.manual_seed(seed)
-            from curvlinops import hutchpp_trace
-
-            estimates.append(float(hutchpp_trace(matrix_free.ProblemOperator(problem), num_matvecs=budget)))
-        hutchpp_rows.append({"samples": budget, "estimates": estimates})
+    hutchpp_rows = [{"samples": budget,
+                     "estimates": [matrix_free.curvlinops_trace(hutchpp_trace, problem, budget, seed)
+                                   for seed in range(repeats)]}
+                    for budget in budgets]
     return {"samples": samples, "repeats": repeats, "counts": counts,
             "hutchinson_runs": [r.tolist() for r in hutchinson_runs],
             "hutchinson_curve": sample_curve(hutchinson_runs, counts),

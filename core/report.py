@@ -24,6 +24,22 @@ COMPARE_COLUMNS = ["method", "approximates", "top1", "top1_rel_error", "max_topk
 TRACE_METHODS = ("hutchinson", "hutchpp", "xtrace", "pyhessian_hutchinson")
 
 
+def format_cell(value, seconds: bool = False) -> str:
+    """A table cell for people: 4 significant digits, hours for long times, a dash for n/a."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if seconds and value >= 3600:
+            return f"{value / 3600:.1f} h"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def formatted_rows(table: dict) -> list[list[str]]:
+    """The paper table's rows as display strings (rows whose label has ``[s]`` are times)."""
+    return [[row[0], *(format_cell(v, seconds="[s]" in row[0]) for v in row[1:])] for row in table["rows"]]
+
+
 def default_options(method: str, hutchinson_samples: int | None = None) -> dict:
     """Options a user's sample count sets for a method (Hutch++'s budget rounded to 3s)."""
     if hutchinson_samples is None or "samples" not in get_spec(method).defaults:

@@ -82,6 +82,8 @@ def test_kronecker_methods_yield_p_eigenvalues_and_differ_from_exact_trace(relu_
         assert result.ok and len(result.spectrum) == relu_problem.num_params
         assert result.trace == pytest.approx(result.spectrum.sum(), rel=1e-8)
         assert result.spectrum.min() >= -1e-8
+        exact_trace = float(torch.trace(h))
+        assert abs(result.trace - exact_trace) > 1e-4 * abs(exact_trace), name  # the paper's Fig. 2
 
 
 def test_hutchinson_and_hutchpp_are_unbiased_and_hutchpp_has_lower_error():

@@ -104,7 +104,7 @@ class ProblemOperator:
         return _Operator()
 
 
-def _curvlinops_trace(estimator, problem: Problem, matvecs: int, seed: int) -> float:
+def curvlinops_trace(estimator, problem: Problem, matvecs: int, seed: int) -> float:
     torch.manual_seed(seed)
     return float(estimator(ProblemOperator(problem), num_matvecs=matvecs))
 
@@ -124,7 +124,7 @@ def hutchpp(problem: Problem, opts: dict) -> Result:
     from curvlinops import hutchpp_trace
 
     budget = _valid_budget(opts["samples"], 3, problem)
-    return Result("", "", trace=_curvlinops_trace(hutchpp_trace, problem, budget, opts["seed"]),
+    return Result("", "", trace=curvlinops_trace(hutchpp_trace, problem, budget, opts["seed"]),
                   extras={"matvec_budget": budget})
 
 
@@ -135,5 +135,5 @@ def xtrace(problem: Problem, opts: dict) -> Result:
     from curvlinops import xtrace as curvlinops_xtrace
 
     budget = _valid_budget(opts["samples"], 2, problem)
-    return Result("", "", trace=_curvlinops_trace(curvlinops_xtrace, problem, budget, opts["seed"]),
+    return Result("", "", trace=curvlinops_trace(curvlinops_xtrace, problem, budget, opts["seed"]),
                   extras={"matvec_budget": budget})
