@@ -1,73 +1,56 @@
-"""Home: the paper's table on the chosen configuration (exact Hessian vs PyHessian).
+"""Home: what the tool does, training status, the paper's table and the paper-claims check.
 
-Thin page: every number comes from ``core.report`` (cached by joblib); nothing is computed here.
+Thin page: every number comes from ``core`` (cached by joblib); nothing is computed here.
 """
-
-from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import pandas as pd
-import streamlit as st
+_dirs = [str(Path(__file__).resolve().parents[i]) for i in (0, 1)]  # app/ and the project
+sys.path[:0] = [d for d in _dirs if d not in sys.path]
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
 
-from core import report  # noqa: E402
-from core.cli import quiet_library_warnings  # noqa: E402
-from core.config import ACTIVATIONS, ConfigError, ExperimentConfig, MNIST_INPUT_SIZES, parse_hidden  # noqa: E402
+import controls  # noqa: E402
+from core import figures, pipeline, report  # noqa: E402
 
-quiet_library_warnings()
-st.set_page_config(page_title="Hessian spectrum explorer", layout="wide")
-st.title("Hessian spectrum explorer")
-st.markdown(
-    "Trains a small MLP and computes the **exact** Hessian spectrum of its mean cross-entropy on a "
-    "fixed batch, then shows what **PyHessian**, **BackPACK** and matrix-free estimators make of it. "
-    "This page reproduces the paper's table on your configuration; every result is cached, so "
-    "changing a control back is instant.")
+st.set_page_config(page_title="Hessian spectrum explorer", page_icon="📈", layout="wide")
 
-with st.sidebar:
-    st.header("Experiment")
-    dataset = st.selectbox("dataset", ["mnist", "digits", "synthetic"], key="dataset")
-    input_size = st.selectbox("MNIST input size (pixels a side)", MNIST_INPUT_SIZES, key="input_size")
-    hidden_text = st.text_input("hidden widths (comma separated)", "8", key="hidden")
-    activation = st.selectbox("activation", ACTIVATIONS, key="activation")
-    batch = st.number_input("Hessian batch size N", 1, 60_000, 1000, key="hessian_batch_size")
-    epochs = st.number_input("training epochs", 0, 200, 10, key="epochs")
-    seed = st.number_input("seed", 0, 2**31 - 1, 0, key="seed")
-    samples = st.slider("Hutchinson samples", 5, 500, 25, key="samples")
 
-try:
-    config = ExperimentConfig(dataset=dataset, input_size=int(input_size), hidden=parse_hidden(hidden_text),
-                              activation=activation, hessian_batch_size=int(batch), epochs=int(epochs),
-                              seed=int(seed))
-except ConfigError as error:
-    st.error(f"Invalid setting: {error}. Nothing was recomputed.")
-    st.stop()
+def page():
+    st.title("Hessian spectrum explorer")
+    st.markdown(
+        "Trains a small MLP and computes the **exact** Hessian (and Gauss-Newton) spectrum of its mean "
+        "cross-entropy on a fixed batch. It then shows what **PyHessian**, **BackPACK** and better "
+        "matrix-free estimators (Lanczos, Hutch++) make of it: top eigenvalues, trace, the whole "
+        "spectrum and what each costs. Every result is cached, so changing a control back is instant.")
+    config, methods, samples = controls.sidebar()
+    results = controls.compute(config, methods, samples)
+    controls.notices(config, results)
 
-try:
-    with st.status("Training and computing (cached after the first time)…", expanded=False) as status:
-        table = report.paper_table(config, hutchinson_samples=int(samples))
-        status.update(label="Results ready", state="complete")
-except ConfigError as error:
-    st.error(f"Invalid setting: {error}. Nothing was recomputed.")
-    st.stop()
+    info = pipeline.describe(config)
+    cols = st.columns(5)
+    cols[0].metric("parameters P", f"{info['num_params']:,}")
+    cols[1].metric("dataset used", info["dataset_used"])
+    cols[2].metric("test accuracy", f"{info['test_accuracy']:.3f}")
+    cols[3].metric("train loss", f"{info['train_loss']:.3f}")
+    cols[4].metric("training time", f"{info['seconds']:.1f} s")
 
-info = table["info"]
-if info.get("notice"):
-    st.warning(info["notice"])
-cols = st.columns(4)
-cols[0].metric("parameters P", f"{info['num_params']:,}")
-cols[1].metric("dataset used", info["dataset_used"])
-cols[2].metric("test accuracy", f"{info['test_accuracy']:.3f}")
-cols[3].metric("train accuracy", f"{info['train_accuracy']:.3f}")
+    st.subheader("The paper's table, on this configuration")
+    table = report.paper_table(config, hutchinson_samples=report.PAPER["hutchinson_samples"])
+    frame = pd.DataFrame(report.formatted_rows(table), columns=["quantity", *table["header"][1:]])
+    st.dataframe(frame.set_index("quantity"), width="stretch")
+    st.caption("Exact 'time for Tr(H)' includes building the dense Hessian. " + " ".join(table["notes"]))
+    controls.download_csv(frame, "paper_table")
 
-for name, error in table["errors"].items():
-    st.error(f"{name}: {error}")
+    st.subheader("Do the paper's claims hold here?")
+    claims = figures.paper_claims(config, results, samples)
+    for claim in claims:
+        mark = {True: "✅ held", False: "❌ did not hold", None: "⚠️ not checked"}[claim["held"]]
+        st.markdown(f"**{mark}** — {claim['claim']}  \n{claim['evidence']}")
+    controls.download_csv(pd.DataFrame(claims), "paper_claims")
+    controls.download_json(results)
 
-frame = pd.DataFrame(report.formatted_rows(table),
-                     columns=["quantity", *table["header"][1:]]).set_index("quantity")
-st.subheader("The paper's table, on this configuration")
-st.dataframe(frame, width="stretch")
-st.caption(" ".join(table["notes"]))
-st.download_button("Download table (CSV)", frame.to_csv().encode(), "paper_table.csv", "text/csv")
+
+controls.guarded(page)

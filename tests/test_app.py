@@ -1,0 +1,83 @@
+"""Every page through Streamlit's AppTest (no browser), on a small configuration."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from core import cache
+
+PAGES = ["Home.py", "pages/1_Top_eigenvalues.py", "pages/2_Trace.py", "pages/3_Hutchinson.py",
+         "pages/4_Spectrum.py", "pages/5_Cost.py"]
+SMALL = {"cfg_dataset": "synthetic", "cfg_hidden": "6", "cfg_hessian_batch_size": 64, "cfg_epochs": 3,
+         "cfg_samples": 30}
+
+
+def app(page: str = "Home.py", **state) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app" / page), default_timeout=300)
+    for key, value in {**SMALL, **state}.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_without_exception_or_error(page):
+    at = app(page)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.dataframe, "each page shows a table"
+
+
+def claims_text(at):
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_home_claims_panel_checks_the_paper():
+    text = claims_text(app())
+    for claim in ("PyHessian's top-10", "diagonal traces", "Kronecker-factored traces", "Hutchinson",
+                  "Hessian = GGN' within each layer", "across layers"):
+        assert claim in text
+    assert "✅ held** — 'relu: Hessian = GGN' within each layer" in text
+    assert "❌ did not hold** — 'relu: Hessian = GGN' across layers" in text
+
+
+def trace_cell(at):
+    return at.dataframe[0].value.iloc[0, 0]
+
+
+def test_changing_width_rerenders_and_changing_back_is_served_from_cache(fresh_cache):
+    at = app()
+    first = trace_cell(at)
+    assert at.metric[0].value == f"{8 * 6 + 6 + 6 * 10 + 10:,}"
+    at.sidebar.text_input(key="w_hidden").set_value("12").run()
+    assert not at.exception and trace_cell(at) != first
+    assert at.metric[0].value == f"{8 * 12 + 12 + 12 * 10 + 10:,}"
+    computed = sum(cache.COMPUTE_COUNTS.values())
+    at.sidebar.text_input(key="w_hidden").set_value("6").run()
+    assert trace_cell(at) == first and sum(cache.COMPUTE_COUNTS.values()) == computed
+
+
+def test_choices_survive_moving_between_pages():
+    at = app()
+    at.sidebar.text_input(key="w_hidden").set_value("7").run()
+    at.switch_page("pages/2_Trace.py").run()
+    assert not at.exception
+    assert at.sidebar.text_input(key="w_hidden").value == "7"
+
+
+def test_bad_width_shows_a_message_and_no_traceback():
+    at = app()
+    at.sidebar.text_input(key="w_hidden").set_value("8,x").run()
+    assert not at.exception
+    assert "hidden='8,x' is not allowed" in at.error[0].value
+
+
+def test_over_budget_shows_refusal_and_approximations_still_run(fresh_cache, monkeypatch):
+    monkeypatch.setenv("HESSIAN_MAX_GIB", "0.000001")
+    at = app()
+    assert not at.exception
+    assert any("refused" in e.value and "GiB" in e.value for e in at.error)
+    assert trace_cell(at) == "—"  # no exact trace
+    assert float(at.dataframe[0].value.iloc[0, 1]) > 0  # PyHessian's trace still computed
+    trace_page = app("pages/2_Trace.py")
+    assert not trace_page.exception
+    assert len(trace_page.dataframe[0].value) >= 5  # every approximation with a trace is listed
