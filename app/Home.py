@@ -47,7 +47,8 @@ def page():
     st.subheader("Do the paper's claims hold here?")
     claims = figures.paper_claims(config, results, samples)
     for claim in claims:
-        mark = {True: "✅ held", False: "❌ did not hold", None: "⚠️ not checked"}[claim["held"]]
+        mark = {True: ":green[:material/check_circle: held]", False: ":red[:material/cancel: did not hold]",
+                None: ":orange[:material/help: not checked]"}[claim["held"]]
         st.markdown(f"**{mark}** — {claim['claim']}  \n{claim['evidence']}")
     controls.download_csv(pd.DataFrame(claims), "paper_claims")
     controls.download_json(results)
