@@ -177,7 +177,8 @@ def cmd_methods(args) -> int:
 def cmd_bench(args) -> int:
     from . import bench
 
-    return bench.main(quick=args.quick, out=args.out, data_dir=args.data_dir, repeats=args.repeats)
+    return bench.main(quick=args.quick, out=args.out, data_dir=args.data_dir, repeats=args.repeats,
+                      update_readme=args.update_readme)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--data-dir", default=None, help="MNIST location (default: ../shared/data if present)")
     bench.add_argument("--out", default=None, help="JSON output path")
     bench.add_argument("--cache-dir", default=None, help="joblib store for the trained models")
+    bench.add_argument("--update-readme", action="store_true", help="rewrite the README's benchmark table")
     bench.set_defaults(func=cmd_bench)
     return parser
 
