@@ -36,6 +36,48 @@ def dense_matrix(problem: Problem, which: str = "hessian", dtype=torch.float32,
     return matrix
 
 
+def reduced_matrix(problem: Problem, reduction, which: str = "hessian", dtype=torch.float32) -> torch.Tensor:
+    """:math:`E^\top M E` for the basis E of :mod:`core.reduction` (P' x P', symmetrised)."""
+    apply = {"hessian": problem.hvp_batch, "ggn": problem.ggn_vp_batch}[which]
+    size, chunk = reduction.reduced_size, problem.chunk_size
+    matrix = torch.empty(size, size, dtype=dtype)
+    for start in range(0, size, chunk):
+        stop = min(size, start + chunk)
+        matrix[start:stop] = reduction.project(apply(reduction.basis_rows(start, stop, dtype)))
+    matrix += matrix.T.clone()
+    matrix *= 0.5
+    return matrix
+
+
+def spectrum(problem: Problem, which: str = "hessian", dtype=torch.float32) -> dict:
+    """All eigenvalues (ascending), trace and diagonal of the dense H (or G), exactly.
+
+    Inputs constant over the batch give exact zero eigenvalues that are removed before the
+    eigensolver and appended afterwards (:mod:`core.reduction`); otherwise the full matrix is
+    built. Returns ``eigenvalues``, ``trace``, ``diagonal``, ``null_dimension`` and the seconds
+    to the trace (``seconds_trace``).
+    """
+    import time
+
+    from .reduction import constant_input_reduction
+
+    start = time.perf_counter()
+    reduction = constant_input_reduction(problem)
+    if reduction is None:
+        matrix = dense_matrix(problem, which, dtype)
+        diagonal = torch.diagonal(matrix).double().numpy().copy()
+        null = 0
+    else:
+        matrix = reduced_matrix(problem, reduction, which, dtype)
+        diagonal = reduction.full_diagonal(matrix)
+        null = reduction.null_dimension
+    trace = float(torch.diagonal(matrix).double().sum())
+    seconds_trace = time.perf_counter() - start
+    values = np.sort(np.concatenate([eigenvalues(matrix), np.zeros(null)]))
+    return {"eigenvalues": values, "trace": trace, "diagonal": diagonal, "null_dimension": null,
+            "seconds_trace": seconds_trace}
+
+
 def eigenvalues(matrix: torch.Tensor) -> np.ndarray:
     """All eigenvalues of a symmetric matrix, ascending, as float64 numpy."""
     return torch.linalg.eigvalsh(matrix).double().numpy()
