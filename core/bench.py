@@ -167,7 +167,28 @@ def backpack_row(problem, repeats: int) -> dict:
 
 # ----------------------------------------------------------------------------- row 5
 def cache_and_app_row(config: ExperimentConfig, data_dir, quick: bool) -> dict:
-    """Cached-result latency, warm page renders (AppTest), cold default analysis (empty cache)."""
+    """Cached-result latency, warm page renders (AppTest), cold default analysis (empty cache).
+
+    ``data_dir`` is exported as ``$HESSIAN_DATA_DIR`` for the duration so the pages (which know
+    no data directory) see the same data as the analysis.
+    """
+    import os
+
+    from .data import DATA_DIR_ENV
+
+    previous = os.environ.get(DATA_DIR_ENV)
+    if data_dir is not None:
+        os.environ[DATA_DIR_ENV] = str(data_dir)
+    try:
+        return _cache_and_app_row(config, quick)
+    finally:
+        if previous is None:
+            os.environ.pop(DATA_DIR_ENV, None)
+        else:
+            os.environ[DATA_DIR_ENV] = previous
+
+
+def _cache_and_app_row(config: ExperimentConfig, quick: bool) -> dict:
     from streamlit.logger import set_log_level
     from streamlit.testing.v1 import AppTest
 
@@ -179,8 +200,9 @@ def cache_and_app_row(config: ExperimentConfig, data_dir, quick: bool) -> dict:
         cache.set_cache_dir(store)
         try:
             samples = 100
-            cold, _ = _timed(lambda: results_for(config, DEFAULT_METHODS, samples, data_dir))
-            served = [_timed(lambda: pipeline.run(config, "exact_hessian", data_dir=data_dir))[0] for _ in range(5)]
+            cold, _ = _timed(lambda: results_for(config, DEFAULT_METHODS, samples))
+            served = [_timed(lambda: pipeline.run(config, "exact_hessian"))[0] for _ in range(5)]
+            used = pipeline.describe(config)
             state = {"cfg_dataset": config.dataset, "cfg_hidden": ",".join(map(str, config.hidden)),
                      "cfg_hessian_batch_size": config.hessian_batch_size, "cfg_epochs": config.epochs,
                      "cfg_samples": samples}
@@ -201,7 +223,7 @@ def cache_and_app_row(config: ExperimentConfig, data_dir, quick: bool) -> dict:
         finally:
             cache.set_cache_dir(None)
     return {"cold_default_analysis_s": cold, "cached_result_s": _stats(served), "warm_page_render_s": pages,
-            "config": config.label()}
+            "config": f"{config.label()}, dataset used {used['dataset_used']}, P = {used['num_params']:,}"}
 
 
 # ----------------------------------------------------------------------------- row 6
@@ -212,7 +234,15 @@ def _scaling_point(args):
         cache.set_cache_dir(store)
         problem = pipeline.build_problem(config, data_dir)
         seconds, _ = _timed(lambda: exact.spectrum(problem))
-    return problem.num_params, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return problem.num_params, seconds, _peak_rss_gib()
+
+
+def _peak_rss_gib() -> float:
+    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def scaling_row(config: ExperimentConfig, widths, data_dir) -> dict:
@@ -266,7 +296,7 @@ def main(quick: bool = False, out: str | None = None, data_dir=None, repeats: in
     say("5. cache and app")
     app_config = ExperimentConfig(dataset="digits", hidden=(4,), hessian_batch_size=200, epochs=3) if quick \
         else ExperimentConfig()
-    report["cache_app"] = cache_and_app_row(app_config, None, quick)
+    report["cache_app"] = cache_and_app_row(app_config, None if quick else data_dir, quick)
     say("6. scaling")
     report["scaling"] = scaling_row(base, sweep, data_dir)
 
