@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import multiprocessing
 import platform
 import resource
@@ -172,8 +173,6 @@ def cache_and_app_row(config: ExperimentConfig, data_dir, quick: bool) -> dict:
     ``data_dir`` is exported as ``$HESSIAN_DATA_DIR`` for the duration so the pages (which know
     no data directory) see the same data as the analysis.
     """
-    import os
-
     from .data import DATA_DIR_ENV
 
     previous = os.environ.get(DATA_DIR_ENV)
@@ -275,6 +274,7 @@ def main(quick: bool = False, out: str | None = None, data_dir=None, repeats: in
     problem = pipeline.build_problem(base, data_dir)
     trained = pipeline.train(base, data_dir)
     report = {"main_width": str(base.hidden[0]), "date": date.today().isoformat(), "machine": platform.machine(), "threads": torch.get_num_threads(),
+              "cpu_count": os.cpu_count(),
               "torch": torch.__version__, "mode": "quick" if quick else "full", "repeats": repeats,
               "config": base.label(), "dataset_used": trained.dataset_used, "P": problem.num_params}
     say = lambda name: print(f"[{time.strftime('%H:%M:%S')}] {name}", flush=True)
@@ -367,7 +367,8 @@ def markdown_table(report: dict) -> str:
                  ", ".join(f"P={pt['P']:,}: {pt['seconds']:.1f} s / {pt['peak_rss_gib']:.2f}" for pt in sc["points"]), ""))
     rows.append(("fitted time exponent (t ~ P^a)", f"{sc['time_exponent']:.2f}" if sc["time_exponent"] else "-", ""))
     rows.append(("largest P admitted by the default budget (12 GiB, 600 s)", f"{sc['largest_p_default_budget']:,}", ""))
-    head = (f"{report['date']}, {report['machine']}, {report['threads']} threads, torch {report['torch']}, "
+    cpus = f"{report['cpu_count']} CPUs, " if "cpu_count" in report else ""
+    head = (f"{report['date']}, {report['machine']}, {cpus}{report['threads']} torch threads, torch {report['torch']}, "
             f"{report['config']} (dataset used: {report['dataset_used']}), {report['repeats']} repeats on the "
             "main row; median (min-max)\n\n")
     return head + "\n".join(["| row | measured | target |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows])
