@@ -25,9 +25,7 @@ def page():
         "cross-entropy on a fixed batch. It then shows what **PyHessian**, **BackPACK** and better "
         "matrix-free estimators (Lanczos, Hutch++) make of it: top eigenvalues, trace, the whole "
         "spectrum and what each costs. Every result is cached, so changing a control back is instant.")
-    config, methods, samples = controls.sidebar()
-    results = controls.compute(config, methods, samples)
-    controls.notices(config, results)
+    config, methods, samples, results = controls.setup()
 
     info = pipeline.describe(config)
     cols = st.columns(5)

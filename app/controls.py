@@ -92,6 +92,17 @@ def compute(config: ExperimentConfig, methods: list[str], samples: int) -> dict:
     return results
 
 
+def setup(only_methods: list[str] | None = None) -> tuple[ExperimentConfig, list[str], int, dict]:
+    """What every page starts with: the sidebar, the (cached) results, the notices.
+
+    ``only_methods`` computes just those (plus the exact Hessian) instead of the selection.
+    """
+    config, methods, samples = sidebar()
+    results = compute(config, methods if only_methods is None else only_methods, samples)
+    notices(config, results)
+    return config, methods, samples, results
+
+
 def notices(config: ExperimentConfig, results: dict) -> None:
     """The dataset fallback notice and every method that could not run, with why."""
     info = pipeline.describe(config)

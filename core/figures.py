@@ -104,13 +104,12 @@ def hutchinson_rows(study: dict, exact_trace: float | None) -> list[dict]:
     return rows
 
 
-def width_sweep(config: ExperimentConfig, widths, methods, samples: int, data_dir=None, progress=None) -> list[dict]:
+def width_sweep(config: ExperimentConfig, widths, methods, samples: int, data_dir=None) -> list[dict]:
     """Cost and error of each method as the (single) hidden width grows; every point cached."""
     rows = []
-    for j, width in enumerate(widths):
+    for width in widths:
         cfg = config.replace(hidden=(int(width),))
-        results = results_for(cfg, methods, samples, data_dir,
-                              progress=None if progress is None else (lambda i, n, name: progress(j, len(widths), width)))
+        results = results_for(cfg, methods, samples, data_dir)
         p = pipeline.num_params(cfg, data_dir)
         for row in cost_rows(results):
             rows.append({"width": int(width), "P": p, **row})

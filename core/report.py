@@ -21,8 +21,6 @@ PAPER = {
 COMPARE_COLUMNS = ["method", "approximates", "top1", "top1_rel_error", "max_topk_rel_error",
                    "trace", "trace_rel_error", "w1_spectrum", "matvecs", "backward_passes", "seconds"]
 
-TRACE_METHODS = ("hutchinson", "hutchpp", "xtrace", "pyhessian_hutchinson")
-
 
 def format_cell(value, seconds: bool = False) -> str:
     """A table cell for people: 4 significant digits, hours for long times, a dash for n/a."""

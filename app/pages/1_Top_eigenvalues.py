@@ -21,9 +21,7 @@ def page():
     st.markdown("How close does each method come to the largest eigenvalues of the exact Hessian? "
                 "(paper Fig. 1). Diagonal methods show their largest diagonal entries; Kronecker ones "
                 "the largest products of factor eigenvalues; PyHessian finds the largest |λ|.")
-    config, methods, samples = controls.sidebar()
-    results = controls.compute(config, methods, samples)
-    controls.notices(config, results)
+    config, methods, samples, results = controls.setup()
     c1, c2 = st.columns([1, 3])
     k = c1.slider("k", 1, 50, 10)
     log = c2.toggle("symlog scale", value=True)

@@ -21,9 +21,7 @@ def page():
     st.markdown("The trace of each approximation against the exact Hessian's (dashed rule; paper Fig. 2). "
                 "Diagonal methods carry the exact diagonal, so their trace is exact; Kronecker "
                 "factorisations and sampling move it.")
-    config, methods, samples = controls.sidebar()
-    results = controls.compute(config, methods, samples)
-    controls.notices(config, results)
+    config, methods, samples, results = controls.setup()
     rows = figures.trace_rows(results)
     exact = results["exact_hessian"]
     st.altair_chart(charts.trace_bars(rows, exact.trace if exact.ok else None), width="stretch")

@@ -21,9 +21,7 @@ def page():
     st.markdown("Mean and 10-90 % band over independent repeats, against the exact trace (paper Fig. 3). "
                 "Hutch++ at the same number of Hessian-vector products spends a third of them on the "
                 "top eigen-directions and estimates only the rest.")
-    config, methods, samples = controls.sidebar()
-    results = controls.compute(config, ["exact_hessian"], samples)
-    controls.notices(config, results)
+    config, methods, samples, results = controls.setup(only_methods=["exact_hessian"])
     repeats = st.slider("repeats", 2, 50, 10)
     with st.spinner("Sampling (cached afterwards)…"):
         study = pipeline.trace_study(config, samples, repeats)

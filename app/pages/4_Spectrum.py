@@ -22,9 +22,7 @@ def page():
                 "the diagonal and Kronecker approximations), one row per method on a shared axis. The "
                 "symlog axis keeps negative and tiny eigenvalues visible: only the Hessian has negative "
                 "curvature; the GGN and its approximations are positive semi-definite (up to rounding).")
-    config, methods, samples = controls.sidebar()
-    results = controls.compute(config, methods, samples)
-    controls.notices(config, results)
+    config, methods, samples, results = controls.setup()
     c1, c2 = st.columns(2)
     symlog = c1.toggle("symlog eigenvalue axis", value=True)
     bins = c2.slider("bins", 20, 200, 80)

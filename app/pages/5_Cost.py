@@ -18,9 +18,7 @@ st.set_page_config(page_title="Cost", layout="wide")
 
 def page():
     st.title("What each method costs")
-    config, methods, samples = controls.sidebar()
-    results = controls.compute(config, methods, samples)
-    controls.notices(config, results)
+    config, methods, samples, results = controls.setup()
     rows = figures.cost_rows(results)
     st.altair_chart(charts.cost_bars([r for r in rows if r["error"] is None]), width="stretch")
     frame = pd.DataFrame(rows)
