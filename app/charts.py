@@ -126,13 +126,15 @@ def density_lines(rows: list[dict]) -> alt.Chart:
     ).add_params(pick).properties(height=300))
 
 
-def cost_bars(rows: list[dict]) -> alt.Chart:
-    frame = pd.DataFrame(rows)
+def cost_bars(rows: list[dict], field: str = "seconds",
+              title: str = "wall time [s] (computing, not loading from the cache)") -> alt.Chart:
+    frame = pd.DataFrame(rows).dropna(subset=[field])
     return (alt.Chart(frame).mark_bar().encode(
         y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
-        x=alt.X("seconds:Q", title="wall time [s] (computing, not loading from the cache)"),
+        x=alt.X(f"{field}:Q", title=title),
         color=alt.Color("approximates:N"),
-        tooltip=["label", alt.Tooltip("seconds:Q", format=".3f"), "matvecs", "backward_passes"],
+        tooltip=["label", alt.Tooltip("seconds:Q", format=".3f"), alt.Tooltip("peak_memory_mib:Q", format=".1f"),
+                 "matvecs", "backward_passes"],
     ).properties(height=26 * len(frame) + 40))
 
 

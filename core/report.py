@@ -19,7 +19,8 @@ PAPER = {
 }
 
 COMPARE_COLUMNS = ["method", "approximates", "top1", "top1_rel_error", "max_topk_rel_error",
-                   "trace", "trace_rel_error", "w1_spectrum", "matvecs", "backward_passes", "seconds"]
+                   "trace", "trace_rel_error", "w1_spectrum", "matvecs", "backward_passes", "seconds",
+                   "peak_memory_mib"]
 
 
 def format_cell(value, seconds: bool = False) -> str:
@@ -116,6 +117,7 @@ def comparison_row(result, exact, top_k: int = 10) -> dict:
         "matvecs": result.matvecs,
         "backward_passes": result.backward_passes,
         "seconds": result.seconds,
+        "peak_memory_mib": None if result.peak_memory_bytes is None else result.peak_memory_bytes / 2**20,
         "error": result.error,
     }
 

@@ -25,6 +25,8 @@ class Result:
         trace: its trace (estimate), or None.
         matvecs: Hessian/GGN-vector products used; ``backward_passes``: backward passes.
         seconds: wall time of the computation (not of loading it from the cache).
+        peak_memory_bytes: extra resident memory at the computation's peak (see
+            :mod:`core.memory`), or None where it cannot be measured.
         options: the options that produced it; ``extras``: method-specific data (density grid
             and weights, every Hutchinson sample, per-block reports ...).
         error: why it could not run (over budget, unsupported activation ...), else None.
@@ -40,6 +42,7 @@ class Result:
     matvecs: int = 0
     backward_passes: int = 0
     seconds: float = 0.0
+    peak_memory_bytes: int | None = None
     options: dict = field(default_factory=dict)
     extras: dict = field(default_factory=dict)
     error: str | None = None

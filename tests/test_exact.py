@@ -107,3 +107,11 @@ def test_no_constant_input_means_no_reduction():
     from core.reduction import constant_input_reduction
 
     assert constant_input_reduction(tiny_problem("relu")) is None
+
+
+def test_exact_method_reports_its_dense_matrix_in_peak_memory():
+    problem = tiny_problem("relu", hidden=(32,), inputs=100, n=50, dtype=torch.float32)
+    result = run_method("exact_hessian", problem)
+    p = problem.num_params
+    assert result.peak_memory_bytes is not None and result.peak_memory_bytes >= 4 * p * p
+    assert result.peak_memory_bytes < 8 * 4 * p * p

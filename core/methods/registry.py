@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..budget import BudgetExceeded
+from ..memory import peak_memory
 from ..problem import Problem
 from ..results import Result
 
@@ -94,7 +95,8 @@ def run_method(name: str, problem: Problem, options: dict | None = None) -> Resu
     start_count = problem.hvp_count
     start = time.perf_counter()
     try:
-        result = spec.func(problem, opts)
+        with peak_memory() as memory:
+            result = spec.func(problem, opts)
     except BudgetExceeded as refusal:
         return Result.failed(name, spec.family, str(refusal), opts)
     except NotImplementedError as unsupported:
@@ -102,6 +104,7 @@ def run_method(name: str, problem: Problem, options: dict | None = None) -> Resu
     result.seconds = result.seconds or time.perf_counter() - start
     result.method, result.family, result.matrix = name, spec.family, spec.matrix
     result.options = opts
+    result.peak_memory_bytes = memory["bytes"]
     if not result.matvecs:
         result.matvecs = problem.hvp_count - start_count
     return result

@@ -1,0 +1,42 @@
+"""Peak resident memory of a computation, from Linux's per-process high-water mark.
+
+Writing ``5`` to ``/proc/self/clear_refs`` resets ``VmHWM`` (the peak resident set) to the
+current resident set (Linux >= 4.0, proc(5)); reading ``VmHWM`` after the computation gives its
+peak, and the difference from ``VmRSS`` before is the extra memory it needed. Memory the
+allocator kept from earlier work and reuses is not counted, so this is a lower bound on what
+the computation would need in a fresh process. Elsewhere the measurement is ``None``.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+_STATUS, _CLEAR = Path("/proc/self/status"), Path("/proc/self/clear_refs")
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+@contextmanager
+def peak_memory():
+    """``with peak_memory() as measured: ...``; then ``measured["bytes"]`` (or None)."""
+    measured = {"bytes": None}
+    try:
+        _CLEAR.write_text("5")
+        before = _status_kib("VmRSS")
+    except OSError:
+        before = None
+    try:
+        yield measured
+    finally:
+        after = _status_kib("VmHWM")
+        if before is not None and after is not None:
+            measured["bytes"] = max(0, after - before) * 1024
