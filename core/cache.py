@@ -1,8 +1,9 @@
 """joblib's on-disk cache, keyed by configuration, method, options and a code version.
 
-The store lives in ``cache/`` (or ``$HESSIAN_CACHE_DIR``, or :func:`set_cache_dir`). The
-code version is a hash of the sources that shape the numbers (everything in ``core`` but the
-CLI and the benchmark), so a change of the maths never serves stale results.
+The store is the workspace's cache directory (:mod:`core.workspace`: ``cache/``, or
+``$HESSIAN_CACHE_DIR``, or the CLI's ``--cache-dir``). The code version is a hash of the
+sources that shape the numbers (everything in ``core`` but the modules that only present
+them), so a change of the maths never serves stale results.
 
 joblib writes each entry to a temporary file and renames it into place, so two processes
 computing the same entry leave one complete result; an entry that cannot be loaded
@@ -13,25 +14,25 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
+import inspect
 import warnings
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
-import joblib
+from . import workspace
 
-CACHE_DIR_ENV = "HESSIAN_CACHE_DIR"
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_NOT_NUMERIC = {"cli.py", "__main__.py", "bench.py", "report.py"}
+#: modules that present numbers but do not change them
+_NOT_NUMERIC = {"cli.py", "__main__.py", "claims.py", "tables.py", "workspace.py", "library_warnings.py"}
 
 #: how many times each cached computation really ran in this process (tests count these)
 COMPUTE_COUNTS: Counter = Counter()
-_location: Path | None = None
 
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
+    """A 16-hex-digit hash of the numeric sources of ``core`` (part of every cache key)."""
     digest = hashlib.sha256()
     for path in sorted(_PACKAGE_DIR.rglob("*.py")):
         if path.name not in _NOT_NUMERIC:
@@ -40,25 +41,15 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def cache_dir() -> Path:
-    if _location is not None:
-        return _location
-    return Path(os.environ.get(CACHE_DIR_ENV, _PACKAGE_DIR.parent / "cache"))
-
-
-def set_cache_dir(path: str | Path | None) -> None:
-    """Use another store (``None``: back to the default)."""
-    global _location
-    _location = Path(path) if path is not None else None
-
-
 @lru_cache(maxsize=8)
-def _memory_at(location: str) -> joblib.Memory:
+def _memory_at(location: str):
+    import joblib
+
     return joblib.Memory(location, verbose=0)
 
 
-def _memory() -> joblib.Memory:
-    return _memory_at(str(cache_dir()))
+def _memory():
+    return _memory_at(str(workspace.current().cache_dir))
 
 
 def cached(func):
@@ -66,9 +57,6 @@ def cached(func):
 
     A ``progress`` callback argument, if the function has one, is not part of the key.
     """
-
-    import inspect
-
     ignore = ["progress"] if "progress" in inspect.signature(func).parameters else None
 
     @functools.wraps(func)

@@ -1,10 +1,11 @@
-"""Command line: ``python -m core {run,compare,warm,methods,bench}``.
+"""Command line: ``python -m core {run,compare,warm,methods}``.
 
 ``run`` prints the paper's table (exact Hessian vs PyHessian) for one configuration;
 ``compare`` runs any set of methods and prints the comparison with the exact Hessian;
-``warm`` precomputes configurations into the cache before a talk; ``methods`` lists the
-registry; ``bench`` runs the benchmark suite. Results are cached, so a repeated command is
-instant. Bad input prints one clear line and exits with status 2, computing nothing.
+``warm`` precomputes everything the app shows for some configurations before a talk;
+``methods`` lists the registry. (The benchmarks are ``python -m benchmarks``.) Results are
+cached, so a repeated command is instant. Bad input prints one clear line and exits with
+status 2, computing nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import sys
 import time
 from pathlib import Path
 
+from . import library_warnings, workspace
 from .config import ACTIVATIONS, DATASETS, MNIST_INPUT_SIZES, OPTIMIZERS, ConfigError, ExperimentConfig, parse_hidden
+from .methods import DEFAULT_SAMPLES, REGISTRY, MethodError, get_spec
 
 DEFAULTS = ExperimentConfig()
 
@@ -61,7 +64,7 @@ def config_from_args(args: argparse.Namespace, hidden: str | None = None,
 
 
 def print_table(rows: list[list], header: list[str], out=sys.stdout) -> None:
-    from .report import format_cell
+    from .tables import format_cell
 
     cells = [[format_cell(c) for c in row] for row in [header] + rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
@@ -73,18 +76,18 @@ def print_table(rows: list[list], header: list[str], out=sys.stdout) -> None:
 
 # ----------------------------------------------------------------------------- commands
 def cmd_run(args) -> int:
-    from . import report
+    from . import claims
 
     config = config_from_args(args)
-    summary = report.paper_table(config, data_dir=args.data_dir, hutchinson_samples=args.samples,
-                                 top_k=args.top_k, progress=not args.quiet)
+    summary = claims.paper_table(config, hutchinson_samples=args.samples, top_k=args.top_k,
+                                 progress=not args.quiet)
     info = summary["info"]
     print(f"\n{config.label()}  |  dataset used: {info['dataset_used']}  |  P = {info['num_params']:,}"
           f"  |  test accuracy {info['test_accuracy']:.3f} (train {info['train_accuracy']:.3f})")
     if info.get("notice"):
         print(f"note: {info['notice']}")
     print()
-    print_table(report.formatted_rows(summary), summary["header"])
+    print_table(claims.formatted_rows(summary), summary["header"])
     for name, error in summary["errors"].items():
         print(f"\n{name}: {error}")
     if args.out:
@@ -94,22 +97,21 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from . import report
-    from .methods import get_spec
+    from . import claims
+    from .tables import COMPARE_COLUMNS
 
     config = config_from_args(args)
     methods = [m for m in args.methods.split(",") if m]
     for m in methods:
         get_spec(m)
     options = _parse_options(args.option)
-    comparison = report.compare(config, methods, options, data_dir=args.data_dir, top_k=args.top_k,
-                                progress=not args.quiet)
+    comparison = claims.compare(config, methods, options, top_k=args.top_k, progress=not args.quiet)
     info = comparison["info"]
     print(f"\n{config.label()}  |  dataset used: {info['dataset_used']}  |  P = {info['num_params']:,}")
     if info.get("notice"):
         print(f"note: {info['notice']}")
     print()
-    print_table([[r[c] for c in report.COMPARE_COLUMNS] for r in comparison["rows"]], report.COMPARE_COLUMNS)
+    print_table([[r[c] for c in COMPARE_COLUMNS] for r in comparison["rows"]], COMPARE_COLUMNS)
     for row in comparison["rows"]:
         if row.get("error"):
             print(f"\n{row['method']}: {row['error']}")
@@ -140,8 +142,8 @@ def _parse_options(pairs: list[str]) -> dict[str, dict]:
 def cmd_warm(args) -> int:
     from tqdm import tqdm
 
-    from . import pipeline, report
-    from .methods import REGISTRY
+    from . import studies
+    from .pipeline import selection
 
     methods = list(REGISTRY) if args.methods == "all" else [m for m in args.methods.split(",") if m]
     for m in methods:
@@ -149,36 +151,22 @@ def cmd_warm(args) -> int:
             raise ConfigError("--methods", m, "registered methods: " + ", ".join(REGISTRY))
     configs = [config_from_args(args, hidden=h, activation=a)
                for h, a in itertools.product(args.widths.split(";"), args.activations.split(","))]
-    jobs = [(c, m) for c in configs for m in methods]
     start = time.perf_counter()
     failures = 0
-    for config, method in tqdm(jobs, desc="warming cache", unit="result", disable=args.quiet):
-        options = report.default_options(method, args.samples)
-        result = pipeline.run(config, method, options, data_dir=args.data_dir)
-        if not result.ok:
+    for config in tqdm(configs, desc="warming cache", unit="configuration", disable=args.quiet):
+        for error in studies.warm(config, methods, args.samples):
             failures += 1
-            tqdm.write(f"{config.label()} {method}: {result.error.splitlines()[0]}")
-        if method == methods[-1]:
-            report.warm_extras(config, data_dir=args.data_dir, hutchinson_samples=args.samples)
-    print(f"warmed {len(jobs)} results for {len(configs)} configurations in "
+            tqdm.write(f"{config.label()} {error}")
+    print(f"warmed {len(configs) * len(selection(methods))} results for {len(configs)} configurations in "
           f"{time.perf_counter() - start:.1f} s ({failures} could not run; see above)")
     return 0
 
 
 def cmd_methods(args) -> int:
-    from .methods import REGISTRY
-
     rows = [[s.name, s.family, s.matrix, ", ".join(f"{k}={v}" for k, v in s.defaults.items()), s.reference]
             for s in REGISTRY.values()]
     print_table(rows, ["method", "family", "approximates", "options (defaults)", "reference"])
     return 0
-
-
-def cmd_bench(args) -> int:
-    from . import bench
-
-    return bench.main(quick=args.quick, out=args.out, data_dir=args.data_dir, repeats=args.repeats,
-                      update_readme=args.update_readme)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,46 +205,22 @@ def build_parser() -> argparse.ArgumentParser:
     warm.add_argument("--widths", default="4;8;16", help="width settings separated by ';', each like 16 or 16,8 (default: %(default)s)")
     warm.add_argument("--activations", default="relu", help="comma-separated (default: %(default)s)")
     warm.add_argument("--methods", default="all", help="comma-separated names or 'all' (default: %(default)s)")
-    warm.add_argument("--samples", type=int, default=100, help="Hutchinson sample count, as in the app (default: %(default)s)")
+    warm.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
+                      help="Hutchinson sample count, as in the app (default: %(default)s)")
     warm.add_argument("--quiet", action="store_true")
     warm.set_defaults(func=cmd_warm)
 
     methods = sub.add_parser("methods", help="list the registered methods and their options")
     methods.set_defaults(func=cmd_methods)
 
-    bench = sub.add_parser("bench", help="benchmark suite (side-by-side ratios)",
-                           description="Measure ours against the paper's way, PyHessian, BackPACK and the "
-                                       "eigh floor in one process; print ratios and write JSON.")
-    bench.add_argument("--quick", action="store_true", help="small problems, under 2 minutes (CI)")
-    bench.add_argument("--repeats", type=int, default=None, help="repeats per row (default: 3, quick: 1)")
-    bench.add_argument("--data-dir", default=None, help="MNIST location (default: ../shared/data if present)")
-    bench.add_argument("--out", default=None, help="JSON output path")
-    bench.add_argument("--cache-dir", default=None, help="joblib store for the trained models")
-    bench.add_argument("--update-readme", action="store_true", help="rewrite the README's benchmark table")
-    bench.set_defaults(func=cmd_bench)
     return parser
 
 
-def quiet_library_warnings() -> None:
-    """Silence known, harmless warnings of the libraries (PyHessian's create_graph backward,
-    torch's jit deprecation inside BackPACK, joblib's note when it recomputes a bad entry)."""
-    import warnings
-
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", message=".*create_graph=True.*")
-    warnings.filterwarnings("ignore", category=UserWarning, module="joblib")
-    warnings.filterwarnings("ignore", message="Full backward hook is firing.*")
-
-
 def main(argv: list[str] | None = None) -> int:
-    quiet_library_warnings()
+    library_warnings.quiet()
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .cache import set_cache_dir
-    from .methods import MethodError
-
-    if getattr(args, "cache_dir", None):
-        set_cache_dir(args.cache_dir)
+    workspace.use(getattr(args, "data_dir", None), getattr(args, "cache_dir", None))
     try:
         return args.func(args)
     except (ConfigError, MethodError) as error:

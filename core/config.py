@@ -9,10 +9,14 @@ field, the value and what is allowed, before any work starts.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 DATASETS = ("mnist", "digits", "synthetic")
+#: the keys of :data:`core.models.MODELS` (kept here so the config imports no torch)
+ARCHITECTURES = ("mlp",)
+#: the keys of :data:`core.losses.LOSSES`
+LOSS_NAMES = ("cross_entropy",)
 MNIST_INPUT_SIZES = (28, 14, 7)
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "softplus")
 OPTIMIZERS = ("adam", "sgd")
@@ -52,6 +56,9 @@ class ExperimentConfig:
     """What to train and which batch's Hessian to study.
 
     Attributes:
+        architecture: a key of :data:`core.models.MODELS` (``"mlp"``).
+        loss: a key of :data:`core.losses.LOSSES` (``"cross_entropy"``); always the mean over
+            the batch.
         dataset: ``"mnist"`` (torchvision; falls back to scikit-learn's 8x8 digits when MNIST
             cannot be had), ``"digits"`` (scikit-learn's bundled 8x8 digits) or
             ``"synthetic"`` (a seeded Gaussian mixture, for fast tests).
@@ -66,6 +73,8 @@ class ExperimentConfig:
         synthetic_dim: input dimension of the synthetic task.
     """
 
+    architecture: str = "mlp"
+    loss: str = "cross_entropy"
     dataset: str = "mnist"
     input_size: int = 28
     hidden: tuple[int, ...] = (8,)
@@ -82,6 +91,8 @@ class ExperimentConfig:
     def __post_init__(self):
         if isinstance(self.hidden, list):
             object.__setattr__(self, "hidden", tuple(self.hidden))
+        _check_choice("architecture", self.architecture, ARCHITECTURES)
+        _check_choice("loss", self.loss, LOSS_NAMES)
         _check_choice("dataset", self.dataset, DATASETS)
         _check_choice("input_size", self.input_size, MNIST_INPUT_SIZES)
         if not isinstance(self.hidden, tuple) or len(self.hidden) == 0:
@@ -101,7 +112,13 @@ class ExperimentConfig:
 
     # ------------------------------------------------------------------ derived
     def input_dim(self, dataset_used: str | None = None) -> int:
-        """Input dimension of the network for the dataset actually used."""
+        """Input dimension of the network for the dataset actually used.
+
+        >>> ExperimentConfig(input_size=14).input_dim()
+        196
+        >>> ExperimentConfig().input_dim("digits")
+        64
+        """
         name = dataset_used or self.dataset
         if name == "synthetic":
             return self.synthetic_dim
@@ -109,25 +126,23 @@ class ExperimentConfig:
             return NATIVE_SIZE["digits"] ** 2
         return self.input_size**2
 
-    def layer_sizes(self, dataset_used: str | None = None) -> list[int]:
-        return [self.input_dim(dataset_used), *self.hidden, NUM_CLASSES]
-
-    def num_params(self, dataset_used: str | None = None) -> int:
-        """P, the number of parameters (weights and biases) of the MLP."""
-        sizes = self.layer_sizes(dataset_used)
-        return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-
     def replace(self, **changes) -> "ExperimentConfig":
-        """A validated copy with some fields changed."""
+        """A validated copy with some fields changed.
+
+        >>> ExperimentConfig().replace(hidden=(4,)).hidden
+        (4,)
+        """
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
+        """Plain JSON-able fields (``hidden`` as a list); :meth:`from_dict` reverses it."""
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
         return d
 
     @classmethod
     def from_dict(cls, data: dict) -> "ExperimentConfig":
+        """Build from :meth:`to_dict`'s output; an unknown key is a :class:`ConfigError`."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -146,7 +161,11 @@ class ExperimentConfig:
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
-    """Parse ``"8"`` or ``"16,8"`` into a widths tuple, with a clear error."""
+    """Parse ``"8"`` or ``"16,8"`` into a widths tuple, with a clear error.
+
+    >>> parse_hidden("16, 8")
+    (16, 8)
+    """
     try:
         widths = tuple(int(part) for part in str(text).replace(" ", "").split(",") if part)
     except ValueError:

@@ -7,13 +7,13 @@ split but the test split is there (as in ``../shared/data``), the 10,000 test im
 (offline, nothing on disk), scikit-learn's bundled 8x8 digits are used instead and the
 fallback is recorded in :attr:`Dataset.notice` so the app and the CLI can say so.
 
-The data directory is ``data_dir`` if given, else ``$HESSIAN_DATA_DIR``, else ``./data``.
+The data directory is ``data_dir`` if given, else the workspace's (:mod:`core.workspace`:
+``$HESSIAN_DATA_DIR``, else ``./data``).
 """
 
 from __future__ import annotations
 
 import gzip
-import os
 import socket
 import struct
 from dataclasses import dataclass
@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import ConfigError, ExperimentConfig, NUM_CLASSES
-
-DATA_DIR_ENV = "HESSIAN_DATA_DIR"
+from . import workspace
+from .config import NUM_CLASSES, ConfigError, ExperimentConfig
+from .workspace import DATA_DIR_ENV
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 _MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -51,9 +51,9 @@ class Dataset:
     def input_dim(self) -> int:
         return int(self.x_train.shape[1])
 
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV, "data"))
+    @property
+    def num_classes(self) -> int:
+        return NUM_CLASSES
 
 
 # ----------------------------------------------------------------------------- IDX files
@@ -163,7 +163,7 @@ def load_dataset(config: ExperimentConfig, data_dir: str | Path | None = None) -
     The training part is a seeded random subset of ``config.train_subset`` examples; it must
     hold at least ``config.hessian_batch_size`` examples (the Hessian batch is its head).
     """
-    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    data_dir = Path(data_dir) if data_dir is not None else workspace.current().data_dir
     notice = None
     if config.dataset == "mnist":
         loaded = _load_mnist(config, data_dir)

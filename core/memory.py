@@ -25,6 +25,15 @@ def _status_kib(field: str) -> int | None:
     return None
 
 
+def process_peak_gib() -> float | None:
+    """This process's peak resident memory so far (``VmHWM``) in GiB, or None off Linux.
+
+    Unlike ``ru_maxrss``, ``VmHWM`` is not carried over ``exec`` from a parent process.
+    """
+    kib = _status_kib("VmHWM")
+    return None if kib is None else kib / 2**20
+
+
 @contextmanager
 def peak_memory():
     """``with peak_memory() as measured: ...``; then ``measured["bytes"]`` (or None)."""

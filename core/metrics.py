@@ -10,7 +10,6 @@ r"""Comparison metrics of an approximation against the exact Hessian.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import wasserstein_distance
 
 from .results import Result
 
@@ -37,6 +36,8 @@ def trace_error(result: Result, reference: Result) -> float | None:
 
 def spectrum_distance(result: Result, reference: Result) -> float | None:
     """Wasserstein-1 distance between full spectra, or None if either lacks one."""
+    from scipy.stats import wasserstein_distance  # imported when used: scipy.stats is slow to import
+
     if result.spectrum is None or reference.spectrum is None:
         return None
     return float(wasserstein_distance(result.spectrum, reference.spectrum))

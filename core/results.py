@@ -1,53 +1,133 @@
-"""One result type for every method, so pages and the CLI never special-case a method.
+"""Plain result types: what a method estimates, what the registry stores, what training gives.
 
-Plain data: numpy arrays are turned into lists by :meth:`Result.to_dict`, so a result is JSON
-as it stands.
+* :class:`Estimate`: what a method function returns: the quantities it estimated, nothing
+  about who it is or how long it took;
+* :class:`Result`: what :func:`core.methods.run_method` builds from an estimate: the method's
+  name, family and matrix, the resolved options, wall time and memory, or the reason it could
+  not run. Every page and the CLI read only named fields of it;
+* :class:`Density`: a smoothed spectral density (SLQ);
+* :class:`TrainingResult`: trained weights and metrics.
+
+All numpy and plain Python (no torch), so the app can load cached results without importing
+torch, and :meth:`Result.to_dict` is JSON as it stands.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 
+def plain(value):
+    """numpy arrays and scalars, dataclasses, dicts and lists turned into JSON-able values."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if hasattr(value, "__dataclass_fields__"):
+        return plain(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
 @dataclass
-class Result:
-    """What a method made of the curvature of one problem.
+class Density:
+    """A spectral density estimate from stochastic Lanczos quadrature.
 
     Attributes:
-        method: registry name, e.g. ``"lanczos"``; ``family``: ``exact``, ``pyhessian``,
-            ``backpack``, ``matrix-free``.
-        matrix: what it approximates: ``"hessian"`` or ``"ggn"``.
-        spectrum: all eigenvalues, ascending, when the method yields all of them.
-        top: largest eigenvalues, descending; ``bottom``: smallest, ascending.
-        trace: its trace (estimate), or None.
-        matvecs: Hessian/GGN-vector products used; ``backward_passes``: backward passes.
-        seconds: wall time of the computation (not of loading it from the cache).
-        peak_memory_bytes: extra resident memory at the computation's peak (see
-            :mod:`core.memory`), or None where it cannot be measured.
-        options: the options that produced it; ``extras``: method-specific data (density grid
-            and weights, every Hutchinson sample, per-block reports ...).
-        error: why it could not run (over budget, unsupported activation ...), else None.
+        grid, values: the Gaussian-smoothed density on a grid (integrates to one).
+        nodes, weights: ``(runs, m)`` Ritz values and quadrature weights (rows sum to one).
+        sigma: the smoothing width.
     """
 
-    method: str
-    family: str
-    matrix: str = "hessian"
+    grid: np.ndarray
+    values: np.ndarray
+    nodes: np.ndarray
+    weights: np.ndarray
+    sigma: float
+
+
+@dataclass
+class Estimate:
+    """What a curvature method estimated. Unset fields are ``None``.
+
+    Attributes:
+        spectrum: all eigenvalues, when the method yields all of them.
+        top, bottom: largest / smallest eigenvalues it found.
+        trace: its trace (estimate).
+        matvecs: curvature-vector products used, when the method counts them itself
+            (otherwise the registry counts the problem's products).
+        backward_passes: backward passes used.
+        diagonal: the diagonal of the matrix it approximates (exact and diagonal methods).
+        samples: every single-vector trace sample :math:`v^\\top H v` (Hutchinson).
+        density: a spectral density (SLQ).
+        blocks: per-parameter Kronecker block data (factor shapes and traces).
+        seconds_trace: seconds until the trace was known (dense methods).
+        exact_zero_eigenvalues: eigenvalues known to be exactly zero without solving.
+        matvec_budget: the product budget an estimator ran with.
+        order_as_returned: eigenvalues in the order the library returned them.
+    """
+
     spectrum: np.ndarray | None = None
     top: np.ndarray | None = None
     bottom: np.ndarray | None = None
     trace: float | None = None
-    matvecs: int = 0
+    matvecs: int | None = None
     backward_passes: int = 0
+    diagonal: np.ndarray | None = None
+    samples: np.ndarray | None = None
+    density: Density | None = None
+    blocks: list | None = None
+    seconds_trace: float | None = None
+    exact_zero_eigenvalues: int | None = None
+    matvec_budget: int | None = None
+    order_as_returned: list | None = None
+
+
+@dataclass(init=False)
+class Result(Estimate):
+    """An :class:`Estimate` with who made it, at what cost, or why it could not run.
+
+    Attributes (besides :class:`Estimate`'s):
+        method: registry name, e.g. ``"lanczos"``; ``family``: ``exact``, ``pyhessian``,
+            ``backpack``, ``curvlinops``, ``matrix-free``; ``matrix``: ``hessian`` or ``ggn``.
+        seconds: wall time of the computation (not of loading it from the cache).
+        peak_memory_bytes: extra resident memory at the computation's peak, or None.
+        options: the resolved options that produced it.
+        error: why it could not run (over budget, unsupported ...), else None.
+
+    A spectrum fills ``top``/``bottom`` (100 each) and the trace when they are unset:
+
+    >>> r = Result("demo", "exact", spectrum=np.array([3.0, -1.0, 2.0]))
+    >>> r.top.tolist(), r.bottom.tolist(), r.trace
+    ([3.0, 2.0, -1.0], [-1.0, 2.0, 3.0], 4.0)
+    """
+
+    method: str = ""
+    family: str = ""
+    matrix: str = "hessian"
     seconds: float = 0.0
     peak_memory_bytes: int | None = None
     options: dict = field(default_factory=dict)
-    extras: dict = field(default_factory=dict)
     error: str | None = None
 
-    def __post_init__(self):
+    def __init__(self, method: str = "", family: str = "", matrix: str = "hessian", **values):
+        for f in fields(self):
+            if f.name not in ("method", "family", "matrix"):
+                default = f.default_factory() if callable(f.default_factory) else f.default
+                setattr(self, f.name, values.pop(f.name, default))
+        if values:
+            raise TypeError(f"unknown Result fields: {sorted(values)}")
+        self.method, self.family, self.matrix = method, family, matrix
+        self.matvecs = 0 if self.matvecs is None else self.matvecs
+        self._normalise()
+
+    def _normalise(self):
         if self.spectrum is not None:
             self.spectrum = np.sort(np.asarray(self.spectrum, dtype=np.float64))
             if self.top is None:
@@ -70,19 +150,47 @@ class Result:
         return np.array([]) if self.top is None else self.top[:k]
 
     def to_dict(self) -> dict[str, Any]:
-        def plain(value):
-            if isinstance(value, np.ndarray):
-                return value.tolist()
-            if isinstance(value, (np.floating, np.integer)):
-                return value.item()
-            if isinstance(value, dict):
-                return {str(k): plain(v) for k, v in value.items()}
-            if isinstance(value, (list, tuple)):
-                return [plain(v) for v in value]
-            return value
+        """Every field as plain JSON-able data."""
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
-        return {k: plain(v) for k, v in asdict(self).items()}
+    @classmethod
+    def from_estimate(cls, estimate: Estimate, **about) -> "Result":
+        """The result of ``estimate`` with ``about`` (method, family, matrix, seconds, ...)."""
+        values = {f.name: getattr(estimate, f.name) for f in fields(Estimate)}
+        return cls(**values, **about)
 
     @classmethod
     def failed(cls, method: str, family: str, error: str, options: dict | None = None) -> "Result":
-        return cls(method=method, family=family, options=dict(options or {}), error=error)
+        """A result that says why the method could not run."""
+        return cls(method, family, options=dict(options or {}), error=error)
+
+
+@dataclass
+class TrainingResult:
+    """Trained weights (name -> array) and the metrics a user asks first.
+
+    Attributes:
+        state: the model's ``state_dict`` as numpy arrays.
+        num_params: P, read from the built model.
+        train_loss, train_accuracy, test_loss, test_accuracy: final metrics.
+        seconds: training wall time.
+        dataset_used: what was really loaded (``mnist``, ``mnist-t10k``, ``digits``, ``synthetic``).
+        notice: a substitution said in words for a person, or None.
+        history: per-epoch training loss and accuracy.
+    """
+
+    state: dict[str, np.ndarray]
+    num_params: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+    seconds: float
+    dataset_used: str
+    notice: str | None
+    history: list[dict] = field(default_factory=list)
+
+    def metrics(self) -> dict:
+        """The metrics without the weights."""
+        return {k: getattr(self, k) for k in ("num_params", "train_loss", "train_accuracy", "test_loss",
+                                              "test_accuracy", "seconds", "dataset_used", "notice")}

@@ -1,56 +1,46 @@
-"""Seeded, reproducible training of the MLP with mean cross-entropy.
+"""Seeded, reproducible training with the configured mean loss.
 
 Mini-batch order comes from a ``torch.Generator`` seeded by the config, so the same config
-gives bit-identical weights on the same machine. Results are plain data (numpy weights and
-metrics) so joblib can cache them (see :func:`core.pipeline.train`).
+gives bit-identical weights on the same machine. Results are plain data
+(:class:`~core.results.TrainingResult`: numpy weights and metrics) so joblib can cache them
+and the app can read them without torch (see :func:`core.pipeline.train`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
 from .config import ExperimentConfig
 from .data import Dataset
-from .model import build_mlp
-
-
-@dataclass
-class TrainingResult:
-    """Trained weights (name -> array) and the metrics a user asks first."""
-
-    state: dict[str, np.ndarray]
-    train_loss: float
-    train_accuracy: float
-    test_loss: float
-    test_accuracy: float
-    seconds: float
-    dataset_used: str
-    notice: str | None
-    history: list[dict] = field(default_factory=list)
-
-    def metrics(self) -> dict:
-        return {k: getattr(self, k) for k in ("train_loss", "train_accuracy", "test_loss",
-                                              "test_accuracy", "seconds", "dataset_used", "notice")}
+from .losses import mean_loss
+from .models import build_model, num_params
+from .results import TrainingResult
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)``."""
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "cross_entropy") -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` on ``(x, y)``."""
     logits = model(x)
-    loss = nn.functional.cross_entropy(logits, y).item()
+    value = mean_loss(loss, logits, y).item()
     accuracy = (logits.argmax(1) == y).float().mean().item()
-    return loss, accuracy
+    return value, accuracy
 
 
 def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> TrainingResult:
-    """Train an MLP on ``data`` with ``config``'s schedule; ``progress(fraction)`` if given."""
+    """Train the configured model on ``data`` with ``config``'s schedule.
+
+    Args:
+        config: architecture, loss and schedule (optimizer, lr, epochs, batch size, seed).
+        data: the loaded dataset.
+        progress: ``progress(fraction)`` after each epoch, if given.
+    Returns:
+        The weights and final metrics, plus the per-epoch history.
+    """
     start = time.perf_counter()
-    model = build_mlp(config.layer_sizes(data.dataset_used), config.activation, config.seed)
+    model = build_model(config, data.input_dim, data.num_classes).train()
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     else:
@@ -63,14 +53,14 @@ def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> Train
         for start_idx in range(0, n, config.train_batch_size):
             idx = order[start_idx : start_idx + config.train_batch_size]
             optimizer.zero_grad()
-            nn.functional.cross_entropy(model(data.x_train[idx]), data.y_train[idx]).backward()
+            mean_loss(config.loss, model(data.x_train[idx]), data.y_train[idx]).backward()
             optimizer.step()
-        train_loss, train_acc = evaluate(model, data.x_train, data.y_train)
+        train_loss, train_acc = evaluate(model, data.x_train, data.y_train, config.loss)
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": train_acc})
         if progress is not None:
             progress((epoch + 1) / config.epochs)
-    train_loss, train_acc = evaluate(model, data.x_train, data.y_train)
-    test_loss, test_acc = evaluate(model, data.x_test, data.y_test)
+    train_loss, train_acc = evaluate(model, data.x_train, data.y_train, config.loss)
+    test_loss, test_acc = evaluate(model, data.x_test, data.y_test, config.loss)
     state = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
-    return TrainingResult(state, train_loss, train_acc, test_loss, test_acc,
+    return TrainingResult(state, num_params(model), train_loss, train_acc, test_loss, test_acc,
                           time.perf_counter() - start, data.dataset_used, data.notice, history)

@@ -3,23 +3,26 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from app.navigation import PAGES
 from core import cache
+from factories import ROOT
 
-PAGES = ["Home.py", "pages/1_Top_eigenvalues.py", "pages/2_Trace.py", "pages/3_Hutchinson.py",
-         "pages/4_Spectrum.py", "pages/5_Cost.py"]
 SMALL = {"cfg_dataset": "synthetic", "cfg_hidden": "6", "cfg_hessian_batch_size": 64, "cfg_epochs": 3,
          "cfg_samples": 30}
 
 
-def app(page: str = "Home.py", **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app" / page), default_timeout=300)
+def app(page: str = "views/home.py", **state) -> AppTest:
+    """The app with ``state`` in the sidebar, showing ``page``."""
+    at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=300)
     for key, value in {**SMALL, **state}.items():
         at.session_state[key] = value
-    return at.run()
+    at.run()
+    if page != "views/home.py":
+        at.switch_page(page).run()
+    return at
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", [p.path for p in PAGES])
 def test_every_page_runs_without_exception_or_error(page):
     at = app(page)
     assert not at.exception, at.exception
@@ -32,7 +35,7 @@ def claims_text(at):
 
 
 def test_home_claims_panel_checks_the_paper():
-    text = claims_text(app())
+    text = claims_text(app(cfg_methods=["pyhessian_top_k", "diag_hessian", "diag_ggn_exact", "kfac", "hutchinson"]))
     for claim in ("PyHessian's top-10", "diagonal traces", "Kronecker-factored traces", "Hutchinson",
                   "Hessian = GGN' within each layer", "across layers"):
         assert claim in text
@@ -48,25 +51,40 @@ def test_changing_width_rerenders_and_changing_back_is_served_from_cache(fresh_c
     at = app()
     first = trace_cell(at)
     assert at.metric[0].value == f"{8 * 6 + 6 + 6 * 10 + 10:,}"
-    at.sidebar.text_input(key="w_hidden").set_value("12").run()
+    at.sidebar.text_input(key="cfg_hidden").set_value("12").run()
     assert not at.exception and trace_cell(at) != first
     assert at.metric[0].value == f"{8 * 12 + 12 + 12 * 10 + 10:,}"
     computed = sum(cache.COMPUTE_COUNTS.values())
-    at.sidebar.text_input(key="w_hidden").set_value("6").run()
+    at.sidebar.text_input(key="cfg_hidden").set_value("6").run()
     assert trace_cell(at) == first and sum(cache.COMPUTE_COUNTS.values()) == computed
 
 
 def test_choices_survive_moving_between_pages():
     at = app()
-    at.sidebar.text_input(key="w_hidden").set_value("7").run()
-    at.switch_page("pages/2_Trace.py").run()
-    assert not at.exception
-    assert at.sidebar.text_input(key="w_hidden").value == "7"
+    at.sidebar.text_input(key="cfg_hidden").set_value("7").run()
+    for page in PAGES[1:3]:
+        at.switch_page(page.path).run()
+        assert not at.exception
+        assert at.sidebar.text_input(key="cfg_hidden").value == "7"
+
+
+def test_sidebar_defaults_are_the_config_defaults():
+    from core.config import ExperimentConfig
+    from core.methods import DEFAULT_SAMPLES, DEFAULT_SELECTION
+
+    at = AppTest.from_file(str(ROOT / "app" / "Home.py"))
+    at.session_state["cfg_hidden"] = "8,x"  # stop before any work: only the sidebar is drawn
+    at.run()
+    defaults = ExperimentConfig()
+    assert at.sidebar.selectbox(key="cfg_dataset").value == defaults.dataset
+    assert at.sidebar.number_input(key="cfg_hessian_batch_size").value == defaults.hessian_batch_size
+    assert at.sidebar.slider(key="cfg_samples").value == DEFAULT_SAMPLES
+    assert at.sidebar.multiselect(key="cfg_methods").value == list(DEFAULT_SELECTION)
 
 
 def test_bad_width_shows_a_message_and_no_traceback():
     at = app()
-    at.sidebar.text_input(key="w_hidden").set_value("8,x").run()
+    at.sidebar.text_input(key="cfg_hidden").set_value("8,x").run()
     assert not at.exception
     assert "hidden='8,x' is not allowed" in at.error[0].value
 
@@ -78,6 +96,6 @@ def test_over_budget_shows_refusal_and_approximations_still_run(fresh_cache, mon
     assert any("refused" in e.value and "GiB" in e.value for e in at.error)
     assert trace_cell(at) == "—"  # no exact trace
     assert float(at.dataframe[0].value.iloc[0, 1]) > 0  # PyHessian's trace still computed
-    trace_page = app("pages/2_Trace.py")
+    trace_page = app("views/trace.py")
     assert not trace_page.exception
     assert len(trace_page.dataframe[0].value) >= 5  # every approximation with a trace is listed

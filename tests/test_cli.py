@@ -2,7 +2,7 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT
+from factories import ROOT
 
 TINY = ["--dataset", "synthetic", "--hidden", "5", "--epochs", "2", "--train-subset", "200",
         "--hessian-batch", "32", "--synthetic-dim", "4"]
@@ -48,7 +48,7 @@ def test_bad_input_is_one_clear_line_and_exit_2(tmp_path):
 
 def test_help_lists_commands():
     proc = subprocess.run([sys.executable, "-m", "core", "--help"], cwd=ROOT, capture_output=True, text=True)
-    for command in ("run", "compare", "warm", "methods", "bench"):
+    for command in ("run", "compare", "warm", "methods"):
         assert command in proc.stdout
 
 
@@ -57,6 +57,7 @@ def test_warm_fills_the_cache_and_a_second_warm_computes_nothing(tmp_path):
     first = run_cli(*args, cache_dir=tmp_path / "c")
     assert first.returncode == 0, first.stderr[-2000:]
     assert "warmed 6 results for 2 configurations" in first.stdout
+    assert "0 could not run" in first.stdout
     entries = sorted(p.stat().st_mtime_ns for p in (tmp_path / "c").rglob("output.pkl"))
     second = run_cli(*args, cache_dir=tmp_path / "c")
     assert second.returncode == 0

@@ -7,11 +7,13 @@ def test_defaults_valid_and_hashable():
     a, b = ExperimentConfig(), ExperimentConfig()
     assert a == b and hash(a) == hash(b)
     assert {a: 1}[b] == 1
-    assert a.num_params() == 784 * 8 + 8 + 8 * 10 + 10 == 6370
+    assert a.architecture == "mlp" and a.loss == "cross_entropy"
 
 
 @pytest.mark.parametrize("field, value, words", [
     ("dataset", "cifar", "one of 'mnist', 'digits', 'synthetic'"),
+    ("architecture", "resnet", "one of 'mlp'"),
+    ("loss", "hinge", "one of 'cross_entropy'"),
     ("input_size", 13, "one of 28, 14, 7"),
     ("hidden", (), "depth >= 1"),
     ("hidden", (8, 0), "an integer from 1 to 4096"),
@@ -43,7 +45,7 @@ def test_parse_hidden():
         parse_hidden("a,b")
 
 
-def test_num_params_follows_dataset_used():
+def test_input_dim_follows_dataset_used():
     cfg = ExperimentConfig(input_size=14, hidden=(8,))
-    assert cfg.num_params() == 196 * 8 + 8 + 90
-    assert cfg.num_params("digits") == 64 * 8 + 8 + 90
+    assert cfg.input_dim() == 196 and cfg.input_dim("digits") == 64
+    assert ExperimentConfig(dataset="synthetic", synthetic_dim=5).input_dim() == 5

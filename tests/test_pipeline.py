@@ -1,4 +1,4 @@
-"""Caching, the resource guard and determinism through the public pipeline."""
+"""The cached API: hits, corruption, concurrent writers, the budget, determinism."""
 
 import json
 import subprocess
@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, SMALL
-from core import cache, pipeline
+from factories import SMALL
+from core import cache, pipeline, workspace
 from core.budget import Budget, BudgetExceeded, check_dense, estimate_dense
 
 
@@ -38,11 +38,11 @@ def test_corrupt_cache_entry_is_recomputed(fresh_cache):
 
 def test_two_processes_computing_the_same_entry_leave_one_consistent_result(tmp_path):
     script = (
-        "import sys, json; sys.path.insert(0, %r)\n"
-        "from core import cache, pipeline\nfrom core.config import ExperimentConfig\n"
-        "cache.set_cache_dir(%r)\n"
+        "import sys, json\n"
+        "from core import pipeline, workspace\nfrom core.config import ExperimentConfig\n"
+        "workspace.use(cache_dir=%r)\n"
         "r = pipeline.run(ExperimentConfig.from_dict(json.loads(sys.argv[1])), 'exact_hessian')\n"
-        "print(json.dumps(r.spectrum.tolist()))\n" % (str(ROOT), str(tmp_path / "shared-cache")))
+        "print(json.dumps(r.spectrum.tolist()))\n" % str(tmp_path / "shared-cache"))
     arg = json.dumps(SMALL.to_dict())
     procs = [subprocess.Popen([sys.executable, "-c", script, arg], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -50,14 +50,11 @@ def test_two_processes_computing_the_same_entry_leave_one_consistent_result(tmp_
     assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outputs]
     spectra = [json.loads(o[0].strip().splitlines()[-1]) for o in outputs]
     assert spectra[0] == spectra[1]
-    cache.set_cache_dir(tmp_path / "shared-cache")
-    try:
+    with workspace.using(cache_dir=tmp_path / "shared-cache"):
         cache.COMPUTE_COUNTS.clear()
         served = pipeline.run(SMALL, "exact_hessian")
         assert cache.COMPUTE_COUNTS["exact_hessian"] == 0
         assert served.spectrum.tolist() == spectra[0]
-    finally:
-        cache.set_cache_dir(None)
 
 
 def test_over_budget_is_refused_with_estimate_and_advice_and_nothing_computed(fresh_cache, monkeypatch):
@@ -78,11 +75,25 @@ def test_budget_estimate_and_error():
     check_dense(6370, 1000, budget=Budget(max_gib=12, max_seconds=600))
 
 
-def test_same_config_and_seed_give_identical_numbers(fresh_cache):
-    a = pipeline._run.__wrapped__(SMALL.to_dict(), "hutchinson", {"samples": 20, "seed": 0}, "data", "v")
-    b = pipeline._run.__wrapped__(SMALL.to_dict(), "hutchinson", {"samples": 20, "seed": 0}, "data", "v")
-    assert np.array_equal(a.extras["samples"], b.extras["samples"])
-    t1 = pipeline.train(SMALL)
-    t2 = pipeline._train.__wrapped__(SMALL.to_dict(), pipeline._data_key(None), "v")
-    for name in t1.state:
-        assert np.array_equal(t1.state[name], t2.state[name])
+def test_every_registered_method_runs_and_gives_the_same_numbers_in_a_fresh_store(tmp_path):
+    from core.methods import REGISTRY
+
+    runs = []
+    for store in ("a", "b"):
+        with workspace.using(cache_dir=tmp_path / store):
+            runs.append({name: pipeline.run(SMALL, name) for name in REGISTRY})
+    for name in REGISTRY:
+        a, b = runs[0][name], runs[1][name]
+        assert a.ok, (name, a.error)
+        assert a.trace == b.trace, name
+        if a.top is not None:
+            np.testing.assert_array_equal(a.top, b.top, err_msg=name)
+        if a.samples is not None:
+            np.testing.assert_array_equal(a.samples, b.samples, err_msg=name)
+    with workspace.using(cache_dir=tmp_path / "a"):
+        first = pipeline.train(SMALL)
+    with workspace.using(cache_dir=tmp_path / "b"):
+        second = pipeline.train(SMALL)
+    for key in first.state:
+        assert np.array_equal(first.state[key], second.state[key])
+    assert first.num_params == 5 * 6 + 6 + 6 * 10 + 10

@@ -1,6 +1,12 @@
-"""All curvature methods behind one interface; importing this package registers them."""
+"""All curvature methods behind one interface (:mod:`.registry`), listed in :mod:`.catalogue`.
 
-from . import backpack_methods, exact, matrix_free, pyhessian_methods, slq  # noqa: F401  (registers)
-from .registry import REGISTRY, MethodError, MethodSpec, get_spec, resolve_options, run_method
+Importing this package registers every method without importing torch or any library;
+a method's code is imported when it first runs.
+"""
 
-__all__ = ["REGISTRY", "MethodError", "MethodSpec", "get_spec", "resolve_options", "run_method"]
+from .catalogue import DEFAULT_SELECTION
+from .registry import (DEFAULT_SAMPLES, REGISTRY, MethodError, MethodSpec, get_spec, options_for,
+                       resolve_options, round_to_multiple, run_method, yielding)
+
+__all__ = ["DEFAULT_SAMPLES", "DEFAULT_SELECTION", "REGISTRY", "MethodError", "MethodSpec", "get_spec", "options_for",
+           "resolve_options", "round_to_multiple", "run_method", "yielding"]

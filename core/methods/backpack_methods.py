@@ -25,28 +25,43 @@ import torch
 from torch import nn
 
 from ..problem import Problem
-from ..results import Result
-from .registry import register
+from ..results import Estimate
 
-_ATTRIBUTES = {"DiagHessian": "diag_h", "DiagGGNExact": "diag_ggn_exact", "DiagGGNMC": "diag_ggn_mc",
-               "KFAC": "kfac", "KFLR": "kflr", "KFRA": "kfra"}
+#: BackPACK extension name -> the attribute it writes on each parameter
+EXTENSIONS = {"DiagHessian": "diag_h", "DiagGGNExact": "diag_ggn_exact", "DiagGGNMC": "diag_ggn_mc",
+              "KFAC": "kfac", "KFLR": "kflr", "KFRA": "kfra"}
 
 
-def backpack_quantities(problem: Problem, extension_name: str, **kwargs) -> list:
-    """Run one BackPACK extension on a private, extended copy; per-parameter results in order."""
+def extended_copy(problem: Problem) -> tuple[nn.Module, nn.Module]:
+    """A BackPACK-extended deep copy of the model and an extended loss module."""
+    import backpack
+
+    return backpack.extend(copy.deepcopy(problem.model)), backpack.extend(problem.loss_module())
+
+
+def backward_with(model: nn.Module, loss_function: nn.Module, problem: Problem,
+                  extension_name: str | None = None, **kwargs) -> None:
+    """One backward pass of the problem's loss, with a BackPACK extension when one is named."""
     import backpack
     from backpack import extensions
 
-    model = backpack.extend(copy.deepcopy(problem.model))
-    loss_function = backpack.extend(nn.CrossEntropyLoss())
-    extension = getattr(extensions, extension_name)(**kwargs)
+    model.zero_grad()
+    if extension_name is None:
+        loss_function(model(problem.x), problem.y).backward()
+        return
     try:
-        with backpack.backpack(extension):
+        with backpack.backpack(getattr(extensions, extension_name)(**kwargs)):
             loss_function(model(problem.x), problem.y).backward()
     except NotImplementedError as error:
         raise NotImplementedError(f"BackPACK's {extension_name} does not support this model "
                                   f"({error})") from None
-    return [getattr(p, _ATTRIBUTES[extension_name]) for p in model.parameters()]
+
+
+def backpack_quantities(problem: Problem, extension_name: str, **kwargs) -> list:
+    """Run one BackPACK extension on a private, extended copy; per-parameter results in order."""
+    model, loss_function = extended_copy(problem)
+    backward_with(model, loss_function, problem, extension_name, **kwargs)
+    return [getattr(p, EXTENSIONS[extension_name]) for p in model.parameters()]
 
 
 def kronecker_spectrum(factors_per_param: list[list[torch.Tensor]]) -> tuple[np.ndarray, float, list]:
@@ -66,66 +81,53 @@ def kronecker_spectrum(factors_per_param: list[list[torch.Tensor]]) -> tuple[np.
     return np.concatenate(eigenvalues), trace, blocks
 
 
-def _diagonal_result(problem: Problem, name: str, **kwargs) -> Result:
+def _diagonal_result(problem: Problem, name: str, **kwargs) -> Estimate:
     diagonal = np.concatenate([d.detach().double().reshape(-1).numpy()
                                for d in backpack_quantities(problem, name, **kwargs)])
-    return Result("", "", spectrum=diagonal, trace=float(diagonal.sum()), backward_passes=1,
-                  extras={"diagonal": diagonal})
+    return Estimate(spectrum=diagonal, trace=float(diagonal.sum()), backward_passes=1, diagonal=diagonal)
 
 
-def _kronecker_result(problem: Problem, name: str, **kwargs) -> Result:
+def _kronecker_result(problem: Problem, name: str, **kwargs) -> Estimate:
     eigenvalues, trace, blocks = kronecker_spectrum(backpack_quantities(problem, name, **kwargs))
     names = [b.name for b in problem.blocks]
-    return Result("", "", spectrum=eigenvalues, trace=trace, backward_passes=1,
-                  extras={"blocks": [{"param": n, **b} for n, b in zip(names, blocks)]})
+    return Estimate(spectrum=eigenvalues, trace=trace, backward_passes=1,
+                    blocks=[{"param": n, **b} for n, b in zip(names, blocks)])
 
 
-REF = "Dangel, Kunstner & Hennig (2020), BackPACK"
 
-
-@register("diag_hessian", "BackPACK DiagHessian", "backpack", reference=REF)
-def diag_hessian(problem: Problem, opts: dict) -> Result:
+def diag_hessian(problem: Problem, opts: dict) -> Estimate:
     """Exact diagonal of the Hessian, by BackPACK's DiagHessian (spectrum = the diagonal)."""
     return _diagonal_result(problem, "DiagHessian")
 
 
-@register("diag_ggn_exact", "BackPACK DiagGGNExact", "backpack", "ggn", reference=REF)
-def diag_ggn_exact(problem: Problem, opts: dict) -> Result:
+def diag_ggn_exact(problem: Problem, opts: dict) -> Estimate:
     """Exact diagonal of the GGN, by BackPACK's DiagGGNExact."""
     return _diagonal_result(problem, "DiagGGNExact")
 
 
-@register("diag_ggn_mc", "BackPACK DiagGGNMC", "backpack", "ggn",
-          defaults={"mc_samples": 1, "seed": 0}, stochastic=True, reference=REF)
-def diag_ggn_mc(problem: Problem, opts: dict) -> Result:
+def diag_ggn_mc(problem: Problem, opts: dict) -> Estimate:
     """Monte-Carlo estimate of the GGN diagonal (sampled labels), BackPACK's DiagGGNMC."""
     torch.manual_seed(opts["seed"])
     return _diagonal_result(problem, "DiagGGNMC", mc_samples=opts["mc_samples"])
 
 
-@register("kfac", "BackPACK KFAC", "backpack", "ggn", defaults={"mc_samples": 1, "seed": 0},
-          stochastic=True, reference="Martens & Grosse (2015), KFAC; " + REF)
-def kfac(problem: Problem, opts: dict) -> Result:
+def kfac(problem: Problem, opts: dict) -> Estimate:
     """Kronecker-factored GGN with a Monte-Carlo output factor (BackPACK's KFAC)."""
     torch.manual_seed(opts["seed"])
     return _kronecker_result(problem, "KFAC", mc_samples=opts["mc_samples"])
 
 
-@register("kflr", "BackPACK KFLR", "backpack", "ggn", reference="Botev, Ritter & Barber (2017); " + REF)
-def kflr(problem: Problem, opts: dict) -> Result:
+def kflr(problem: Problem, opts: dict) -> Estimate:
     """Kronecker-factored GGN with the exact output Hessian propagated (BackPACK's KFLR)."""
     return _kronecker_result(problem, "KFLR")
 
 
-@register("kfra", "BackPACK KFRA", "backpack", "ggn", reference="Botev, Ritter & Barber (2017); " + REF)
-def kfra(problem: Problem, opts: dict) -> Result:
+def kfra(problem: Problem, opts: dict) -> Estimate:
     """Kronecker-factored GGN with batch-averaged recursive factors (BackPACK's KFRA)."""
     return _kronecker_result(problem, "KFRA")
 
 
-@register("ekfac", "EKFAC (curvlinops)", "curvlinops", "ggn", defaults={"seed": 0},
-          reference="George et al. (2018), EKFAC; Dangel et al., curvlinops")
-def ekfac(problem: Problem, opts: dict) -> Result:
+def ekfac(problem: Problem, opts: dict) -> Estimate:
     """Eigenvalue-corrected KFAC of the exact GGN: KFAC's eigenbasis, eigenvalues refitted.
 
     curvlinops' ``EKFACLinearOperator`` (type ``"type-2"``: exact GGN factors) exposes, per
@@ -136,10 +138,10 @@ def ekfac(problem: Problem, opts: dict) -> Result:
     torch.manual_seed(opts["seed"])
     model = copy.deepcopy(problem.model)
     params = [p for p in model.parameters() if p.requires_grad]
-    operator = EKFACLinearOperator(model, nn.CrossEntropyLoss(), params, [(problem.x, problem.y)],
+    operator = EKFACLinearOperator(model, problem.loss_module(), params, [(problem.x, problem.y)],
                                    fisher_type="type-2", check_deterministic=False)
     eigenvalues = _ekfac_eigenvalues(operator)
-    return Result("", "", spectrum=eigenvalues, trace=float(eigenvalues.sum()), backward_passes=2)
+    return Estimate(spectrum=eigenvalues, trace=float(eigenvalues.sum()), backward_passes=2)
 
 
 def _ekfac_eigenvalues(operator) -> np.ndarray:

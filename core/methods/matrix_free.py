@@ -20,8 +20,7 @@ import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from ..problem import Problem
-from ..results import Result
-from .registry import register
+from ..results import Estimate
 
 
 def scipy_operator(problem: Problem, dtype=np.float64) -> LinearOperator:
@@ -41,10 +40,7 @@ def _start_vector(problem: Problem, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(problem.num_params)
 
 
-@register("lanczos", "Lanczos top/bottom-k", "matrix-free",
-          defaults={"k": 10, "tol": 1e-10, "bottom": True, "seed": 0},
-          reference="Lanczos (1950); Lehoucq, Sorensen & Yang (1998), ARPACK")
-def lanczos(problem: Problem, opts: dict) -> Result:
+def lanczos(problem: Problem, opts: dict) -> Estimate:
     """Top-k (and bottom-k) eigenvalues by implicitly restarted Lanczos (scipy eigsh, ARPACK)."""
     operator = scipy_operator(problem)
     k = min(opts["k"], problem.num_params - 1)
@@ -54,7 +50,7 @@ def lanczos(problem: Problem, opts: dict) -> Result:
     if opts["bottom"]:
         bottom = eigsh(operator, k=k, which="SA", tol=opts["tol"],
                        v0=_start_vector(problem, opts["seed"] + 1), return_eigenvectors=False)
-    return Result("", "", top=top, bottom=bottom)
+    return Estimate(top=top, bottom=bottom)
 
 
 def rademacher(count: int, dim: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
@@ -69,13 +65,10 @@ def hutchinson_samples(problem: Problem, count: int, seed: int) -> np.ndarray:
     return (vectors.double() * products.double()).sum(1).numpy()
 
 
-@register("hutchinson", "Hutchinson (batched)", "matrix-free",
-          defaults={"samples": 100, "seed": 0}, stochastic=True,
-          reference="Hutchinson (1989); Avron & Toledo (2011)")
-def hutchinson(problem: Problem, opts: dict) -> Result:
+def hutchinson(problem: Problem, opts: dict) -> Estimate:
     """Hutchinson trace estimate with Rademacher vectors, all products batched, samples kept."""
     samples = hutchinson_samples(problem, opts["samples"], opts["seed"])
-    return Result("", "", trace=float(samples.mean()), extras={"samples": samples})
+    return Estimate(trace=float(samples.mean()), samples=samples)
 
 
 class ProblemOperator:
@@ -109,31 +102,25 @@ def curvlinops_trace(estimator, problem: Problem, matvecs: int, seed: int) -> fl
     return float(estimator(ProblemOperator(problem), num_matvecs=matvecs))
 
 
-def _valid_budget(matvecs: int, divisor: int, problem: Problem) -> int:
-    budget = max(divisor, matvecs - matvecs % divisor)
+def _below_dimension(budget: int, problem: Problem) -> int:
+    """The product budget (already a multiple the registry enforces), if fewer than P."""
     if budget >= problem.num_params:
-        raise NotImplementedError(f"{matvecs} products are not fewer than P = {problem.num_params}; "
+        raise NotImplementedError(f"{budget} products are not fewer than P = {problem.num_params}; "
                                   "the exact trace is cheaper")
     return budget
 
 
-@register("hutchpp", "Hutch++", "matrix-free", defaults={"samples": 99, "seed": 0}, stochastic=True,
-          reference="Meyer, Musco, Musco & Woodruff (2021), Hutch++")
-def hutchpp(problem: Problem, opts: dict) -> Result:
+def hutchpp(problem: Problem, opts: dict) -> Estimate:
     """Hutch++ trace estimate (curvlinops.hutchpp_trace) with ``samples`` products (a multiple of 3)."""
     from curvlinops import hutchpp_trace
 
-    budget = _valid_budget(opts["samples"], 3, problem)
-    return Result("", "", trace=curvlinops_trace(hutchpp_trace, problem, budget, opts["seed"]),
-                  extras={"matvec_budget": budget})
+    budget = _below_dimension(opts["samples"], problem)
+    return Estimate(trace=curvlinops_trace(hutchpp_trace, problem, budget, opts["seed"]), matvec_budget=budget)
 
 
-@register("xtrace", "XTrace", "matrix-free", defaults={"samples": 100, "seed": 0}, stochastic=True,
-          reference="Epperly, Tropp & Webber (2024), XTrace")
-def xtrace(problem: Problem, opts: dict) -> Result:
+def xtrace(problem: Problem, opts: dict) -> Estimate:
     """XTrace trace estimate (curvlinops.xtrace) with ``samples`` products (an even number)."""
     from curvlinops import xtrace as curvlinops_xtrace
 
-    budget = _valid_budget(opts["samples"], 2, problem)
-    return Result("", "", trace=curvlinops_trace(curvlinops_xtrace, problem, budget, opts["seed"]),
-                  extras={"matvec_budget": budget})
+    budget = _below_dimension(opts["samples"], problem)
+    return Estimate(trace=curvlinops_trace(curvlinops_xtrace, problem, budget, opts["seed"]), matvec_budget=budget)

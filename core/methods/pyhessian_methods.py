@@ -20,11 +20,9 @@ import copy
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..problem import Problem
-from ..results import Result
-from .registry import register
+from ..results import Estimate
 
 
 @contextlib.contextmanager
@@ -60,7 +58,7 @@ def _pyhessian(problem: Problem):
     from pyhessian import hessian
 
     model = copy.deepcopy(problem.model)
-    return hessian(model, nn.CrossEntropyLoss(), data=(problem.x, problem.y), cuda=False)
+    return hessian(model, problem.loss_module(), data=(problem.x, problem.y), cuda=False)
 
 
 class _Counter:
@@ -90,37 +88,28 @@ class _Counter:
             module.hessian_vector_product = original
 
 
-@register("pyhessian_top_k", "PyHessian power iteration", "pyhessian",
-          defaults={"k": 10, "max_iter": 100, "tol": 1e-3, "seed": 0}, stochastic=True,
-          reference="Yao et al. (2020), PyHessian")
-def pyhessian_top_k(problem: Problem, opts: dict) -> Result:
+def pyhessian_top_k(problem: Problem, opts: dict) -> Estimate:
     """Top-k eigenvalues by power iteration with deflation (pyhessian.hessian.eigenvalues)."""
     torch.manual_seed(opts["seed"])
     h = _pyhessian(problem)
     with _Counter().counting() as counter:
         values, _ = h.eigenvalues(maxIter=opts["max_iter"], tol=opts["tol"], top_n=opts["k"])
-    return Result("", "", top=np.array(values), matvecs=counter.count, backward_passes=counter.count,
-                  extras={"order_as_returned": list(map(float, values))})
+    return Estimate(top=np.array(values), matvecs=counter.count, backward_passes=counter.count,
+                    order_as_returned=list(map(float, values)))
 
 
-@register("pyhessian_hutchinson", "PyHessian Hutchinson", "pyhessian",
-          defaults={"samples": 25, "seed": 0}, stochastic=True,
-          reference="Avron & Toledo (2011); Yao et al. (2020), PyHessian")
-def pyhessian_hutchinson(problem: Problem, opts: dict) -> Result:
+def pyhessian_hutchinson(problem: Problem, opts: dict) -> Estimate:
     """Hutchinson trace with Rademacher vectors (pyhessian.hessian.trace), every sample kept."""
     torch.manual_seed(opts["seed"])
     h = _pyhessian(problem)
     with _Counter().counting() as counter:
         samples = h.trace(maxIter=opts["samples"], tol=float("-inf"))
     samples = np.asarray(samples, dtype=np.float64)
-    return Result("", "", trace=float(samples.mean()), matvecs=counter.count,
-                  backward_passes=counter.count, extras={"samples": samples})
+    return Estimate(trace=float(samples.mean()), matvecs=counter.count, backward_passes=counter.count,
+                    samples=samples)
 
 
-@register("pyhessian_density", "PyHessian SLQ density", "pyhessian",
-          defaults={"iterations": 100, "runs": 1, "seed": 0}, stochastic=True,
-          reference="Ghorbani et al. (2019); Yao et al. (2020), PyHessian")
-def pyhessian_density(problem: Problem, opts: dict) -> Result:
+def pyhessian_density(problem: Problem, opts: dict) -> Estimate:
     """Spectral density by stochastic Lanczos quadrature (pyhessian.hessian.density + eig shim)."""
     torch.manual_seed(opts["seed"])
     h = _pyhessian(problem)
@@ -128,8 +117,8 @@ def pyhessian_density(problem: Problem, opts: dict) -> Result:
     with _Counter().counting() as counter, torch_eig_shim():
         nodes, weights = h.density(iter=iterations, n_v=opts["runs"])
     nodes, weights = np.asarray(nodes, dtype=np.float64), np.asarray(weights, dtype=np.float64)
-    from .slq import density_extras
+    from .slq import smoothed_density
 
-    return Result("", "", trace=float(problem.num_params * (nodes * weights).sum(1).mean()),
-                  top=np.array([nodes.max()]), matvecs=counter.count,
-                  backward_passes=counter.count, extras=density_extras(nodes, weights))
+    return Estimate(trace=float(problem.num_params * (nodes * weights).sum(1).mean()),
+                    top=np.array([nodes.max()]), matvecs=counter.count, backward_passes=counter.count,
+                    density=smoothed_density(nodes, weights))

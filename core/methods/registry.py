@@ -1,20 +1,36 @@
 """The method registry: name -> how to compute a :class:`~core.results.Result` from a problem.
 
-Adding a method is one function plus one ``@register(...)`` line; the CLI and the app list
-methods from here and never branch on a method's type (BackPACK's extension registry is the
-model). Options are validated against the registered defaults before any work starts.
+The contract (after BackPACK's extension table and curvlinops' checked contracts):
+
+* a method is a function ``(problem, options) -> Estimate`` that returns only what it
+  estimated (:class:`~core.results.Estimate`);
+* its registry line (:class:`MethodSpec`, listed in :mod:`core.methods.catalogue`) says who
+  it is (label, family, matrix), its option defaults, whether it is dense (then the registry
+  checks the resource budget before it starts) and any rule on its product budget
+  (``budget_multiple``: Hutch++ spends its products in thirds, XTrace in halves);
+* :func:`run_method` validates the options, checks the budget, times the call, measures
+  memory, counts products and builds the :class:`~core.results.Result`.
+
+Method functions are named as ``"module:function"`` and imported when first run, so the
+registry can be listed (by the app's sidebar, the CLI) without importing torch.
 """
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ..budget import BudgetExceeded
+from ..budget import BudgetExceeded, check_dense
 from ..memory import peak_memory
-from ..problem import Problem
-from ..results import Result
+from ..results import Estimate, Result
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..problem import Problem
+
+#: the Hutchinson sample count (and product budget of Hutch++ / XTrace) unless one is chosen
+DEFAULT_SAMPLES = 100
 
 
 class MethodError(ValueError):
@@ -23,88 +39,156 @@ class MethodError(ValueError):
 
 @dataclass(frozen=True)
 class MethodSpec:
+    """One registered method.
+
+    Attributes:
+        name: registry key (CLI and cache key); ``label``: what people read.
+        family: ``exact``, ``pyhessian``, ``backpack``, ``curvlinops`` or ``matrix-free``.
+        matrix: ``hessian`` or ``ggn``: what it approximates.
+        function: ``"module:function"`` relative to :mod:`core.methods`.
+        defaults: option name -> default (the type of the default is the option's type).
+        stochastic: draws random vectors or labels (seeded by its ``seed`` option).
+        dense: forms P x P matrices: the registry checks the budget before it runs.
+        budget_multiple: ``samples`` is rounded to a multiple of this (at least one multiple).
+        yields: what it estimates, among ``top``, ``bottom``, ``trace``, ``spectrum``, ``density``
+            (a page computes only the methods that yield what it shows).
+        reference: the paper (and library) it comes from.
+    """
+
     name: str
     label: str
     family: str
     matrix: str
-    func: Callable[[Problem, dict], Result]
+    function: str
     defaults: dict = field(default_factory=dict)
     stochastic: bool = False
     dense: bool = False
+    budget_multiple: int = 1
+    yields: tuple[str, ...] = ("top", "trace", "spectrum")
     reference: str = ""
-    summary: str = ""
+
+    def load(self) -> Callable:
+        module, function = self.function.split(":")
+        return getattr(importlib.import_module(f"{__package__}.{module}"), function)
+
+    @property
+    def summary(self) -> str:
+        """First paragraph of the function's docstring (imports the implementation)."""
+        return (self.load().__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
 
 
 REGISTRY: dict[str, MethodSpec] = {}
 
 
-def register(name: str, label: str, family: str, matrix: str = "hessian", defaults: dict | None = None,
-             stochastic: bool = False, dense: bool = False, reference: str = ""):
-    """Decorator adding ``func(problem, options) -> Result`` to :data:`REGISTRY`."""
-
-    def wrap(func):
-        summary = (func.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-        REGISTRY[name] = MethodSpec(name, label, family, matrix, func, dict(defaults or {}),
-                                    stochastic, dense, reference, summary)
-        return func
-
-    return wrap
+def register(spec: MethodSpec) -> MethodSpec:
+    """Add ``spec`` to :data:`REGISTRY` (one line per method in :mod:`core.methods.catalogue`)."""
+    if spec.name in REGISTRY:
+        raise ValueError(f"method {spec.name!r} registered twice")
+    REGISTRY[spec.name] = spec
+    return spec
 
 
 def get_spec(name: str) -> MethodSpec:
+    """The spec of ``name``, or :class:`MethodError` listing the registered names."""
     if name not in REGISTRY:
         raise MethodError(f"unknown method {name!r}; choose from: {', '.join(REGISTRY)}")
     return REGISTRY[name]
 
 
+def yielding(methods, quantity: str) -> list[str]:
+    """The ``methods`` that estimate ``quantity`` (``top``, ``trace``, ``spectrum``, ...).
+
+    >>> yielding(["lanczos", "hutchinson", "kfac"], "trace")
+    ['hutchinson', 'kfac']
+    """
+    return [m for m in methods if quantity in get_spec(m).yields]
+
+
+def round_to_multiple(value: int, multiple: int) -> int:
+    """``value`` to the nearest multiple of ``multiple``, at least ``multiple``.
+
+    >>> round_to_multiple(100, 3), round_to_multiple(1, 3), round_to_multiple(100, 1)
+    (99, 3, 100)
+    """
+    return max(multiple, multiple * round(value / multiple))
+
+
+def options_for(name: str, samples: int | None = None) -> dict:
+    """The options a user's Hutchinson sample count sets for ``name`` (empty if none).
+
+    >>> options_for("hutchpp", 100), options_for("lanczos", 100)
+    ({'samples': 99}, {})
+    """
+    spec = get_spec(name)
+    if samples is None or "samples" not in spec.defaults:
+        return {}
+    return {"samples": round_to_multiple(int(samples), spec.budget_multiple)}
+
+
+def _coerce(name: str, key: str, value, kind: type):
+    try:
+        if kind is bool:
+            if not isinstance(value, (bool, int)) and str(value).lower() not in ("true", "false", "0", "1"):
+                raise ValueError
+            return value if isinstance(value, bool) else str(value).lower() in ("true", "1")
+        if kind is int:
+            if float(value) != int(float(value)):
+                raise ValueError
+            return int(float(value))
+        if kind is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError, OverflowError):
+        raise MethodError(f"{name}: option {key}={value!r} must be a {kind.__name__}") from None
+
+
 def resolve_options(name: str, options: dict | None = None) -> dict:
-    """The method's defaults updated with ``options``, each checked for name, type and sign."""
+    """The method's defaults updated with ``options``, each checked for name, type and sign.
+
+    ``samples`` is rounded to the method's ``budget_multiple``. The result is sorted by key
+    (it is part of the cache key).
+
+    >>> resolve_options("hutchpp", {"samples": "100"})
+    {'samples': 99, 'seed': 0}
+    """
     spec = get_spec(name)
     resolved = dict(spec.defaults)
     for key, value in (options or {}).items():
         if key not in spec.defaults:
             allowed = ", ".join(spec.defaults) or "none"
             raise MethodError(f"{name}: unknown option {key!r}; options are: {allowed}")
-        default = spec.defaults[key]
-        kind = type(default)
-        try:
-            if kind is bool:
-                if not isinstance(value, (bool, int)) and str(value).lower() not in ("true", "false", "0", "1"):
-                    raise ValueError
-                value = value if isinstance(value, bool) else str(value).lower() in ("true", "1")
-            elif kind is int:
-                if float(value) != int(float(value)):
-                    raise ValueError
-                value = int(float(value))
-            elif kind is float:
-                value = float(value)
-            elif kind is str:
-                value = str(value)
-        except (TypeError, ValueError):
-            raise MethodError(f"{name}: option {key}={value!r} must be a {kind.__name__}") from None
+        kind = type(spec.defaults[key])
+        value = _coerce(name, key, value, kind)
         if kind in (int, float) and not (value > 0 or (key in ("tol", "seed") and value >= 0)):
             raise MethodError(f"{name}: option {key}={value!r} must be positive")
         resolved[key] = value
-    return resolved
+    if "samples" in resolved:
+        resolved["samples"] = round_to_multiple(resolved["samples"], spec.budget_multiple)
+    return dict(sorted(resolved.items()))
 
 
-def run_method(name: str, problem: Problem, options: dict | None = None) -> Result:
-    """Run a registered method, timing it; a budget refusal becomes a failed Result."""
+def run_method(name: str, problem: "Problem", options: dict | None = None) -> Result:
+    """Run a registered method on ``problem``: validated, budget-checked, timed, measured.
+
+    A budget refusal or a layer the method cannot handle becomes a failed :class:`Result`
+    that says why; any other error propagates.
+    """
     spec = get_spec(name)
     opts = resolve_options(name, options)
-    start_count = problem.hvp_count
-    start = time.perf_counter()
     try:
+        if spec.dense:
+            check_dense(problem.num_params, problem.batch_size, len(problem.layers))
+        function = spec.load()
+        start_count = problem.hvp_count
+        start = time.perf_counter()
         with peak_memory() as memory:
-            result = spec.func(problem, opts)
+            estimate: Estimate = function(problem, opts)
+        seconds = time.perf_counter() - start
     except BudgetExceeded as refusal:
         return Result.failed(name, spec.family, str(refusal), opts)
     except NotImplementedError as unsupported:
         return Result.failed(name, spec.family, f"{spec.label} cannot run here: {unsupported}", opts)
-    result.seconds = result.seconds or time.perf_counter() - start
-    result.method, result.family, result.matrix = name, spec.family, spec.matrix
-    result.options = opts
-    result.peak_memory_bytes = memory["bytes"]
-    if not result.matvecs:
-        result.matvecs = problem.hvp_count - start_count
-    return result
+    if estimate.matvecs is None:
+        estimate.matvecs = problem.hvp_count - start_count
+    return Result.from_estimate(estimate, method=name, family=spec.family, matrix=spec.matrix,
+                                seconds=seconds, peak_memory_bytes=memory["bytes"], options=opts)

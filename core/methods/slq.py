@@ -20,8 +20,7 @@ import numpy as np
 import torch
 
 from ..problem import Problem
-from ..results import Result
-from .registry import register
+from ..results import Density, Estimate
 
 
 def lanczos_tridiagonal(matvec, start: torch.Tensor, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,8 +52,8 @@ def gauss_quadrature(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, n
     return nodes, vectors[0] ** 2
 
 
-def density_extras(nodes: np.ndarray, weights: np.ndarray, grid_points: int = 400,
-                   sigma_fraction: float = 0.01) -> dict:
+def smoothed_density(nodes: np.ndarray, weights: np.ndarray, grid_points: int = 400,
+                     sigma_fraction: float = 0.01) -> Density:
     """A Gaussian-smoothed density on a grid from per-run nodes/weights, as plain data.
 
     ``nodes`` and ``weights`` are ``(runs, m)``; ``sigma`` is ``sigma_fraction`` of the
@@ -70,13 +69,10 @@ def density_extras(nodes: np.ndarray, weights: np.ndarray, grid_points: int = 40
     kernel /= sigma * np.sqrt(2 * np.pi)
     density = (weights[..., None] * kernel).sum(1).mean(0)
     density /= np.trapezoid(density, grid)
-    return {"nodes": nodes, "weights": weights, "grid": grid, "density": density, "sigma": sigma}
+    return Density(grid=grid, values=density, nodes=nodes, weights=weights, sigma=float(sigma))
 
 
-@register("slq", "SLQ density (Lanczos, ours)", "matrix-free",
-          defaults={"iterations": 80, "runs": 4, "seed": 0}, stochastic=True,
-          reference="Ubaru, Chen & Saad (2017); Ghorbani, Krishnan & Xiao (2019)")
-def slq(problem: Problem, opts: dict) -> Result:
+def slq(problem: Problem, opts: dict) -> Estimate:
     """Spectral density by stochastic Lanczos quadrature, float64, full re-orthogonalisation."""
     generator = torch.Generator().manual_seed(opts["seed"])
     matvec = lambda v: problem.hvp_batch(v[None])[0]
@@ -89,5 +85,5 @@ def slq(problem: Problem, opts: dict) -> Result:
         all_weights.append(np.pad(weights, (0, max(pad, 0))))
     nodes, weights = np.array(all_nodes), np.array(all_weights)
     trace = float(problem.num_params * (nodes * weights).sum(1).mean())
-    return Result("", "", trace=trace, top=np.array([nodes.max()]), bottom=np.array([nodes.min()]),
-                  extras=density_extras(nodes, weights))
+    return Estimate(trace=trace, top=np.array([nodes.max()]), bottom=np.array([nodes.min()]),
+                    density=smoothed_density(nodes, weights))

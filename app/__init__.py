@@ -1,0 +1,1 @@
+"""The Streamlit app: ``streamlit run app/Home.py``. Pages ask ``core`` and draw; no maths here."""

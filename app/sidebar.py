@@ -1,0 +1,80 @@
+"""The shared sidebar: drawn once per run by the entry point, read by every page.
+
+Widgets live under fixed keys (``cfg_*``) and are drawn on every run by ``Home.py``, so their
+values survive page changes without copying (Streamlit's documented pattern for
+``st.navigation``). Defaults come from :class:`core.config.ExperimentConfig` and the method
+registry, not from a second table. :func:`draw` validates the values into a
+:class:`Selection`; a bad value shows one message and stops the run before anything computes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from core.config import ACTIVATIONS, DATASETS, MNIST_INPUT_SIZES, ConfigError, ExperimentConfig, parse_hidden
+from core.methods import DEFAULT_SAMPLES, DEFAULT_SELECTION, REGISTRY
+
+_CONFIG = ExperimentConfig()
+#: widget key -> default value
+DEFAULTS = {
+    "cfg_dataset": _CONFIG.dataset,
+    "cfg_input_size": _CONFIG.input_size,
+    "cfg_hidden": ",".join(map(str, _CONFIG.hidden)),
+    "cfg_activation": _CONFIG.activation,
+    "cfg_hessian_batch_size": _CONFIG.hessian_batch_size,
+    "cfg_epochs": _CONFIG.epochs,
+    "cfg_seed": _CONFIG.seed,
+    "cfg_methods": list(DEFAULT_SELECTION),
+    "cfg_samples": DEFAULT_SAMPLES,
+}
+_SELECTION_KEY = "_selection"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the sidebar chose: the experiment, the methods, the Hutchinson sample count."""
+
+    config: ExperimentConfig
+    methods: tuple[str, ...]
+    samples: int
+
+
+def draw() -> Selection:
+    """Draw the controls and return the validated selection (also kept for :func:`current`)."""
+    for key, value in DEFAULTS.items():
+        st.session_state.setdefault(key, value)
+    with st.sidebar:
+        st.header("Experiment")
+        dataset = st.selectbox("dataset", DATASETS, key="cfg_dataset",
+                               help="mnist falls back to scikit-learn's 8x8 digits when MNIST is not available")
+        input_size = st.selectbox("MNIST input size (pixels a side)", MNIST_INPUT_SIZES, key="cfg_input_size",
+                                  help="average pooling; fewer pixels, fewer first-layer parameters")
+        hidden = st.text_input("hidden widths (comma separated)", key="cfg_hidden", help="e.g. 16 or 16,8")
+        activation = st.selectbox("activation", ACTIVATIONS, key="cfg_activation")
+        batch = st.number_input("Hessian batch size N", min_value=1, max_value=60_000, key="cfg_hessian_batch_size",
+                                help="the fixed batch whose mean-loss Hessian is studied")
+        epochs = st.number_input("training epochs", min_value=0, max_value=200, key="cfg_epochs")
+        seed = st.number_input("seed", min_value=0, max_value=2**31 - 1, key="cfg_seed")
+        st.header("Methods")
+        methods = st.multiselect("methods to compare", list(REGISTRY), key="cfg_methods",
+                                 format_func=lambda n: REGISTRY[n].label)
+        samples = st.slider("Hutchinson sample count", min_value=3, max_value=500, key="cfg_samples",
+                            help="also the product budget of Hutch++ and XTrace")
+    try:
+        config = ExperimentConfig(dataset=dataset, input_size=int(input_size), hidden=parse_hidden(hidden),
+                                  activation=activation, hessian_batch_size=int(batch), epochs=int(epochs),
+                                  seed=int(seed))
+    except ConfigError as error:
+        st.error(f"Invalid setting: {error}. Nothing was recomputed.")
+        st.stop()
+        raise  # st.stop() only stops inside a Streamlit run
+    selection = Selection(config, tuple(methods), int(samples))
+    st.session_state[_SELECTION_KEY] = selection
+    return selection
+
+
+def current() -> Selection:
+    """The selection :func:`draw` made in this run (pages call this)."""
+    return st.session_state[_SELECTION_KEY]

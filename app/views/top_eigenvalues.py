@@ -1,0 +1,33 @@
+"""Top eigenvalues (paper Fig. 1): eigenvalue vs rank for the exact Hessian and each method."""
+
+import pandas as pd
+import streamlit as st
+
+from app import charts, sidebar, widgets
+from core import tables
+from core.methods import yielding
+
+
+def render():
+    st.title("Top eigenvalues")
+    st.markdown("How close does each method come to the largest eigenvalues of the exact Hessian? "
+                "(paper Fig. 1). Diagonal methods show their largest diagonal entries; Kronecker ones "
+                "the largest products of factor eigenvalues; PyHessian finds the largest |λ|.")
+    selection = sidebar.current()
+    found = widgets.results(selection, methods=yielding(selection.methods, "top"))
+    c1, c2 = st.columns([1, 3])
+    k = c1.slider("k", 1, 50, 10)
+    log = c2.toggle("symlog scale", value=True)
+    rows = tables.top_eigenvalue_rows(found, k)
+    if not rows:
+        st.info("No selected method yields top eigenvalues.")
+        return
+    st.altair_chart(charts.top_eigenvalues(rows, log), width="stretch")
+    frame = pd.DataFrame(rows)
+    errors = frame.pivot_table(index="rank", columns="method", values="relative_error")
+    st.subheader("Relative error per rank against the exact Hessian")
+    st.dataframe(errors.style.format("{:.2e}"), width="stretch")
+    widgets.download_csv(frame, "top_eigenvalues")
+
+
+widgets.guarded(render)

@@ -1,0 +1,76 @@
+"""The README's benchmark table: written from a report between two marker comments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def update_readme(table: str, readme: Path = README) -> None:
+    """Replace the text between the markers with ``table``."""
+    text = readme.read_text()
+    start, end = text.index(START) + len(START), text.index(END)
+    readme.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+
+
+def _span(s: dict, fmt: str = "{:.2f}", unit: str = "") -> str:
+    return f"{fmt.format(s['median'])}{unit} ({fmt.format(s['min'])}-{fmt.format(s['max'])})"
+
+
+def markdown_table(report: dict) -> str:
+    """The README's benchmark table (medians, min-max in brackets) with the targets beside them."""
+    rows = []
+    main_width = report["main_width"]
+    for width, e in report["exact"].items():
+        tag = f"width {width}, P = {e['P']:,}"
+        s = e["seconds"]
+        target = width == main_width
+        if "speedup_vs_paper" in e:
+            rows.append((f"exact spectrum vs paper's way, {tag}", _span(e["speedup_vs_paper"], unit="x") + " faster",
+                         ">= 2.5x" if target else ""))
+            rows.append((f"exact spectrum vs autograd.functional.hessian, {tag}",
+                         _span(e["speedup_vs_functional"], unit="x") + " faster", ""))
+            rows.append((f"exact top-10 max rel. error vs paper's way, {tag}",
+                         f"{e['top10_max_rel_error_vs_paper']:.1e}", "<= 1e-5" if target else ""))
+        rows.append((f"exact spectrum / float32 eigvalsh of the full matrix, {tag} "
+                     f"({e['exact_zero_eigenvalues_removed']:,} exact zeros removed first)",
+                     _span(e["ratio_to_floor"], unit="x"),
+                     "<= 1.5x" if target else ""))
+        times = ", ".join(f"{k} {v['median']:.1f}" for k, v in s.items())
+        rows.append((f"exact spectrum seconds (median), {tag}", times, ""))
+    k = report["top_k"]
+    rows += [
+        ("top-10 Lanczos: max rel. error / HVPs", f"{k['lanczos']['max_rel_error']:.1e} / {k['lanczos']['matvecs']}", "<= 1e-6"),
+        ("top-10 time, Lanczos / PyHessian default", _span(k["time_ratio_lanczos_to_pyhessian_default"], unit="x"), "<= 1x"),
+        ("top-10 PyHessian default: max rel. error / HVPs",
+         f"{k['pyhessian_default']['max_rel_error']:.1e} / {k['pyhessian_default']['matvecs']}", ""),
+        ("top-10 PyHessian tol 1e-6: max rel. error / HVPs",
+         f"{k['pyhessian_tol1e-6']['max_rel_error']:.1e} / {k['pyhessian_tol1e-6']['matvecs']}", ""),
+    ]
+    t = report["trace"]
+    rows += [
+        ("Hutchinson throughput, ours / PyHessian trace()", _span(t["throughput_ratio"], unit="x"), ">= 2x"),
+        (f"trace rel. RMSE at {t['equal_matvecs']} HVPs over {t['rmse_over_repeats']} repeats: "
+         "Hutchinson / Hutch++ / XTrace",
+         " / ".join(f"{t['relative_rmse'][m]:.2%}" for m in ("hutchinson", "hutchpp", "xtrace")), ""),
+    ]
+    rows.append(("BackPACK time / plain backward: " + ", ".join(report["backpack"]),
+                 ", ".join(f"{v['median']:.1f}x" for v in report["backpack"].values()), ""))
+    c = report["cache_app"]
+    rows.append(("serve a cached exact result [s]", _span(c["cached_result_s"], fmt="{:.3f}"), ""))
+    rows.append((f"warm-cache page render (AppTest) [s], {c['config']}",
+                 ", ".join(f"{name} {v['median']:.2f}" for name, v in c["warm_page_render_s"].items()),
+                 "<= 1 s each"))
+    rows.append((f"cold default analysis [s], {c['config']}", f"{c['cold_default_analysis_s']:.1f}", "<= 60 s"))
+    sc = report["scaling"]
+    rows.append(("exact pipeline vs P: seconds / peak GiB",
+                 ", ".join(f"P={pt['P']:,}: {pt['seconds']:.1f} s / {pt['peak_rss_gib']:.2f}" for pt in sc["points"]), ""))
+    rows.append(("fitted time exponent (t ~ P^a)", f"{sc['time_exponent']:.2f}" if sc["time_exponent"] else "-", ""))
+    rows.append(("largest P admitted by the default budget (12 GiB, 600 s)", f"{sc['largest_p_default_budget']:,}", ""))
+    cpus = f"{report['cpu_count']} CPUs, " if "cpu_count" in report else ""
+    head = (f"{report['date']}, {report['machine']}, {cpus}{report['threads']} torch threads, torch {report['torch']}, "
+            f"{report['config']} (dataset used: {report['dataset_used']}), {report['repeats']} repeats on the "
+            "main row; median (min-max)\n\n")
+    return head + "\n".join(["| row | measured | target |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows])

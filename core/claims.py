@@ -1,0 +1,170 @@
+"""The paper's numbers, its table on the user's configuration, and its claims checked here.
+
+* :data:`PAPER`: what the paper reports (its Table; Fig. 3's exact trace is the same 22.40);
+* :func:`paper_table`: exact Hessian vs PyHessian (power iteration + Hutchinson with the
+  paper's 25 samples) on the current configuration, beside the paper's figures;
+* :func:`paper_claims`: each claim of the paper computed on the current run and said as
+  held / did not hold with its numbers;
+* :func:`compare`: any set of methods against the exact Hessian (the CLI's ``compare``).
+
+Plain dicts and lists (JSON as they stand); the CLI prints them, the app draws them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import metrics, pipeline, studies
+from .config import ExperimentConfig
+from .methods import MethodError, resolve_options
+from .results import Result
+from .tables import comparison_row, format_cell, label
+
+#: the methods whose results the claims panel reads (with the exact Hessian)
+CLAIM_METHODS = ("pyhessian_top_k", "diag_hessian", "diag_ggn_exact", "diag_ggn_mc", "kfac", "kflr", "kfra",
+                 "hutchinson")
+
+PAPER = {
+    "exact": {"trace": 22.40, "seconds_trace": 10.18, "max_eigenvalue": 3.31, "seconds_all": 32.26},
+    "pyhessian": {"trace": 19.98, "seconds_trace": 7.64, "max_eigenvalue": 3.29, "seconds_all": 20 * 3600.0},
+    "hutchinson_samples": 25,
+}
+
+
+def formatted_rows(table: dict) -> list[list[str]]:
+    """The paper table's rows as display strings (rows whose label has ``[s]`` are times)."""
+    return [[row[0], *(format_cell(v, seconds="[s]" in row[0]) for v in row[1:])] for row in table["rows"]]
+
+
+def _run_all(config, steps, progress: bool) -> dict[str, Result]:
+    from tqdm import tqdm
+
+    return {name: pipeline.run(config, name, options)
+            for name, options in tqdm(steps, desc="methods", unit="method", disable=not progress, leave=False)}
+
+
+def paper_table(config: ExperimentConfig, hutchinson_samples: int = PAPER["hutchinson_samples"], top_k: int = 10,
+                progress: bool = False) -> dict:
+    """The paper's table on ``config``: exact Hessian vs PyHessian (power iteration + Hutchinson).
+
+    Returns:
+        ``{"info", "header", "rows", "errors", "notes", "results"}``; rows are
+        ``[label, ours exact, ours PyHessian, paper exact, paper PyHessian]`` with numbers
+        (None where there is none).
+    """
+    steps = [("exact_hessian", {}), ("pyhessian_top_k", {"k": top_k}),
+             ("pyhessian_hutchinson", {"samples": hutchinson_samples})]
+    results = _run_all(config, steps, progress)
+    exact, power, hutch = (results[name] for name, _ in steps)
+    info = pipeline.describe(config)
+    p = info["num_params"]
+
+    def val(result, getter):
+        return getter(result) if result.ok else None
+
+    all_time_pyhessian = None
+    if power.ok and power.top is not None:
+        all_time_pyhessian = power.seconds / len(power.top) * p  # deflation, one eigenvalue at a time
+    rows = [
+        ["Tr(H)", val(exact, lambda r: r.trace), val(hutch, lambda r: r.trace), PAPER["exact"]["trace"],
+         PAPER["pyhessian"]["trace"]],
+        ["time for Tr(H) [s]", val(exact, lambda r: r.seconds_trace), val(hutch, lambda r: r.seconds),
+         PAPER["exact"]["seconds_trace"], PAPER["pyhessian"]["seconds_trace"]],
+        ["maximum eigenvalue", val(exact, lambda r: r.top[0]), val(power, lambda r: r.top[0]),
+         PAPER["exact"]["max_eigenvalue"], PAPER["pyhessian"]["max_eigenvalue"]],
+        ["minimum eigenvalue", val(exact, lambda r: r.spectrum[0]), None, None, None],
+        [f"time for top-{top_k} [s]", val(exact, lambda r: r.seconds), val(power, lambda r: r.seconds), None, None],
+        ["time for all eigenvalues [s]", val(exact, lambda r: r.seconds), all_time_pyhessian,
+         PAPER["exact"]["seconds_all"], PAPER["pyhessian"]["seconds_all"]],
+        [f"max rel. error top-{top_k} vs exact", 0.0 if exact.ok else None,
+         float(np.nanmax(metrics.top_k_errors(power, exact, top_k))) if exact.ok and power.ok else None, None, None],
+    ]
+    header = ["", "Full Hessian (ours)", f"PyHessian (ours, m={hutchinson_samples})",
+              "Full Hessian (paper)", "PyHessian (paper, m=25)"]
+    return {"info": info, "header": header, "rows": rows,
+            "errors": {n: r.error for n, r in results.items() if not r.ok},
+            "notes": ["PyHessian's 'all eigenvalues' time is extrapolated: top-k time / k x P "
+                      "(power iteration with deflation, one eigenvalue at a time)."],
+            "results": {n: r.to_dict() for n, r in results.items()}}
+
+
+def compare(config: ExperimentConfig, methods: list[str], options: dict | None = None, top_k: int = 10,
+            progress: bool = False) -> dict:
+    """Run ``methods`` (plus the exact Hessian as reference) and compare each with it.
+
+    Every name and option is checked before any work starts (:class:`MethodError`).
+    """
+    options = options or {}
+    unknown = set(options) - set(methods)
+    if unknown:
+        raise MethodError(f"options given for {sorted(unknown)}, which are not among the methods {methods}")
+    names = pipeline.selection(methods)
+    for name in names:
+        resolve_options(name, options.get(name))
+    results = _run_all(config, [(m, options.get(m, {})) for m in names], progress)
+    exact = results["exact_hessian"]
+    rows = [comparison_row(results[m], exact, top_k) for m in names if m in methods or m != "exact_hessian"]
+    return {"info": pipeline.describe(config), "top_k": top_k, "rows": rows,
+            "results": {n: r.to_dict() for n, r in results.items()}}
+
+
+def paper_claims(config: ExperimentConfig, results: dict[str, Result]) -> list[dict]:
+    """Each claim of the paper checked on this configuration: held / did not hold, with numbers.
+
+    Args:
+        config: the experiment (the H-vs-GGN block report is read for it).
+        results: cached results, the exact Hessian's among them.
+    Returns:
+        ``[{"claim", "held" (True/False/None for not checked), "evidence"}]``.
+    """
+    exact = results.get("exact_hessian")
+    claims = []
+
+    def add(claim, held, evidence):
+        claims.append({"claim": claim, "held": held, "evidence": evidence})
+
+    if exact is None or not exact.ok:
+        add("All claims need the exact Hessian", None, exact.error if exact is not None else "not computed")
+        return claims
+    power = results.get("pyhessian_top_k")
+    if power is not None and power.ok:
+        errors = metrics.top_k_errors(power, exact, 10)
+        worst = float(np.nanmax(errors))
+        add("PyHessian's top-10 eigenvalues equal the exact ones", worst < 1e-2,
+            f"largest relative error over ranks 1-{len(errors)}: {worst:.1e} (power iteration, tol 1e-3; "
+            "'equal' taken as below 1 %)")
+    diagonal = [n for n in ("diag_hessian", "diag_ggn_exact", "diag_ggn_mc") if n in results and results[n].ok]
+    if diagonal:
+        errors = {label(n): metrics.trace_error(results[n], exact) for n in diagonal}
+        exact_ones = [e for n, e in errors.items() if "MC" not in n]
+        add("BackPACK's diagonal traces equal the exact trace", all(e < 1e-4 for e in exact_ones),
+            "; ".join(f"{n}: {e:.1e}" for n, e in errors.items()) + " (relative error; MC is a sampled estimate)")
+    kron = [n for n in ("kfac", "kflr", "kfra") if n in results and results[n].ok]
+    if kron:
+        errors = {label(n): metrics.trace_error(results[n], exact) for n in kron}
+        add("Kronecker-factored traces differ from the exact trace", all(e > 1e-4 for e in errors.values()),
+            "; ".join(f"{n}: {e:.1%}" for n, e in errors.items()))
+    hutch = results.get("hutchinson")
+    if hutch is not None and hutch.ok and hutch.samples is not None:
+        running = metrics.running_means(hutch.samples)
+        first = abs(running[min(len(running), PAPER["hutchinson_samples"]) - 1] - exact.trace) / abs(exact.trace)
+        last = abs(running[-1] - exact.trace) / abs(exact.trace)
+        add("Hutchinson's estimate approaches the exact trace as samples grow", last <= max(first, 0.05),
+            f"relative error {first:.1%} after {min(len(running), 25)} samples, {last:.1%} after {len(running)}")
+    try:
+        blocks = studies.hessian_vs_ggn(config)
+    except Exception as refusal:  # over budget: say so instead of guessing
+        add("ReLU: Hessian = GGN", None, str(refusal))
+        return claims
+    within = [b for b in blocks["blocks"] if b["within_layer"]]
+    across = [b for b in blocks["blocks"] if not b["within_layer"]]
+    held_within = all(b["agree"] for b in within)
+    held_across = all(b["agree"] for b in across)
+    add(f"'{config.activation}: Hessian = GGN' within each layer", held_within,
+        "largest relative block difference within layers: "
+        f"{max(b['relative_difference'] for b in within):.1e}")
+    if across:
+        add(f"'{config.activation}: Hessian = GGN' across layers", held_across,
+            f"largest relative block difference across layers: {max(b['relative_difference'] for b in across):.2f}; "
+            f"smallest eigenvalue of H {blocks['hessian_min_eigenvalue']:.3g} vs GGN {blocks['ggn_min_eigenvalue']:.1e}")
+    return claims

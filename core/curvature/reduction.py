@@ -1,0 +1,99 @@
+r"""Exact null space from inputs that are constant over the batch, removed before the eigensolver.
+
+The first layer sees its parameters only through :math:`z = x W_1^\top + b_1`. If input
+feature :math:`l` has the same value :math:`c_l` for every example of the batch (MNIST's
+border pixels: 181 of 784 on the benchmark batch), moving :math:`W_1[j, l]` by
+:math:`c_l t` is the same as moving :math:`b_1[j]` by :math:`t`. So for each hidden unit
+:math:`j`, on the span :math:`S_j` of the coordinates :math:`\{W_1[j, l]\}_{l \in C} \cup
+\{b_1[j]\}` the loss depends on one direction only,
+
+.. math:: u_j \propto (c_C, 1) \quad (\text{entries at } W_1[j, C] \text{ and } b_1[j]),
+
+and the Hessian (and the GGN, by the same argument on :math:`J`) vanishes on the
+:math:`|C|`-dimensional complement of :math:`u_j` in :math:`S_j`: those are exact zero
+eigenvalues. With :math:`E` the orthonormal basis made of every other coordinate vector and
+the :math:`u_j`, :math:`\mathrm{range}(E)^\perp \subset \ker H` and so
+
+.. math:: \mathrm{spec}(H) = \mathrm{spec}(E^\top H E) \cup \{0\}^{h|C|},
+   \qquad \mathrm{tr}\,H = \mathrm{tr}(E^\top H E).
+
+:math:`E^\top H E` takes :math:`P' = P - h|C|` products instead of :math:`P` and the
+eigensolver, :math:`O(P'^3)`, dominates: on the benchmark this is a 0.46x smaller solve.
+The diagonal of H is recovered exactly: :math:`H|_{S_j} = \alpha_j u_j u_j^\top` with
+:math:`\alpha_j = u_j^\top H u_j`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..problem import Problem
+
+
+@dataclass
+class ConstantInputReduction:
+    """The basis E of the docstring, stored sparsely."""
+
+    num_params: int
+    kept: torch.Tensor  # coordinates kept as they are
+    merged: torch.Tensor  # (h, |C| + 1): for each unit j, the indices W1[j, C] then b1[j]
+    weights: torch.Tensor  # (|C| + 1,): u_j's entries, the same for every j (unit norm)
+
+    @property
+    def reduced_size(self) -> int:
+        return len(self.kept) + len(self.merged)
+
+    @property
+    def null_dimension(self) -> int:
+        return self.num_params - self.reduced_size
+
+    def basis_rows(self, start: int, stop: int, dtype) -> torch.Tensor:
+        """Columns ``start:stop`` of E, as rows of a (stop - start, P) matrix."""
+        rows = torch.zeros(stop - start, self.num_params, dtype=dtype)
+        cols = torch.arange(start, stop)
+        unit = cols < len(self.kept)
+        rows[torch.nonzero(unit).flatten(), self.kept[cols[unit]]] = 1.0
+        merged_rows = torch.nonzero(~unit).flatten()
+        if len(merged_rows):
+            rows[merged_rows[:, None], self.merged[cols[~unit] - len(self.kept)]] = self.weights.to(dtype)
+        return rows
+
+    def project(self, vectors: torch.Tensor) -> torch.Tensor:
+        """``vectors @ E``: (c, P) -> (c, P')."""
+        merged = (vectors[:, self.merged] * self.weights.to(vectors.dtype)).sum(-1)
+        return torch.cat([vectors[:, self.kept], merged], dim=1)
+
+    def full_diagonal(self, reduced: torch.Tensor) -> np.ndarray:
+        """diag(H) from the reduced matrix ``E^T H E`` (see the module docstring)."""
+        diagonal = torch.zeros(self.num_params, dtype=torch.float64)
+        diagonal[self.kept] = torch.diagonal(reduced)[: len(self.kept)].double()
+        alpha = torch.diagonal(reduced)[len(self.kept):].double()
+        diagonal[self.merged] = alpha[:, None] * self.weights.double()[None, :] ** 2
+        return diagonal.numpy()
+
+
+def constant_input_reduction(problem: Problem) -> ConstantInputReduction | None:
+    """The reduction for ``problem``, or None when no input is constant over its batch."""
+    first = problem.layers[0]  # the layer that sees the raw input
+    names = [b.name.rsplit(".", 1)[-1] for b in first.blocks]
+    if first.kind != "linear" or names != ["weight", "bias"] or problem.x.dim() != 2:
+        return None
+    first_weight, first_bias = first.blocks
+    x = problem.x
+    constant = torch.nonzero((x == x[0]).all(dim=0)).flatten()
+    if len(constant) == 0:
+        return None
+    hidden, inputs = first_weight.shape
+    units = torch.arange(hidden)
+    weight_idx = first_weight.start + units[:, None] * inputs + constant[None, :]
+    bias_idx = first_bias.start + units[:, None]
+    merged = torch.cat([weight_idx, bias_idx], dim=1)
+    values = torch.cat([x[0, constant].double(), torch.ones(1, dtype=torch.float64)])
+    weights = values / values.norm()
+    removed = torch.zeros(problem.num_params, dtype=torch.bool)
+    removed[merged.flatten()] = True
+    kept = torch.nonzero(~removed).flatten()
+    return ConstantInputReduction(problem.num_params, kept, merged, weights)

@@ -1,0 +1,126 @@
+"""Studies beyond one method on one configuration, each cached like a method result.
+
+* :func:`trace_study`: Hutchinson's estimate against the sample count over repeats, and
+  Hutch++ at equal products (paper Fig. 3 and beyond);
+* :func:`hessian_vs_ggn`: the dense Hessian against the dense GGN, block by block;
+* :func:`width_sweep`: cost and error of each method as the hidden width grows;
+* :func:`warm`: everything the app's pages read for a configuration, computed ahead.
+"""
+
+from __future__ import annotations
+
+from .cache import COMPUTE_COUNTS, cached, code_version
+from .config import ConfigError, ExperimentConfig
+from .methods import DEFAULT_SAMPLES, get_spec, round_to_multiple
+from .pipeline import _data_key, build_problem, num_params, results_for, run
+
+#: independent repeats of the trace study unless chosen
+DEFAULT_REPEATS = 10
+
+
+@cached
+def _trace_study(config_dict: dict, samples: int, repeats: int, data_key: str, version: str) -> dict:
+    import numpy as np
+
+    from .methods.matrix_free import curvlinops_trace, hutchinson_samples
+    from .metrics import sample_curve
+
+    from curvlinops import hutchpp_trace
+
+    COMPUTE_COUNTS["trace_study"] += 1
+    config = ExperimentConfig.from_dict(config_dict)
+    problem = build_problem(config)
+    hutchinson_runs = [hutchinson_samples(problem, samples, seed) for seed in range(repeats)]
+    counts = sorted({int(c) for c in np.unique(np.geomspace(1, samples, 12).round())})
+    multiple = get_spec("hutchpp").budget_multiple
+    budgets = [b for b in sorted({round_to_multiple(c, multiple) for c in counts})
+               if b <= samples and b < problem.num_params]
+    hutchpp_rows = [{"samples": budget,
+                     "estimates": [curvlinops_trace(hutchpp_trace, problem, budget, seed) for seed in range(repeats)]}
+                    for budget in budgets]
+    return {"samples": samples, "repeats": repeats, "counts": counts,
+            "hutchinson_runs": [r.tolist() for r in hutchinson_runs],
+            "hutchinson_curve": sample_curve(hutchinson_runs, counts),
+            "hutchpp": hutchpp_rows}
+
+
+def trace_study(config: ExperimentConfig, samples: int = DEFAULT_SAMPLES, repeats: int = DEFAULT_REPEATS) -> dict:
+    """Hutchinson estimate vs sample count over ``repeats`` seeds, and Hutch++ at equal products.
+
+    Args:
+        config: the experiment.
+        samples: the largest sample count (products per repeat).
+        repeats: independent repeats (seeds ``0 .. repeats-1``), at least 2.
+    Returns:
+        ``{"hutchinson_curve": [{samples, mean, std, q10, q90}], "hutchpp": [{samples,
+        estimates}], "hutchinson_runs": [...], ...}``; compare with the exact trace for errors.
+    """
+    if samples < 1 or repeats < 2:
+        raise ConfigError("samples/repeats", (samples, repeats), "samples >= 1 and repeats >= 2")
+    return _trace_study(config.to_dict(), int(samples), int(repeats), _data_key(), code_version())
+
+
+@cached
+def _blocks(config_dict: dict, data_key: str, version: str) -> dict:
+    from .budget import check_dense
+    from .curvature import dense
+
+    COMPUTE_COUNTS["hessian_vs_ggn_blocks"] += 1
+    config = ExperimentConfig.from_dict(config_dict)
+    problem = build_problem(config)
+    check_dense(problem.num_params, problem.batch_size, len(problem.layers))
+    hessian = dense.dense_matrix(problem, "hessian")
+    ggn = dense.dense_matrix(problem, "ggn")
+    return {"activation": config.activation, "blocks": dense.block_report(problem, hessian, ggn)}
+
+
+def hessian_vs_ggn(config: ExperimentConfig) -> dict:
+    """Per layer-pair comparison of the dense Hessian and GGN (:func:`core.curvature.dense.block_report`).
+
+    Also the smallest eigenvalue of each, from the cached exact spectra (not recomputed).
+
+    Raises:
+        BudgetExceeded: the dense matrices do not fit the budget.
+    """
+    report = dict(_blocks(config.to_dict(), _data_key(), code_version()))
+    for name, key in (("exact_hessian", "hessian_min_eigenvalue"), ("exact_ggn", "ggn_min_eigenvalue")):
+        result = run(config, name)
+        report[key] = float(result.spectrum[0]) if result.ok else None
+    return report
+
+
+def width_sweep(config: ExperimentConfig, widths, methods, samples: int) -> list[dict]:
+    """Cost and error of each method as the (single) hidden width grows; every point cached.
+
+    Returns:
+        One :func:`core.tables.comparison_row` per width and method, with ``width`` and ``P``.
+    """
+    from .tables import cost_rows
+
+    rows = []
+    for width in widths:
+        cfg = config.replace(hidden=(int(width),))
+        results = results_for(cfg, methods, samples)
+        p = num_params(cfg)
+        for row in cost_rows(results):
+            rows.append({"width": int(width), "P": p, **row})
+    return rows
+
+
+def warm(config: ExperimentConfig, methods, samples: int = DEFAULT_SAMPLES) -> list[str]:
+    """Compute every result and study the app's pages read for ``config``.
+
+    Returns:
+        The errors of the methods that could not run (``"<method>: <why>"``).
+    """
+    from .budget import BudgetExceeded
+    from .claims import paper_table
+
+    results = results_for(config, methods, samples)
+    paper_table(config)
+    try:
+        hessian_vs_ggn(config)
+    except BudgetExceeded:  # the app shows the refusal; nothing to warm
+        pass
+    trace_study(config, samples, DEFAULT_REPEATS)
+    return [f"{name}: {r.error.splitlines()[0]}" for name, r in results.items() if not r.ok]

@@ -1,0 +1,138 @@
+"""Results to rows: long-form rows (lists of dicts) for every figure and table, and cells.
+
+The app's pages draw these with Altair, the CLI prints them; nothing here computes curvature
+or draws: every function takes results already computed (:func:`core.pipeline.results_for`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import metrics
+from .methods import REGISTRY
+from .results import Result
+
+#: the columns of the comparison table (CLI ``compare``, the Cost page)
+COMPARE_COLUMNS = ["method", "approximates", "top1", "top1_rel_error", "max_topk_rel_error",
+                   "trace", "trace_rel_error", "w1_spectrum", "matvecs", "backward_passes", "seconds",
+                   "peak_memory_mib"]
+
+
+def format_cell(value, seconds: bool = False) -> str:
+    """A table cell for people: 4 significant digits, hours for long times, a dash for n/a.
+
+    >>> format_cell(None), format_cell(3.14159), format_cell(72000.0, seconds=True), format_cell(7)
+    ('—', '3.142', '20.0 h', '7')
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if seconds and value >= 3600:
+            return f"{value / 3600:.1f} h"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def label(name: str) -> str:
+    """The registry label people read, e.g. ``"Exact Hessian"``."""
+    return REGISTRY[name].label
+
+
+def comparison_row(result: Result, exact: Result | None, top_k: int = 10) -> dict:
+    """One row of the comparison table for ``result`` against the ``exact`` Hessian result."""
+    have_exact = exact is not None and exact.ok
+    errors = metrics.top_k_errors(result, exact, top_k) if have_exact and result.ok else np.array([])
+    return {
+        "method": result.method,
+        "label": label(result.method),
+        "approximates": REGISTRY[result.method].matrix,
+        "top1": float(result.top[0]) if result.ok and result.top is not None and len(result.top) else None,
+        "top1_rel_error": float(errors[0]) if len(errors) else None,
+        "max_topk_rel_error": float(np.nanmax(errors)) if len(errors) else None,
+        "trace": result.trace,
+        "trace_rel_error": metrics.trace_error(result, exact) if have_exact and result.ok else None,
+        "w1_spectrum": metrics.spectrum_distance(result, exact) if have_exact and result.ok else None,
+        "matvecs": result.matvecs,
+        "backward_passes": result.backward_passes,
+        "seconds": result.seconds,
+        "peak_memory_mib": None if result.peak_memory_bytes is None else result.peak_memory_bytes / 2**20,
+        "error": result.error,
+    }
+
+
+def top_eigenvalue_rows(results: dict[str, Result], k: int = 10) -> list[dict]:
+    """Eigenvalue vs rank for every method with top eigenvalues, with the per-rank error."""
+    exact = results.get("exact_hessian")
+    reference = exact.top_k(k) if exact is not None and exact.ok else np.array([])
+    rows = []
+    for name, result in results.items():
+        if not result.ok or result.top is None:
+            continue
+        for rank, value in enumerate(result.top_k(k), start=1):
+            error = abs(value - reference[rank - 1]) / abs(reference[rank - 1]) if rank <= len(reference) else None
+            rows.append({"method": label(name), "rank": rank, "eigenvalue": float(value),
+                         "relative_error": None if error is None else float(error),
+                         "approximates": REGISTRY[name].matrix})
+    return rows
+
+
+def trace_rows(results: dict[str, Result]) -> list[dict]:
+    """One row per method with a trace: value, relative error against the exact one, cost."""
+    exact = results.get("exact_hessian")
+    rows = []
+    for name, result in results.items():
+        if result.ok and result.trace is not None:
+            error = metrics.trace_error(result, exact) if exact is not None and exact.ok else None
+            rows.append({"method": label(name), "family": result.family, "approximates": result.matrix,
+                         "trace": float(result.trace), "relative_error": error,
+                         "matvecs": result.matvecs, "seconds": result.seconds})
+    return rows
+
+
+def spectrum_rows(results: dict[str, Result]) -> list[dict]:
+    """All eigenvalues of every method that has a full spectrum (long form)."""
+    rows = []
+    for name, result in results.items():
+        if result.ok and result.spectrum is not None:
+            rows += [{"method": label(name), "eigenvalue": float(v)} for v in result.spectrum]
+    return rows
+
+
+def density_rows(results: dict[str, Result]) -> list[dict]:
+    """Smoothed SLQ densities (grid, density) of the methods that estimate one."""
+    rows = []
+    for name, result in results.items():
+        if result.ok and result.density is not None:
+            rows += [{"method": label(name), "eigenvalue": float(x), "density": float(d)}
+                     for x, d in zip(result.density.grid, result.density.values)]
+    return rows
+
+
+def cost_rows(results: dict[str, Result], k: int = 10) -> list[dict]:
+    """Wall time, products and backward passes per method with its headline errors."""
+    exact = results.get("exact_hessian")
+    return [comparison_row(r, exact, k) for r in results.values()]
+
+
+def hutchinson_rows(study: dict, exact_trace: float | None) -> list[dict]:
+    """Estimate vs sample count: Hutchinson mean/quantiles and Hutch++ at equal products."""
+    rows = []
+    for row in study["hutchinson_curve"]:
+        rows.append({"estimator": "Hutchinson", "samples": row["samples"], "mean": row["mean"],
+                     "low": row["q10"], "high": row["q90"], "std": row["std"]})
+    for row in study["hutchpp"]:
+        values = np.array(row["estimates"])
+        rows.append({"estimator": "Hutch++", "samples": row["samples"], "mean": float(values.mean()),
+                     "low": float(np.quantile(values, 0.1)), "high": float(np.quantile(values, 0.9)),
+                     "std": float(values.std(ddof=1))})
+    if exact_trace is not None:
+        for row in rows:
+            row["relative_rmse"] = float(np.sqrt(row["std"] ** 2 + (row["mean"] - exact_trace) ** 2) / abs(exact_trace))
+    return rows
+
+
+def spectrum_summary(results: dict[str, Result]) -> list[dict]:
+    """Per method with a full spectrum: smallest, largest, count of negative eigenvalues, count."""
+    return [{"method": label(name), "smallest": float(r.spectrum[0]), "largest": float(r.spectrum[-1]),
+             "negative": int((r.spectrum < 0).sum()), "count": len(r.spectrum)}
+            for name, r in results.items() if r.ok and r.spectrum is not None]

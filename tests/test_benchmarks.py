@@ -1,0 +1,36 @@
+"""`python -m benchmarks --quick` (the CI proof that the suite runs): every row yields numbers."""
+
+import json
+import math
+import subprocess
+import sys
+
+from app.navigation import PAGES
+from factories import ROOT
+
+
+def numbers(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from numbers(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from numbers(v)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield value
+
+
+def test_quick_benchmark_produces_a_number_in_every_row(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--out", str(out),
+                           "--cache-dir", str(tmp_path / "cache")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    for row in ("exact", "top_k", "trace", "backpack", "cache_app", "scaling"):
+        values = list(numbers(report[row]))
+        assert values, row
+        assert all(math.isfinite(v) for v in values), row
+    assert len(report["exact"]) == 2 and all("speedup_vs_paper" in r for r in report["exact"].values())
+    assert set(report["cache_app"]["warm_page_render_s"]) == {p.title for p in PAGES}
+    assert "| row | measured | target |" in proc.stdout

@@ -1,0 +1,44 @@
+"""The registry's contract: options checked before work, budgets, the Result it builds."""
+
+import pytest
+
+from core.methods import MethodError, resolve_options, run_method
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(MethodError, match="unknown option 'kk'"):
+        resolve_options("lanczos", {"kk": 3})
+    with pytest.raises(MethodError, match="must be a int"):
+        resolve_options("lanczos", {"k": "ten"})
+    with pytest.raises(MethodError, match="unknown method"):
+        resolve_options("power", {})
+
+
+def test_product_budget_rule_lives_in_the_registry():
+    assert resolve_options("hutchpp", {"samples": 100})["samples"] == 99
+    assert resolve_options("hutchpp", {"samples": 1})["samples"] == 3
+    assert resolve_options("xtrace", {"samples": 99})["samples"] == 100
+    assert resolve_options("hutchinson", {"samples": 99})["samples"] == 99
+    from core.methods import options_for
+
+    assert options_for("hutchpp", 100) == {"samples": 99} and options_for("lanczos", 100) == {}
+
+
+def test_registry_is_listed_without_importing_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; from core.methods import REGISTRY; assert len(REGISTRY) == 17; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_run_method_builds_the_result_and_refuses_dense_work_over_budget(relu_problem, monkeypatch):
+    result = run_method("hutchinson", relu_problem, {"samples": 12})
+    assert (result.method, result.family, result.matrix) == ("hutchinson", "matrix-free", "hessian")
+    assert result.matvecs == 12 and result.samples.shape == (12,) and result.seconds > 0
+    assert result.options == {"samples": 12, "seed": 0}
+    monkeypatch.setenv("HESSIAN_MAX_GIB", "0.0000001")
+    refused = run_method("exact_hessian", relu_problem)
+    assert not refused.ok and "refused" in refused.error and refused.spectrum is None
+    assert run_method("lanczos", relu_problem, {"k": 2}).ok  # approximations still run
