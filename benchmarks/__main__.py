@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     from .exact_spectrum import exact_row
     from .readme import markdown_table, update_readme
     from .scaling import scaling_row
-    from .top_k import top_k_row
+    from .top_k import lanczos_vs_exact_row, top_k_row
     from .trace import trace_row
 
     library_warnings.quiet()
@@ -85,6 +85,8 @@ def main(argv=None) -> int:
     say("2. top-10")
     reference = dense.eigenvalues(dense.dense_matrix(problem, dtype=torch.float64))
     report["top_k"] = top_k_row(problem, reference, repeats)
+    say("2b. Lanczos top+bottom 10 vs the exact pipeline, the app's defaults")
+    report["lanczos_vs_exact"] = lanczos_vs_exact_row(pipeline.build_problem(app_config), repeats)
     say("3. trace")
     report["trace"] = trace_row(problem, float(reference.sum()), 25 if args.quick else 100, repeats,
                                 5 if args.quick else 20)

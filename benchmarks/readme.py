@@ -49,6 +49,16 @@ def markdown_table(report: dict) -> str:
         ("top-10 PyHessian tol 1e-6: max rel. error / HVPs",
          f"{k['pyhessian_tol1e-6']['max_rel_error']:.1e} / {k['pyhessian_tol1e-6']['matvecs']}", ""),
     ]
+    lz = report["lanczos_vs_exact"]
+    rows += [
+        ("Lanczos top+bottom 10 (app defaults) / exact pipeline, time", _span(lz["time_ratio_lanczos_to_exact"], unit="x"),
+         "<= 0.5x"),
+        ("Lanczos top+bottom 10: products, top-10 rel. error, bottom-10 error / max abs (vs float64 dense)",
+         f"{lz['lanczos']['matvecs']}, {lz['lanczos']['top10_max_rel_error']:.1e}, "
+         f"{lz['lanczos']['bottom10_max_error_over_max_abs']:.1e}", "<= 1e-6, <= 1e-6"),
+        ("exact pipeline (float32) on the same: top-10 rel. error, bottom-10 error / max abs",
+         f"{lz['exact']['top10_max_rel_error']:.1e}, {lz['exact']['bottom10_max_error_over_max_abs']:.1e}", ""),
+    ]
     t = report["trace"]
     rows += [
         ("Hutchinson throughput, ours / PyHessian trace()", _span(t["throughput_ratio"], unit="x"), ">= 2x"),

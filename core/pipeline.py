@@ -101,7 +101,7 @@ def _run(config_dict: dict, method: str, options: dict, data_key: str, version: 
     problem = build_problem(config)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    return run_method(method, problem, options)
+    return run_method(method, problem, options, raise_refusal=True)  # joblib caches no exception
 
 
 def run(config: ExperimentConfig, method: str, options: dict | None = None) -> Result:
@@ -116,7 +116,14 @@ def run(config: ExperimentConfig, method: str, options: dict | None = None) -> R
     Raises:
         MethodError: a bad method name or option, before any work.
     """
-    return _run(config.to_dict(), method, resolve_options(method, options), _data_key(), code_version())
+    from .budget import BudgetExceeded
+    from .methods import get_spec
+
+    resolved = resolve_options(method, options)
+    try:
+        return _run(config.to_dict(), method, resolved, _data_key(), code_version())
+    except BudgetExceeded as refusal:  # re-decided against the budget in force on every call
+        return Result.failed(method, get_spec(method).family, str(refusal), resolved)
 
 
 def is_cached(config: ExperimentConfig, method: str, options: dict | None = None) -> bool:

@@ -90,7 +90,7 @@ def test_bad_width_shows_a_message_and_no_traceback():
 
 
 def test_over_budget_shows_refusal_and_approximations_still_run(fresh_cache, monkeypatch):
-    monkeypatch.setenv("HESSIAN_MAX_GIB", "0.000001")
+    monkeypatch.setenv("HESSIAN_MAX_GIB", "0.00012")  # P = 124: the dense 1.7e-4 GiB is over, the rest fit
     at = app()
     assert not at.exception
     assert any("refused" in e.value and "GiB" in e.value for e in at.error)
@@ -99,3 +99,36 @@ def test_over_budget_shows_refusal_and_approximations_still_run(fresh_cache, mon
     trace_page = app("views/trace.py")
     assert not trace_page.exception
     assert len(trace_page.dataframe[0].value) >= 5  # every approximation with a trace is listed
+
+
+def test_warm_then_every_page_computes_nothing(fresh_cache):
+    from core import studies
+    from core.config import ExperimentConfig
+    from core.methods import DEFAULT_SELECTION
+
+    config = ExperimentConfig(dataset="synthetic", hidden=(6,), hessian_batch_size=64, epochs=3)
+    for width in (2, 4, 6, 8):  # the configuration and the Cost page's default sweep
+        studies.warm(config.replace(hidden=(width,)), DEFAULT_SELECTION, 30)
+    computed = dict(cache.COMPUTE_COUNTS)
+    for page in PAGES:
+        at = app(page.path, cfg_methods=list(DEFAULT_SELECTION))
+        assert not at.exception and not at.error, page.path
+    assert dict(cache.COMPUTE_COUNTS) == computed
+
+
+def test_a_width_admitted_for_nothing_dense_renders_every_page_with_refusals(fresh_cache, monkeypatch):
+    import time
+
+    monkeypatch.setenv("HESSIAN_MAX_SECONDS", "20")
+    state = {"cfg_dataset": "digits", "cfg_hidden": "1000", "cfg_hessian_batch_size": 200, "cfg_epochs": 1,
+             "cfg_methods": ["pyhessian_top_k", "pyhessian_hutchinson", "diag_hessian", "kfac", "lanczos",
+                             "hutchpp"]}
+    for page in PAGES:
+        start = time.perf_counter()
+        at = app(page.path, **state)
+        assert not at.exception, page.path
+        errors = " ".join(e.value for e in at.error)
+        assert "Exact Hessian" in errors and "refused" in errors, page.path
+        if page.path in ("views/home.py", "views/top_eigenvalues.py", "views/cost.py"):
+            assert "Lanczos" in errors or "PyHessian power iteration is refused" in errors, page.path
+        assert time.perf_counter() - start < 60 + 3 * 20, page.path  # training + the budget, not more

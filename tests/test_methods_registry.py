@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.methods import MethodError, resolve_options, run_method
+from core.methods import REGISTRY, MethodError, resolve_options, run_method
 
 
 def test_bad_options_are_refused():
@@ -38,7 +38,24 @@ def test_run_method_builds_the_result_and_refuses_dense_work_over_budget(relu_pr
     assert (result.method, result.family, result.matrix) == ("hutchinson", "matrix-free", "hessian")
     assert result.matvecs == 12 and result.samples.shape == (12,) and result.seconds > 0
     assert result.options == {"samples": 12, "seed": 0}
-    monkeypatch.setenv("HESSIAN_MAX_GIB", "0.0000001")
+    monkeypatch.setenv("HESSIAN_MAX_GIB", "0.0001")  # P = 106: the dense 1.3e-4 GiB is over, Lanczos fits
     refused = run_method("exact_hessian", relu_problem)
     assert not refused.ok and "refused" in refused.error and refused.spectrum is None
     assert run_method("lanczos", relu_problem, {"k": 2}).ok  # approximations still run
+
+
+def test_every_method_has_a_cost_estimate_and_a_refusal_with_the_largest_size(relu_problem, monkeypatch):
+    from core.budget import BudgetExceeded, estimate_method
+
+    for name in REGISTRY:
+        e = estimate_method(name, resolve_options(name), 6370, 1000)
+        assert e.seconds > 0 and e.gib > 0, name
+    monkeypatch.setenv("HESSIAN_MAX_SECONDS", "1e-12")
+    for name in REGISTRY:
+        refused = run_method(name, relu_problem)
+        assert not refused.ok and "refused" in refused.error and "largest P admitted" in refused.error, name
+    monkeypatch.setenv("HESSIAN_MAX_SECONDS", "nan")
+    with pytest.raises(BudgetExceeded, match="HESSIAN_MAX_SECONDS='nan' is not allowed"):
+        from core.budget import Budget
+
+        Budget()

@@ -58,13 +58,16 @@ def test_two_processes_computing_the_same_entry_leave_one_consistent_result(tmp_
 
 
 def test_over_budget_is_refused_with_estimate_and_advice_and_nothing_computed(fresh_cache, monkeypatch):
-    monkeypatch.setenv("HESSIAN_MAX_GIB", "0.000001")
+    monkeypatch.setenv("HESSIAN_MAX_GIB", "0.0001")  # P = 106: the dense 1.3e-4 GiB is over, Lanczos fits
     result = pipeline.run(SMALL, "exact_hessian")
     assert not result.ok and result.spectrum is None
     for words in ("refused", "GiB", "P = ", "narrower", "input size", "approximations still run"):
         assert words in result.error
     # the approximations still run under the same budget
     assert pipeline.run(SMALL, "lanczos", {"k": 3}).ok
+    # a refusal is decided against the budget in force, never served from the cache
+    monkeypatch.setenv("HESSIAN_MAX_GIB", "100")
+    assert pipeline.run(SMALL, "exact_hessian").ok
 
 
 def test_budget_estimate_and_error():

@@ -44,7 +44,8 @@ register(MethodSpec("ekfac", "EKFAC (curvlinops)", "curvlinops", "ggn", "backpac
                     reference="George et al. (2018), EKFAC; Dangel et al., curvlinops"))
 # matrix-free estimators over our batched products
 register(MethodSpec("lanczos", "Lanczos top/bottom-k", "matrix-free", "hessian", "matrix_free:lanczos",
-                    {"k": 10, "tol": 1e-10, "bottom": True, "seed": 0}, yields=("top", "bottom"),
+                    {"k": 10, "tol": 1e-7, "bottom": True, "max_products": 5000, "seed": 0},
+                    yields=("top", "bottom"),
                     reference="Lanczos (1950); Lehoucq, Sorensen & Yang (1998), ARPACK"))
 register(MethodSpec("hutchinson", "Hutchinson (batched)", "matrix-free", "hessian", "matrix_free:hutchinson",
                     {"samples": DEFAULT_SAMPLES, "seed": 0}, stochastic=True, yields=("trace",),

@@ -8,8 +8,9 @@ The contract (after BackPACK's extension table and curvlinops' checked contracts
   it is (label, family, matrix), its option defaults, whether it is dense (then the registry
   checks the resource budget before it starts) and any rule on its product budget
   (``budget_multiple``: Hutch++ spends its products in thirds, XTrace in halves);
-* :func:`run_method` validates the options, checks the budget, times the call, measures
-  memory, counts products and builds the :class:`~core.results.Result`.
+* :func:`run_method` validates the options, checks the budget (every method has a cost
+  estimate, :func:`core.budget.estimate_method`), times the call, measures memory, counts
+  products and builds the :class:`~core.results.Result`.
 
 Method functions are named as ``"module:function"`` and imported when first run, so the
 registry can be listed (by the app's sidebar, the CLI) without importing torch.
@@ -22,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from ..budget import BudgetExceeded, check_dense
+from ..budget import BudgetExceeded, check_method
 from ..memory import peak_memory
 from ..results import Estimate, Result
 
@@ -167,17 +168,17 @@ def resolve_options(name: str, options: dict | None = None) -> dict:
     return dict(sorted(resolved.items()))
 
 
-def run_method(name: str, problem: "Problem", options: dict | None = None) -> Result:
+def run_method(name: str, problem: "Problem", options: dict | None = None, raise_refusal: bool = False) -> Result:
     """Run a registered method on ``problem``: validated, budget-checked, timed, measured.
 
-    A budget refusal or a layer the method cannot handle becomes a failed :class:`Result`
-    that says why; any other error propagates.
+    A budget refusal (unless ``raise_refusal``: then :class:`BudgetExceeded` propagates, so a
+    cache does not keep it) or a layer the method cannot handle becomes a failed
+    :class:`Result` that says why; any other error propagates.
     """
     spec = get_spec(name)
     opts = resolve_options(name, options)
     try:
-        if spec.dense:
-            check_dense(problem.num_params, problem.batch_size, len(problem.layers))
+        check_method(name, spec.label, opts, problem.num_params, problem.batch_size, len(problem.layers))
         function = spec.load()
         start_count = problem.hvp_count
         start = time.perf_counter()
@@ -185,6 +186,8 @@ def run_method(name: str, problem: "Problem", options: dict | None = None) -> Re
             estimate: Estimate = function(problem, opts)
         seconds = time.perf_counter() - start
     except BudgetExceeded as refusal:
+        if raise_refusal:
+            raise
         return Result.failed(name, spec.family, str(refusal), opts)
     except NotImplementedError as unsupported:
         return Result.failed(name, spec.family, f"{spec.label} cannot run here: {unsupported}", opts)
