@@ -49,6 +49,7 @@ def main(argv=None) -> int:
     from .app_latency import app_row
     from .backpack_cost import backpack_row
     from .exact_spectrum import exact_row
+    from .first_paint import first_paint_row, import_seconds
     from .readme import markdown_table, update_readme
     from .scaling import scaling_row
     from .top_k import lanczos_vs_exact_row, top_k_row
@@ -96,6 +97,9 @@ def main(argv=None) -> int:
     report["scaling"] = scaling_row(base, sweep, data_dir)
     say("5. cache and app")
     report["cache_app"] = app_row(app_config, None if args.quick else data_dir, args.quick)
+
+    say("7. first paint")
+    report["first_paint"] = {"imports_s": import_seconds()} if args.quick else first_paint_row(data_dir)
 
     path = Path(args.out or f"bench-{report['mode']}.json")
     path.write_text(json.dumps(report, indent=2))

@@ -79,6 +79,17 @@ def markdown_table(report: dict) -> str:
                  ", ".join(f"P={pt['P']:,}: {pt['seconds']:.1f} s / {pt['peak_rss_gib']:.2f}" for pt in sc["points"]), ""))
     rows.append(("fitted time exponent (t ~ P^a)", f"{sc['time_exponent']:.2f}" if sc["time_exponent"] else "-", ""))
     rows.append(("largest P admitted by the default budget (12 GiB, 600 s)", f"{sc['largest_p_default_budget']:,}", ""))
+    fp = report.get("first_paint", {})
+    if fp:
+        rows.append(("import time of a fresh interpreter [s]: " + ", ".join(fp["imports_s"]),
+                     ", ".join(f"{v:.2f}" for v in fp["imports_s"].values()), ""))
+        for label, target_cold in (("offline default (digits)", "<= 5 s"), ("MNIST default (t10k split)", "<= 20 s")):
+            if label in fp:
+                rows.append((f"`streamlit run app/Home.py` to a drawn Home in Chromium, {label}: cold / warm [s]",
+                             f"{fp[label]['cold_s']:.1f} / {fp[label]['warm_s']['median']:.1f}",
+                             f"cold {target_cold}, warm <= 3 s"))
+        if "browser" in fp:
+            rows.append(("first paint in Chromium", fp["browser"], ""))
     cpus = f"{report['cpu_count']} CPUs, " if "cpu_count" in report else ""
     head = (f"{report['date']}, {report['machine']}, {cpus}{report['threads']} torch threads, torch {report['torch']}, "
             f"{report['config']} (dataset used: {report['dataset_used']}), {report['repeats']} repeats on the "

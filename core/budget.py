@@ -68,22 +68,30 @@ class Estimate:
         return f"P = {self.num_params:,}: about {self.gib:.2f} GiB and {self.seconds:.0f} s"
 
 
-def estimate_dense(num_params: int, batch_size: int, num_layers: int = 2) -> Estimate:
-    """Memory and time of building one dense P x P curvature matrix and its spectrum."""
+def estimate_dense(num_params: int, batch_size: int, num_layers: int = 2, bytes_per_entry: int = 4,
+                   matrices: int = DENSE_MATRICES_AT_PEAK) -> Estimate:
+    """Memory and time of building dense P x P curvature matrices and a spectrum.
+
+    Args:
+        bytes_per_entry: 4 for float32, 8 for float64.
+        matrices: P x P matrices alive at the peak (3 for a spectrum; 4 for the H-vs-GGN
+            block report, which holds H, G and float64 copies of blocks).
+    """
     p = float(num_params)
-    gib = DENSE_MATRICES_AT_PEAK * 4 * p * p / 2**30
+    gib = matrices * bytes_per_entry * p * p / 2**30
     build = BUILD_SECONDS_PER_NP2 * batch_size * p * p * max(1, num_layers - 1)
     seconds = build + EIGH_SECONDS_PER_P3 * p**3
     return Estimate(num_params, batch_size, gib, seconds)
 
 
-def largest_admitted_params(batch_size: int, budget: Budget | None = None) -> int:
+def largest_admitted_params(batch_size: int, budget: Budget | None = None, bytes_per_entry: int = 4,
+                            matrices: int = DENSE_MATRICES_AT_PEAK) -> int:
     """The largest P whose dense spectrum the budget admits (bisection on the estimate)."""
     budget = budget or Budget()
     low, high = 1, 10_000_000
     while low < high:
         mid = (low + high + 1) // 2
-        e = estimate_dense(mid, batch_size)
+        e = estimate_dense(mid, batch_size, 2, bytes_per_entry, matrices)
         if e.gib <= budget.max_gib and e.seconds <= budget.max_seconds:
             low = mid
         else:
@@ -92,12 +100,13 @@ def largest_admitted_params(batch_size: int, budget: Budget | None = None) -> in
 
 
 def check_dense(num_params: int, batch_size: int, num_layers: int = 2,
-                budget: Budget | None = None, hint: str = "") -> Estimate:
+                budget: Budget | None = None, hint: str = "", bytes_per_entry: int = 4,
+                matrices: int = DENSE_MATRICES_AT_PEAK) -> Estimate:
     """Return the estimate, or raise :class:`BudgetExceeded` with it and what to change."""
     budget = budget or Budget()
-    e = estimate_dense(num_params, batch_size, num_layers)
+    e = estimate_dense(num_params, batch_size, num_layers, bytes_per_entry, matrices)
     if e.gib > budget.max_gib or e.seconds > budget.max_seconds:
-        limit = largest_admitted_params(batch_size, budget)
+        limit = largest_admitted_params(batch_size, budget, bytes_per_entry, matrices)
         raise BudgetExceeded(
             f"The exact Hessian is refused: {e.describe()}, over the budget of "
             f"{budget.max_gib:g} GiB and {budget.max_seconds:g} s (largest P admitted: about "
@@ -121,7 +130,7 @@ def estimate_method(name: str, opts: dict, num_params: int, batch_size: int, num
     per_product = PRODUCT_SECONDS_PER_NP * n * p
     vector = 4 * p
     if name in ("exact_hessian", "exact_ggn"):
-        return estimate_dense(num_params, batch_size, num_layers)
+        return estimate_dense(num_params, batch_size, num_layers, 8 if opts.get("float64") else 4)
     if name == "lanczos":
         products = opts["max_products"] * (2 if opts["bottom"] else 1)
         seconds, gib = products * per_product, 8 * p * 4 * opts["k"] / 2**30
@@ -150,7 +159,8 @@ def check_method(name: str, label: str, opts: dict, num_params: int, batch_size:
                  budget: Budget | None = None) -> Estimate:
     """Return :func:`estimate_method`'s estimate, or raise :class:`BudgetExceeded` saying what to change."""
     if name in ("exact_hessian", "exact_ggn"):
-        return check_dense(num_params, batch_size, num_layers, budget)
+        return check_dense(num_params, batch_size, num_layers, budget,
+                           bytes_per_entry=8 if opts.get("float64") else 4)
     budget = budget or Budget()
     e = estimate_method(name, opts, num_params, batch_size, num_layers)
     if e.gib > budget.max_gib or e.seconds > budget.max_seconds:

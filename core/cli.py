@@ -117,6 +117,7 @@ def cmd_compare(args) -> int:
             print(f"\n{row['method']}: {row['error']}")
     if args.out:
         out = Path(args.out)
+        out = out.with_suffix(".json") if out.suffix == ".csv" else out
         out.write_text(json.dumps(comparison, indent=2))
         csv_path = out.with_suffix(".csv")
         with csv_path.open("w", newline="") as fh:
@@ -142,15 +143,22 @@ def _parse_options(pairs: list[str]) -> dict[str, dict]:
 def cmd_warm(args) -> int:
     from tqdm import tqdm
 
-    from . import studies
+    from . import pipeline, studies
+    from .methods import check_for_size, options_for, resolve_options
     from .pipeline import selection
 
     methods = list(REGISTRY) if args.methods == "all" else [m for m in args.methods.split(",") if m]
     for m in methods:
         if m not in REGISTRY:
             raise ConfigError("--methods", m, "registered methods: " + ", ".join(REGISTRY))
+    if not methods:
+        raise ConfigError("--methods", args.methods, "'all' or registered methods, comma separated")
     configs = [config_from_args(args, hidden=h, activation=a)
                for h, a in itertools.product(args.widths.split(";"), args.activations.split(","))]
+    for config in configs:  # every option against every P, before any work
+        p = pipeline.size(config)[0]
+        for m in methods:
+            check_for_size(m, resolve_options(m, options_for(m, args.samples)), p)
     start = time.perf_counter()
     failures = 0
     for config in tqdm(configs, desc="warming cache", unit="configuration", disable=args.quiet):
@@ -166,6 +174,29 @@ def cmd_methods(args) -> int:
     rows = [[s.name, s.family, s.matrix, ", ".join(f"{k}={v}" for k, v in s.defaults.items()), s.reference]
             for s in REGISTRY.values()]
     print_table(rows, ["method", "family", "approximates", "options (defaults)", "reference"])
+    return 0
+
+
+def cmd_data(args) -> int:
+    from .data import download_mnist, mnist_files, read_mnist_split, DataFileError
+
+    data_dir = workspace.current().data_dir
+    if args.action == "download":
+        print(f"downloading MNIST into {data_dir / 'MNIST' / 'raw'} (torchvision checks its MD5s) ...")
+        try:
+            download_mnist(data_dir)
+        except Exception as error:  # noqa: BLE001 - no network, a mirror down: say so
+            print(f"error: the download failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}",
+                  file=sys.stderr)
+            return 1
+    for stem, path in mnist_files(data_dir).items():
+        print(f"{stem}: {path if path else 'missing'}")
+    for split in ("train", "test"):
+        try:
+            found = read_mnist_split(data_dir, split)
+            print(f"{split} split: " + ("missing" if found is None else f"{len(found[0]):,} images, verified"))
+        except DataFileError as error:
+            print(f"{split} split: not usable: {error}")
     return 0
 
 
@@ -210,10 +241,43 @@ def build_parser() -> argparse.ArgumentParser:
     warm.add_argument("--quiet", action="store_true")
     warm.set_defaults(func=cmd_warm)
 
+    data = sub.add_parser("data", help="check the MNIST files, or download them (the only time anything is downloaded)",
+                          description="`data check` verifies the MNIST files in the data directory against the "
+                                      "official checksums; `data download` fetches them with torchvision first.")
+    data.add_argument("action", choices=("check", "download"))
+    data.add_argument("--data-dir", default=None, help="where MNIST lives (default: $HESSIAN_DATA_DIR or ./data)")
+    data.set_defaults(func=cmd_data)
+
     methods = sub.add_parser("methods", help="list the registered methods and their options")
     methods.set_defaults(func=cmd_methods)
 
     return parser
+
+
+def _bounded(name: str, value, low: int, high: int) -> None:
+    if value is not None and not low <= value <= high:
+        raise ConfigError(name, value, f"an integer from {low} to {high}")
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Every CLI-only input checked before any work: output paths, counts, method lists, budget."""
+    from .budget import Budget
+    from .cache import check_store
+
+    Budget()  # $HESSIAN_MAX_GIB / $HESSIAN_MAX_SECONDS must be positive and finite
+    out = getattr(args, "out", None)
+    if out is not None:
+        path = Path(out)
+        if path.is_dir():
+            raise ConfigError("--out", out, "a file path, not an existing directory")
+        if not path.parent.is_dir():
+            raise ConfigError("--out", out, f"a path in an existing directory ({path.parent} is not one)")
+    _bounded("--top-k", getattr(args, "top_k", None), 1, 1000)
+    _bounded("--samples", getattr(args, "samples", None), 1, 100_000)
+    if getattr(args, "command", None) == "compare" and not [m for m in args.methods.split(",") if m]:
+        raise ConfigError("--methods", args.methods, "at least one registered method, comma separated")
+    if hasattr(args, "cache_dir"):
+        check_store(workspace.current().cache_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,8 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     workspace.use(getattr(args, "data_dir", None), getattr(args, "cache_dir", None))
+    from .budget import BudgetExceeded
+    from .cache import CacheError
+
     try:
+        validate(args)
         return args.func(args)
-    except (ConfigError, MethodError) as error:
+    except (ConfigError, MethodError, CacheError, BudgetExceeded) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

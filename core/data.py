@@ -1,11 +1,13 @@
 """Datasets: MNIST (torchvision or raw IDX files), scikit-learn's 8x8 digits, a synthetic mixture.
 
-MNIST is looked for, in order, as raw IDX files (``.gz`` or not) in ``<data_dir>/MNIST/raw``,
-then through ``torchvision.datasets.MNIST(download=True)``. When neither gives the training
-split but the test split is there (as in ``../shared/data``), the 10,000 test images are split
-80/20 into training and held-out parts and that is recorded. When no MNIST can be had at all
-(offline, nothing on disk), scikit-learn's bundled 8x8 digits are used instead and the
-fallback is recorded in :attr:`Dataset.notice` so the app and the CLI can say so.
+MNIST is read from raw IDX files (``.gz`` or not) in ``<data_dir>/MNIST/raw``, each checked
+against the official SHA-256 of its content and for its shape before use; a bad file is named
+and not used. Nothing is downloaded unless asked (:func:`download_mnist`, ``python -m core
+data download``). When the training split is not usable but the test split is (as in
+``../shared/data``), the 10,000 test images are split 80/20 into training and held-out parts
+and that is recorded. When no MNIST can be had, scikit-learn's bundled 8x8 digits are used
+instead; :attr:`Dataset.notice` says which files were found and which were missing or bad.
+Nothing here creates the data directory.
 
 The data directory is ``data_dir`` if given, else the workspace's (:mod:`core.workspace`:
 ``$HESSIAN_DATA_DIR``, else ``./data``).
@@ -14,13 +16,15 @@ The data directory is ``data_dir`` if given, else the workspace's (:mod:`core.wo
 from __future__ import annotations
 
 import gzip
+import hashlib
 import socket
 import struct
+import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from . import workspace
 from .config import NUM_CLASSES, ConfigError, ExperimentConfig
@@ -40,10 +44,10 @@ class Dataset:
     ``synthetic``); ``notice`` explains any substitution in words for a person.
     """
 
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
+    x_train: "torch.Tensor"
+    y_train: "torch.Tensor"
+    x_test: "torch.Tensor"
+    y_test: "torch.Tensor"
     dataset_used: str
     notice: str | None = None
 
@@ -57,18 +61,45 @@ class Dataset:
 
 
 # ----------------------------------------------------------------------------- IDX files
+#: SHA-256 of the official decompressed MNIST files (LeCun, Cortes & Burges); checked before use
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
+
+class DataFileError(ValueError):
+    """An MNIST file that cannot be used; the message names the file and what is wrong."""
+
+
+def _raw_bytes(path: Path) -> bytes:
+    try:
+        if str(path).endswith(".gz"):
+            with gzip.open(path, "rb") as fh:
+                return fh.read()
+        return path.read_bytes()
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataFileError(f"{path}: not readable ({error})") from None
+
+
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (the MNIST format: magic, dims as big-endian int32, then uint8 data)."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as fh:
-        raw = fh.read()
+    """Read an IDX file (the MNIST format: magic, dims as big-endian int32, then uint8 data).
+
+    Raises:
+        DataFileError: unreadable, not an unsigned-byte IDX file, or truncated; names the file.
+    """
+    raw = _raw_bytes(Path(path))
+    if len(raw) < 4:
+        raise DataFileError(f"{path}: empty or truncated IDX file ({len(raw)} bytes)")
     zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
-    if zero != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
+    if zero != 0 or dtype_code != 0x08 or not 1 <= ndim <= 3 or len(raw) < 4 + 4 * ndim:
+        raise DataFileError(f"{path}: not an unsigned-byte IDX file (wrong magic number)")
     dims = struct.unpack(">" + "I" * ndim, raw[4 : 4 + 4 * ndim])
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: truncated IDX file ({data.size} of {int(np.prod(dims))} values)")
+        raise DataFileError(f"{path}: truncated IDX file ({data.size} of {int(np.prod(dims))} values)")
     return data.reshape(dims)
 
 
@@ -79,20 +110,59 @@ def _find_idx(raw_dir: Path, stem: str) -> Path | None:
     return None
 
 
-def read_mnist_split(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """Images (n, 28, 28) uint8 and labels (n,) of one split from raw IDX files, or None."""
+@lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    return hashlib.sha256(_raw_bytes(Path(path))).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of the decompressed content (memoised by path, size and modification time)."""
+    info = path.stat()
+    return _sha256(str(path), info.st_size, info.st_mtime_ns)
+
+
+def check_mnist_file(path: Path, stem: str, verify_checksum: bool = True) -> None:
+    """Raise :class:`DataFileError` unless ``path`` is the official file ``stem``."""
+    if verify_checksum and file_digest(path) != MNIST_SHA256[stem]:
+        raise DataFileError(f"{path}: does not match the official MNIST checksum (SHA-256 of its content); "
+                            "not used")
+
+
+def read_mnist_split(data_dir: Path, split: str, verify_checksum: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
+    """Images (n, 28, 28) uint8 and labels (n,) of one split from raw IDX files, or None if absent.
+
+    Raises:
+        DataFileError: a file of the split is present but is not the official one, malformed,
+            or the two do not fit together; the message names the file.
+    """
     raw_dir = Path(data_dir) / "MNIST" / "raw"
-    images, labels = (_find_idx(raw_dir, stem) for stem in _MNIST_FILES[split])
+    stems = _MNIST_FILES[split]
+    images, labels = (_find_idx(raw_dir, stem) for stem in stems)
     if images is None or labels is None:
         return None
+    for path, stem in ((images, stems[0]), (labels, stems[1])):
+        check_mnist_file(path, stem, verify_checksum)
     x, y = read_idx(images), read_idx(labels)
+    if x.ndim != 3 or x.shape[1:] != (28, 28):
+        raise DataFileError(f"{images}: images of shape {x.shape[1:]}, not 28 x 28")
+    if y.ndim != 1 or (len(y) and int(y.max()) > 9):
+        raise DataFileError(f"{labels}: labels must be one digit 0-9 per image")
     if len(x) != len(y):
-        raise ValueError(f"{raw_dir}: {len(x)} images but {len(y)} labels in the {split} split")
+        raise DataFileError(f"{raw_dir}: {len(x)} images but {len(y)} labels in the {split} split")
     return x, y
 
 
-def _download_mnist(data_dir: Path) -> None:
-    """Let torchvision fetch MNIST into ``data_dir`` (fails fast when there is no network)."""
+def mnist_files(data_dir: Path) -> dict[str, Path | None]:
+    """Each official MNIST file's path in ``data_dir/MNIST/raw`` (``.gz`` or not), or None."""
+    raw_dir = Path(data_dir) / "MNIST" / "raw"
+    return {stem: _find_idx(raw_dir, stem) for stem in MNIST_SHA256}
+
+
+def download_mnist(data_dir: Path) -> None:
+    """Fetch MNIST into ``data_dir/MNIST/raw`` with torchvision (which checks its own MD5s).
+
+    Only when asked (``python -m core data download``): runs never download on their own.
+    """
     from torchvision.datasets import MNIST
 
     previous = socket.getdefaulttimeout()
@@ -106,6 +176,8 @@ def _download_mnist(data_dir: Path) -> None:
 
 def _pool(images: np.ndarray, size: int) -> np.ndarray:
     """Average-pool (n, 28, 28) images to (n, size, size); size must divide 28."""
+    import torch
+
     x = torch.from_numpy(images.astype(np.float32) / 255.0)
     factor = images.shape[1] // size
     if factor > 1:
@@ -113,25 +185,56 @@ def _pool(images: np.ndarray, size: int) -> np.ndarray:
     return ((x - MNIST_MEAN) / MNIST_STD).reshape(len(x), -1).numpy()
 
 
+def _split_or_reason(data_dir: Path, split: str):
+    try:
+        found = read_mnist_split(data_dir, split)
+    except DataFileError as error:
+        return None, str(error)
+    if found is None:
+        missing = [stem for stem in _MNIST_FILES[split] if _find_idx(Path(data_dir) / "MNIST" / "raw", stem) is None]
+        return None, "missing " + ", ".join(missing)
+    return found, None
+
+
 def _load_mnist(config: ExperimentConfig, data_dir: Path):
-    train = read_mnist_split(data_dir, "train")
-    if train is None:
-        try:
-            _download_mnist(data_dir)
-        except Exception:  # offline, blocked, or a broken mirror: handled below
-            pass
-        train = read_mnist_split(data_dir, "train")
-    test = read_mnist_split(data_dir, "test")
+    """``(x_tr, y_tr, x_te, y_te, used, notice)`` from verified files, or ``(None, reason)``."""
+    train, train_problem = _split_or_reason(data_dir, "train")
+    test, test_problem = _split_or_reason(data_dir, "test")
     if train is not None and test is not None:
         return (_pool(train[0], config.input_size), train[1],
                 _pool(test[0], config.input_size), test[1], "mnist", None)
     if test is not None:
         x, y = _pool(test[0], config.input_size), test[1]
         cut = int(0.8 * len(x))
-        notice = (f"MNIST training split not found in {data_dir}; using the official test split "
-                  f"instead: {cut} images to train on, {len(x) - cut} held out.")
+        notice = (f"MNIST training split not usable in {data_dir / 'MNIST' / 'raw'} ({train_problem}); using the "
+                  f"official test split instead: {cut} images to train on, {len(x) - cut} held out.")
         return x[:cut], y[:cut], x[cut:], y[cut:], "mnist-t10k", notice
-    return None
+    return None, f"training split: {train_problem}; test split: {test_problem}"
+
+
+def fingerprint(config: ExperimentConfig, data_dir: str | Path | None = None) -> str:
+    """What the loaded data depends on, for cache keys: the digests of the MNIST files found
+    (whatever their folder), or the bundled dataset's package version, or the synthetic seed.
+
+    Adding, removing or changing a file changes the fingerprint, so cached results follow the
+    data, not the folder's name.
+    """
+    if config.dataset == "synthetic":
+        return "synthetic"
+    if config.dataset == "digits":
+        import sklearn
+
+        return f"digits:scikit-learn {sklearn.__version__}"
+    data_dir = Path(data_dir) if data_dir is not None else workspace.current().data_dir
+    parts = []
+    for stem, path in mnist_files(data_dir).items():
+        try:
+            parts.append(f"{stem}={file_digest(path)[:16] if path else 'absent'}")
+        except DataFileError:
+            parts.append(f"{stem}=unreadable")
+    import sklearn
+
+    return "mnist:" + ",".join(parts) + f";fallback scikit-learn {sklearn.__version__}"
 
 
 def _load_digits():
@@ -167,12 +270,12 @@ def load_dataset(config: ExperimentConfig, data_dir: str | Path | None = None) -
     notice = None
     if config.dataset == "mnist":
         loaded = _load_mnist(config, data_dir)
-        if loaded is None:
+        if len(loaded) == 2:
             x_tr, y_tr, x_te, y_te = _load_digits()
             used = "digits"
-            notice = (f"MNIST is not available (no files in {data_dir / 'MNIST' / 'raw'} and no "
-                      "network to download them), so scikit-learn's bundled 8x8 digits are used "
-                      "instead. Put MNIST there or set $" + DATA_DIR_ENV + " to use it.")
+            notice = (f"MNIST is not available in {data_dir / 'MNIST' / 'raw'} ({loaded[1]}), so scikit-learn's "
+                      "bundled 8x8 digits are used instead. Put the MNIST files there, set $" + DATA_DIR_ENV +
+                      ", or run `python -m core data download` with a network.")
         else:
             x_tr, y_tr, x_te, y_te, used, notice = loaded
     elif config.dataset == "digits":
@@ -188,6 +291,8 @@ def load_dataset(config: ExperimentConfig, data_dir: str | Path | None = None) -
         raise ConfigError("hessian_batch_size", config.hessian_batch_size,
                           f"at most the {len(x_tr)} training examples of {used} "
                           f"(train_subset={config.train_subset})")
+    import torch
+
     as_x = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
     as_y = lambda a: torch.as_tensor(np.asarray(a, dtype=np.int64))
     return Dataset(as_x(x_tr), as_y(y_tr), as_x(x_te), as_y(y_te), used, notice)

@@ -4,7 +4,9 @@ Writing ``5`` to ``/proc/self/clear_refs`` resets ``VmHWM`` (the peak resident s
 current resident set (Linux >= 4.0, proc(5)); reading ``VmHWM`` after the computation gives its
 peak, and the difference from ``VmRSS`` before is the extra memory it needed. Memory the
 allocator kept from earlier work and reuses is not counted, so this is a lower bound on what
-the computation would need in a fresh process. Elsewhere the measurement is ``None``.
+the computation would need in a fresh process; to keep that bound tight, the allocator's free
+memory is handed back first (``malloc_trim``). Callers hold :mod:`core.cache`'s compute lock,
+so no other computation of this process runs meanwhile. Elsewhere the measurement is ``None``.
 """
 
 from __future__ import annotations
@@ -34,10 +36,23 @@ def process_peak_gib() -> float | None:
     return None if kib is None else kib / 2**20
 
 
+def _release_free_memory() -> None:
+    """Hand memory the allocator keeps but no longer uses back to the system (glibc's
+    ``malloc_trim``), so that what a computation reuses from earlier work shows up again in its
+    peak. Elsewhere a no-op."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 @contextmanager
 def peak_memory():
     """``with peak_memory() as measured: ...``; then ``measured["bytes"]`` (or None)."""
     measured = {"bytes": None}
+    _release_free_memory()
     try:
         _CLEAR.write_text("5")
         before = _status_kib("VmRSS")

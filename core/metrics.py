@@ -22,9 +22,27 @@ def relative_errors(estimate: np.ndarray, exact: np.ndarray) -> np.ndarray:
         return np.abs(np.asarray(estimate[:k], dtype=np.float64) - exact_k) / np.abs(exact_k)
 
 
-def top_k_errors(result: Result, reference: Result, k: int) -> np.ndarray:
+def largest_magnitude(values: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` entries of largest absolute value, by decreasing absolute value.
+
+    >>> largest_magnitude(np.array([3.0, -5.0, 1.0]), 2).tolist()
+    [-5.0, 3.0]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    return values[np.argsort(-np.abs(values), kind="stable")][:k]
+
+
+def top_k_errors(result: Result, reference: Result, k: int, by_magnitude: bool = False) -> np.ndarray:
+    """Per-rank relative errors of ``result``'s top-k against ``reference``'s.
+
+    With ``by_magnitude`` (power iteration converges to the largest |λ|, negative ones included),
+    both sides are ranked by |λ| and compared with the reference's largest-|λ| eigenvalues,
+    which needs the reference's full spectrum.
+    """
     if result.top is None or reference.top is None:
         return np.array([])
+    if by_magnitude and reference.spectrum is not None:
+        return relative_errors(largest_magnitude(result.top, k), largest_magnitude(reference.spectrum, k))
     return relative_errors(result.top_k(k), reference.top_k(k))
 
 

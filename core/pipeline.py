@@ -1,8 +1,8 @@
 """The cached API: config -> data -> trained model -> Problem -> method results.
 
-Everything expensive is cached on disk by joblib (see :mod:`core.cache`), keyed by the
-config, the method and its resolved options, the workspace's data directory and the code
-version. This is what the CLI, the app and :mod:`core.studies` call; torch is imported only
+Everything expensive is cached on disk (see :mod:`core.cache`), keyed by the config, the
+method and its resolved options, a fingerprint of the data actually used (:func:`core.data.fingerprint`)
+and the code version. This is what the CLI, the app and :mod:`core.studies` call; torch is imported only
 when something has to be computed, so serving cached results stays light.
 
 >>> from core.config import ExperimentConfig
@@ -24,23 +24,26 @@ from .methods import options_for, resolve_options
 from .results import Result, TrainingResult
 
 
-def _data_key() -> str:
-    return str(workspace.current().data_dir.resolve())
+def data_key(config: ExperimentConfig) -> str:
+    """A fingerprint of the data ``config`` loads (file digests, not the folder's name)."""
+    from .data import fingerprint
+
+    return fingerprint(config, workspace.current().data_dir)
 
 
 @lru_cache(maxsize=8)
-def _dataset(config: ExperimentConfig, data_key: str):
+def _dataset(config: ExperimentConfig, data_key: str, data_dir: str):
     from .data import load_dataset
 
-    return load_dataset(config, data_key)
+    return load_dataset(config, data_dir)
 
 
 def dataset(config: ExperimentConfig):
-    """The configured :class:`~core.data.Dataset` (memoised in-process; loading is cheap)."""
-    return _dataset(config, _data_key())
+    """The configured :class:`~core.data.Dataset` (memoised in-process per data fingerprint)."""
+    return _dataset(config, data_key(config), str(workspace.current().data_dir))
 
 
-@cached
+@cached(returns=TrainingResult)
 def _train(config_dict: dict, data_key: str, version: str, progress=None) -> TrainingResult:
     import torch
 
@@ -49,7 +52,7 @@ def _train(config_dict: dict, data_key: str, version: str, progress=None) -> Tra
     COMPUTE_COUNTS["train"] += 1
     config = ExperimentConfig.from_dict(config_dict)
     torch.manual_seed(config.seed)
-    return train_model(config, _dataset(config, data_key), progress=progress)
+    return train_model(config, dataset(config), progress=progress)
 
 
 def train(config: ExperimentConfig, progress=None) -> TrainingResult:
@@ -61,12 +64,12 @@ def train(config: ExperimentConfig, progress=None) -> TrainingResult:
     Returns:
         The weights and metrics (:class:`~core.results.TrainingResult`).
     """
-    return _train(config.to_dict(), _data_key(), code_version(), progress=progress)
+    return _train(config.to_dict(), data_key(config), code_version(), progress=progress)
 
 
 def is_trained(config: ExperimentConfig) -> bool:
     """Whether :func:`train` would be served from the cache."""
-    return _train.is_cached(config.to_dict(), _data_key(), code_version())
+    return _train.is_cached(config.to_dict(), data_key(config), code_version())
 
 
 def build_problem(config: ExperimentConfig, progress=None):
@@ -89,7 +92,42 @@ def num_params(config: ExperimentConfig) -> int:
     return train(config).num_params
 
 
-@cached
+@lru_cache(maxsize=64)
+def _size(config: ExperimentConfig, data_key: str) -> tuple[int, int, int]:
+    from .models import build_model, num_params as count
+
+    data = dataset(config)  # an untrained model of the same shape: its size before any training
+    model = build_model(config, data.input_dim, data.num_classes)
+    layers = sum(1 for m in model.modules() if not list(m.children()) and any(True for _ in m.parameters()))
+    return count(model), config.hessian_batch_size, layers
+
+
+def size(config: ExperimentConfig) -> tuple[int, int, int]:
+    """``(P, N, parameterised layers)`` of the configured problem, known before any training."""
+    return _size(config, data_key(config))
+
+
+def check(config: ExperimentConfig, method: str, options: dict | None = None) -> dict:
+    """Everything about running ``method`` on ``config`` that can be refused before any work.
+
+    Returns:
+        The resolved options.
+    Raises:
+        MethodError: a bad method, option, or an option out of range for this P
+            (e.g. Lanczos' ``k`` >= P).
+        BudgetExceeded: the method's cost estimate is over the budget.
+    """
+    from .budget import check_method
+    from .methods import check_for_size, get_spec
+
+    resolved = resolve_options(method, options)
+    p, n, layers = size(config)
+    check_for_size(method, resolved, p)
+    check_method(method, get_spec(method).label, resolved, p, n, layers)
+    return resolved
+
+
+@cached(returns=Result)
 def _run(config_dict: dict, method: str, options: dict, data_key: str, version: str) -> Result:
     import numpy as np
     import torch
@@ -114,21 +152,24 @@ def run(config: ExperimentConfig, method: str, options: dict | None = None) -> R
     Returns:
         The :class:`~core.results.Result` (a failed one says why it could not run).
     Raises:
-        MethodError: a bad method name or option, before any work.
+        MethodError: a bad method name or option (also one out of range for this P), before
+            any work.
     """
     from .budget import BudgetExceeded
     from .methods import get_spec
 
     resolved = resolve_options(method, options)
     try:
-        return _run(config.to_dict(), method, resolved, _data_key(), code_version())
+        if not is_cached(config, method, resolved):
+            check(config, method, resolved)  # refused before training or any product
+        return _run(config.to_dict(), method, resolved, data_key(config), code_version())
     except BudgetExceeded as refusal:  # re-decided against the budget in force on every call
         return Result.failed(method, get_spec(method).family, str(refusal), resolved)
 
 
 def is_cached(config: ExperimentConfig, method: str, options: dict | None = None) -> bool:
     """Whether :func:`run` would be served from the cache."""
-    return _run.is_cached(config.to_dict(), method, resolve_options(method, options), _data_key(),
+    return _run.is_cached(config.to_dict(), method, resolve_options(method, options), data_key(config),
                           code_version())
 
 
@@ -146,12 +187,18 @@ def results_for(config: ExperimentConfig, methods, samples: int, progress=None) 
         samples: the Hutchinson sample count (see :func:`core.methods.options_for`).
         progress: ``progress(i, n, name)`` before each method, if given.
     """
+    from .methods import MethodError, get_spec
+
     names = selection(methods)
     results = {}
     for i, name in enumerate(names):
         if progress is not None:
             progress(i, len(names), name)
-        results[name] = run(config, name, options_for(name, samples))
+        options = options_for(name, samples)
+        try:
+            results[name] = run(config, name, options)
+        except MethodError as unfit:  # a default that does not fit this P: that method says so
+            results[name] = Result.failed(name, get_spec(name).family, str(unfit), options)
     return results
 
 

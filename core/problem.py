@@ -29,6 +29,9 @@ from torch.func import functional_call, grad, jvp, vjp, vmap
 from .curvature import mlp_rop
 from .losses import LOSSES, loss_module
 
+#: the working set one chunk of batched products may take
+CHUNK_BYTES = 2**30
+
 
 @dataclass(frozen=True)
 class Block:
@@ -69,7 +72,9 @@ class Problem:
         model: the trained network (put in eval mode).
         x, y: the Hessian batch.
         loss: a key of :data:`LOSSES`.
-        chunk_size: how many vectors one batched product handles at once.
+        chunk_size: how many vectors one batched product handles at once, at most; fewer when
+            one chunk's working set (about ``4 (2P + 4 N units)`` bytes per vector) would pass
+            :data:`CHUNK_BYTES`.
     """
 
     def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "cross_entropy",
@@ -92,6 +97,9 @@ class Problem:
             own = [b for b in self.blocks if b.layer == name]
             if own and not list(module.children()):
                 self.layers.append(Layer(name, module, tuple(own)))
+        units = sum(int(getattr(layer.module, "out_features", 0) or 0) for layer in self.layers)
+        per_vector = 4 * (2 * self.num_params + 4 * self.batch_size * max(units, 1))
+        self.chunk_size = max(1, min(chunk_size, CHUNK_BYTES // per_vector))
         self._fast = loss == "cross_entropy" and mlp_rop.supports(model)
         self.hvp_count = 0  # Hessian- (or GGN-) vector products applied so far
 

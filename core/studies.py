@@ -12,13 +12,13 @@ from __future__ import annotations
 from .cache import COMPUTE_COUNTS, cached, code_version
 from .config import ConfigError, ExperimentConfig
 from .methods import DEFAULT_SAMPLES, get_spec, round_to_multiple
-from .pipeline import _data_key, build_problem, num_params, results_for, run
+from .pipeline import data_key, build_problem, num_params, results_for, run
 
 #: independent repeats of the trace study unless chosen
 DEFAULT_REPEATS = 10
 
 
-@cached
+@cached(returns=dict)
 def _trace_study(config_dict: dict, samples: int, repeats: int, data_key: str, version: str) -> dict:
     import numpy as np
 
@@ -57,10 +57,10 @@ def trace_study(config: ExperimentConfig, samples: int = DEFAULT_SAMPLES, repeat
     """
     if samples < 1 or repeats < 2:
         raise ConfigError("samples/repeats", (samples, repeats), "samples >= 1 and repeats >= 2")
-    return _trace_study(config.to_dict(), int(samples), int(repeats), _data_key(), code_version())
+    return _trace_study(config.to_dict(), int(samples), int(repeats), data_key(config), code_version())
 
 
-@cached
+@cached(returns=dict)
 def _blocks(config_dict: dict, data_key: str, version: str) -> dict:
     from .budget import check_dense
     from .curvature import dense
@@ -68,7 +68,7 @@ def _blocks(config_dict: dict, data_key: str, version: str) -> dict:
     COMPUTE_COUNTS["hessian_vs_ggn_blocks"] += 1
     config = ExperimentConfig.from_dict(config_dict)
     problem = build_problem(config)
-    check_dense(problem.num_params, problem.batch_size, len(problem.layers))
+    check_dense(problem.num_params, problem.batch_size, len(problem.layers), matrices=4)
     hessian = dense.dense_matrix(problem, "hessian")
     ggn = dense.dense_matrix(problem, "ggn")
     return {"activation": config.activation, "blocks": dense.block_report(problem, hessian, ggn)}
@@ -82,7 +82,7 @@ def hessian_vs_ggn(config: ExperimentConfig) -> dict:
     Raises:
         BudgetExceeded: the dense matrices do not fit the budget.
     """
-    report = dict(_blocks(config.to_dict(), _data_key(), code_version()))
+    report = dict(_blocks(config.to_dict(), data_key(config), code_version()))
     for name, key in (("exact_hessian", "hessian_min_eigenvalue"), ("exact_ggn", "ggn_min_eigenvalue")):
         result = run(config, name)
         report[key] = float(result.spectrum[0]) if result.ok else None

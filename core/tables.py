@@ -41,7 +41,8 @@ def label(name: str) -> str:
 def comparison_row(result: Result, exact: Result | None, top_k: int = 10) -> dict:
     """One row of the comparison table for ``result`` against the ``exact`` Hessian result."""
     have_exact = exact is not None and exact.ok
-    errors = metrics.top_k_errors(result, exact, top_k) if have_exact and result.ok else np.array([])
+    by_magnitude = REGISTRY[result.method].finds_largest_magnitude
+    errors = metrics.top_k_errors(result, exact, top_k, by_magnitude) if have_exact and result.ok else np.array([])
     return {
         "method": result.method,
         "label": label(result.method),
@@ -61,17 +62,25 @@ def comparison_row(result: Result, exact: Result | None, top_k: int = 10) -> dic
 
 
 def top_eigenvalue_rows(results: dict[str, Result], k: int = 10) -> list[dict]:
-    """Eigenvalue vs rank for every method with top eigenvalues, with the per-rank error."""
+    """Eigenvalue vs rank for every method with top eigenvalues, with the per-rank error.
+
+    A method that finds the largest |λ| (PyHessian's power iteration) is ranked by |λ| and
+    scored against the exact eigenvalues of largest magnitude (``scored_against`` says which).
+    """
     exact = results.get("exact_hessian")
-    reference = exact.top_k(k) if exact is not None and exact.ok else np.array([])
+    have_exact = exact is not None and exact.ok
     rows = []
     for name, result in results.items():
         if not result.ok or result.top is None:
             continue
-        for rank, value in enumerate(result.top_k(k), start=1):
-            error = abs(value - reference[rank - 1]) / abs(reference[rank - 1]) if rank <= len(reference) else None
+        by_magnitude = REGISTRY[name].finds_largest_magnitude
+        values = metrics.largest_magnitude(result.top, k) if by_magnitude else result.top_k(k)
+        errors = metrics.top_k_errors(result, exact, k, by_magnitude) if have_exact else np.array([])
+        for rank, value in enumerate(values, start=1):
+            error = errors[rank - 1] if rank <= len(errors) else None
             rows.append({"method": label(name), "rank": rank, "eigenvalue": float(value),
                          "relative_error": None if error is None else float(error),
+                         "scored_against": "largest |λ|" if by_magnitude else "largest λ",
                          "approximates": REGISTRY[name].matrix})
     return rows
 

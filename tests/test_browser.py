@@ -8,18 +8,12 @@ to ``screenshots/`` (git-ignored) for a person to look at.
 """
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from app.navigation import PAGES as APP_PAGES
-from factories import ROOT
+from benchmarks.browser import ARGS, CHROMIUM, ROOT, running_app, wait_until_drawn
 
-CHROMIUM = os.environ.get("HESSIAN_CHROMIUM", "/usr/bin/chromium")
 # a deep link first: a bookmarked page must work in a fresh server, not only after Home
 PAGES = sorted((p.url_path for p in APP_PAGES), key=lambda path: path != "Trace")
 
@@ -33,39 +27,13 @@ def chromium_or_skip() -> str:
     if os.environ.get("CI"):
         pytest.fail(reason + " (required under CI)")
     pytest.skip(reason)
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     chromium_or_skip()
-    port = free_port()
-    env = {**os.environ, "HESSIAN_CACHE_DIR": str(tmp_path_factory.mktemp("cache")),
-           "HESSIAN_DATA_DIR": str(tmp_path_factory.mktemp("no-mnist"))}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not start: " + proc.stdout.read()[-2000:])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    with running_app(tmp_path_factory.mktemp("cache"), tmp_path_factory.mktemp("no-mnist")) as url:
+        yield url
 
 
 def test_every_page_renders_in_chromium_without_exception(server):
@@ -78,8 +46,7 @@ def test_every_page_renders_in_chromium_without_exception(server):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for name in PAGES:
             page.goto(f"{server}/{name}")
-            page.wait_for_selector("[data-testid=stDataFrame]", timeout=240_000)
-            page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=240_000)
+            wait_until_drawn(page, 240_000)
             page.wait_for_timeout(1500)
             page.screenshot(path=str(shots / f"{name or 'Home'}.png"), full_page=True)
             assert page.locator("[data-testid=stException]").count() == 0, name

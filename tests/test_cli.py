@@ -43,7 +43,7 @@ def test_bad_input_is_one_clear_line_and_exit_2(tmp_path):
                         (["compare", *TINY, "--option", "lanczos.k=-3"], "must be positive")]:
         proc = run_cli(*args, cache_dir=tmp_path / "c")
         assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "c").exists() or not list((tmp_path / "c").rglob("output.pkl"))
+    assert not (tmp_path / "c").exists() or not list((tmp_path / "c").rglob("*.pkl"))
 
 
 def test_help_lists_commands():
@@ -58,7 +58,7 @@ def test_warm_fills_the_cache_and_a_second_warm_computes_nothing(tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     assert "warmed 6 results for 2 configurations" in first.stdout
     assert "0 could not run" in first.stdout
-    entries = sorted(p.stat().st_mtime_ns for p in (tmp_path / "c").rglob("output.pkl"))
+    entries = sorted(p.stat().st_mtime_ns for p in (tmp_path / "c").rglob("*.pkl"))
     second = run_cli(*args, cache_dir=tmp_path / "c")
     assert second.returncode == 0
-    assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "c").rglob("output.pkl")) == entries
+    assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "c").rglob("*.pkl")) == entries

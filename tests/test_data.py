@@ -14,16 +14,22 @@ HAS_SHARED = (SHARED_DATA / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz").exist
 
 @pytest.fixture
 def offline(monkeypatch):
-    def refuse(_):
-        raise OSError("no network here")
+    """Any download attempt fails the test: runs never download on their own."""
+    def refuse(*_):
+        raise AssertionError("a run tried to download MNIST")
 
-    monkeypatch.setattr(data_module, "_download_mnist", refuse)
+    monkeypatch.setattr(data_module, "download_mnist", refuse)
+    import torchvision.datasets
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", refuse)
 
 
 def test_digits_fallback_when_mnist_absent(tmp_path, offline):
     ds = load_dataset(ExperimentConfig(dataset="mnist"), data_dir=tmp_path)
     assert ds.dataset_used == "digits"
     assert "MNIST is not available" in ds.notice and "digits" in ds.notice
+    assert "missing train-images-idx3-ubyte, train-labels-idx1-ubyte" in ds.notice
+    assert not (tmp_path / "MNIST").exists()  # nothing created as a side effect
     assert ds.input_dim == 64 and len(ds.x_train) > 1000 and ds.num_classes == 10
 
 
@@ -58,3 +64,64 @@ def test_synthetic_is_seeded():
 def test_hessian_batch_larger_than_training_set_is_refused():
     with pytest.raises(ConfigError, match="hessian_batch_size=500 is not allowed: at most the 100"):
         load_dataset(ExperimentConfig(dataset="synthetic", train_subset=100, hessian_batch_size=500))
+
+
+def _write_idx(path, array):
+    import struct
+
+    import numpy as np
+
+    array = np.asarray(array, dtype=np.uint8)
+    header = struct.pack(">HBB", 0, 8, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wb") as fh:
+        fh.write(header + array.tobytes())
+
+
+@pytest.mark.skipif(not HAS_SHARED, reason="../shared/data is not beside the project")
+def test_a_file_that_fails_the_checksum_is_named_and_not_used(tmp_path, offline):
+    import shutil
+
+    import numpy as np
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    shutil.copy(SHARED_DATA / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz", raw)
+    labels = np.random.default_rng(0).integers(0, 10, 10_000)  # random labels: accuracy 0.1 if trusted
+    _write_idx(raw / "t10k-labels-idx1-ubyte.gz", labels)
+    ds = load_dataset(ExperimentConfig(), data_dir=tmp_path)
+    assert ds.dataset_used == "digits"
+    assert "t10k-labels-idx1-ubyte.gz: does not match the official MNIST checksum" in ds.notice
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", "empty or truncated IDX file"),
+    (b"\x00\x00\x08\x03" + b"\x00\x00\x00\x05", "wrong magic number"),
+    (b"\x12\x34\x08\x01\x00\x00\x00\x05abc", "wrong magic number"),
+    (b"\x00\x00\x08\x01\x00\x00\x00\x05abc", "truncated IDX file (3 of 5 values)"),
+    (b"\x1f\x8b\x08\x00garbage", "not readable"),
+])
+def test_malformed_idx_files_give_one_line_naming_the_file(tmp_path, content, words):
+    from core.data import DataFileError, read_idx
+
+    path = tmp_path / ("bad.gz" if content.startswith(b"\x1f\x8b") else "bad")
+    path.write_bytes(content)
+    with pytest.raises(DataFileError) as info:
+        read_idx(path)
+    assert str(path) in str(info.value) and words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_shape_and_label_checks_name_the_file(tmp_path):
+    import numpy as np
+
+    from core.data import DataFileError, read_mnist_split
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    _write_idx(raw / "t10k-images-idx3-ubyte", np.zeros((3, 20, 20)))
+    _write_idx(raw / "t10k-labels-idx1-ubyte", [1, 2, 200])
+    with pytest.raises(DataFileError, match="20, 20"):
+        read_mnist_split(tmp_path, "test", verify_checksum=False)
+    _write_idx(raw / "t10k-images-idx3-ubyte", np.zeros((3, 28, 28)))
+    with pytest.raises(DataFileError, match="t10k-labels-idx1-ubyte: labels must be one digit 0-9"):
+        read_mnist_split(tmp_path, "test", verify_checksum=False)

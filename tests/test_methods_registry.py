@@ -59,3 +59,12 @@ def test_every_method_has_a_cost_estimate_and_a_refusal_with_the_largest_size(re
         from core.budget import Budget
 
         Budget()
+
+
+def test_memory_estimate_follows_the_dtype_and_the_block_report():
+    from core.budget import estimate_dense, estimate_method
+
+    f32 = estimate_method("exact_hessian", {"float64": False}, 6370, 1000)
+    f64 = estimate_method("exact_hessian", {"float64": True}, 6370, 1000)
+    assert f64.gib == 2 * f32.gib
+    assert estimate_dense(6370, 1000, matrices=4).gib == 4 / 3 * f32.gib

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import sidebar, widgets
-from core import claims, pipeline
+from core import claims, pipeline, studies
 
 
 def render():
@@ -16,7 +16,7 @@ def render():
         "spectrum and what each costs. Every result is cached, so changing a control back is instant.")
     selection = sidebar.current()
     config = selection.config
-    found = widgets.results(selection, methods=[m for m in selection.methods if m in claims.CLAIM_METHODS])
+    found = widgets.results(selection, methods=claims.claim_methods(selection.methods))
 
     info = pipeline.describe(config)
     cols = st.columns(5)
@@ -34,7 +34,9 @@ def render():
     widgets.download_csv(frame, "paper_table")
 
     st.subheader("Do the paper's claims hold here?")
-    verdicts = claims.paper_claims(config, found)
+    with st.spinner("Hutchinson over independent repeats (cached afterwards)…"):
+        study = studies.trace_study(config, selection.samples)
+    verdicts = claims.paper_claims(config, found, study)
     for claim in verdicts:
         mark = {True: ":green[:material/check_circle: held]", False: ":red[:material/cancel: did not hold]",
                 None: ":orange[:material/help: not checked]"}[claim["held"]]

@@ -102,14 +102,14 @@ def block_report(problem: Problem, hessian: torch.Tensor, ggn: torch.Tensor,
     """Per layer pair: Frobenius norms of H's block and of H - G, and whether they agree.
 
     Blocks agree when ``||H_ij - G_ij||_F <= agree_tol * ||H||_F``: float32 rounding of the
-    two products, not curvature, then explains the difference.
+    two products, not curvature, then explains the difference. Norms are taken in float64.
     """
-    scale = float(torch.linalg.matrix_norm(hessian)) or 1.0
+    scale = float(torch.linalg.matrix_norm(hessian.double())) or 1.0
     slices = layer_slices(problem)
     report = []
     for row, rs in slices.items():
         for col, cs in slices.items():
-            h, g = hessian[rs, cs], ggn[rs, cs]
+            h, g = hessian[rs, cs].double(), ggn[rs, cs].double()
             h_norm, diff_norm = float(torch.linalg.matrix_norm(h)), float(torch.linalg.matrix_norm(h - g))
             report.append({"row": row, "col": col, "within_layer": row == col,
                            "hessian_norm": h_norm, "difference_norm": diff_norm,

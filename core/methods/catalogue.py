@@ -18,7 +18,7 @@ register(MethodSpec("exact_ggn", "Exact GGN", "exact", "ggn", "dense_methods:exa
 # PyHessian, as the paper used it
 register(MethodSpec("pyhessian_top_k", "PyHessian power iteration", "pyhessian", "hessian",
                     "pyhessian_methods:pyhessian_top_k", {"k": 10, "max_iter": 100, "tol": 1e-3, "seed": 0},
-                    stochastic=True, yields=("top",), reference=PYHESSIAN))
+                    stochastic=True, yields=("top",), finds_largest_magnitude=True, reference=PYHESSIAN))
 register(MethodSpec("pyhessian_hutchinson", "PyHessian Hutchinson", "pyhessian", "hessian",
                     "pyhessian_methods:pyhessian_hutchinson", {"samples": 25, "seed": 0}, stochastic=True,
                     yields=("trace",), reference="Avron & Toledo (2011); " + PYHESSIAN))

@@ -82,13 +82,21 @@ def lanczos(problem: Problem, opts: dict) -> Estimate:
     return Estimate(top=top, bottom=bottom)
 
 
+#: offset of our Hutchinson probes' seeds, so they never coincide with PyHessian's at one seed
+HUTCHINSON_STREAM = 7_919_000_003 % 2**32  # below 2**32: torch keeps 32 bits of a CPU seed
+
+
 def rademacher(count: int, dim: int, generator: torch.Generator, dtype=torch.float32) -> torch.Tensor:
     return torch.randint(0, 2, (count, dim), generator=generator).to(dtype) * 2 - 1
 
 
 def hutchinson_samples(problem: Problem, count: int, seed: int) -> np.ndarray:
-    """``count`` values :math:`v^\\top H v` for seeded Rademacher ``v`` (batched products)."""
-    generator = torch.Generator().manual_seed(seed)
+    """``count`` values :math:`v^\\top H v` for seeded Rademacher ``v`` (batched products).
+
+    The stream is ours (seed offset by :data:`HUTCHINSON_STREAM`): PyHessian's ``trace()`` draws from torch's
+    global generator, and at the same seed the two would share their probe vectors.
+    """
+    generator = torch.Generator().manual_seed(HUTCHINSON_STREAM + seed)
     vectors = rademacher(count, problem.num_params, generator)
     products = problem.hvp_batch(vectors)
     return (vectors.double() * products.double()).sum(1).numpy()

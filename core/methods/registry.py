@@ -34,6 +34,10 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_SAMPLES = 100
 
 
+#: the largest count any option may ask for (samples, iterations, products, k)
+MAX_COUNT = 100_000
+
+
 class MethodError(ValueError):
     """Unknown method or bad option; the message says what is allowed."""
 
@@ -51,6 +55,8 @@ class MethodSpec:
         stochastic: draws random vectors or labels (seeded by its ``seed`` option).
         dense: forms P x P matrices: the registry checks the budget before it runs.
         budget_multiple: ``samples`` is rounded to a multiple of this (at least one multiple).
+        finds_largest_magnitude: its "top" eigenvalues are those of largest |λ| (power
+            iteration), so it is scored against the exact eigenvalues of largest magnitude.
         yields: what it estimates, among ``top``, ``bottom``, ``trace``, ``spectrum``, ``density``
             (a page computes only the methods that yield what it shows).
         reference: the paper (and library) it comes from.
@@ -66,6 +72,7 @@ class MethodSpec:
     dense: bool = False
     budget_multiple: int = 1
     yields: tuple[str, ...] = ("top", "trace", "spectrum")
+    finds_largest_magnitude: bool = False
     reference: str = ""
 
     def load(self) -> Callable:
@@ -162,10 +169,36 @@ def resolve_options(name: str, options: dict | None = None) -> dict:
         value = _coerce(name, key, value, kind)
         if kind in (int, float) and not (value > 0 or (key in ("tol", "seed") and value >= 0)):
             raise MethodError(f"{name}: option {key}={value!r} must be positive")
+        if kind is int and key != "seed" and value > MAX_COUNT:
+            raise MethodError(f"{name}: option {key}={value!r} must be at most {MAX_COUNT:,}")
+        if kind is float and not value < float("inf"):
+            raise MethodError(f"{name}: option {key}={value!r} must be finite")
         resolved[key] = value
     if "samples" in resolved:
         resolved["samples"] = round_to_multiple(resolved["samples"], spec.budget_multiple)
     return dict(sorted(resolved.items()))
+
+
+#: option -> (methods, the largest value allowed given P, what to say)
+_SIZE_RULES = {
+    "k": (("lanczos", "pyhessian_top_k"), lambda p: p - 1, "fewer than P"),
+    "samples": (("hutchpp", "xtrace"), lambda p: p - 1, "fewer than P (the exact trace is cheaper)"),
+    "iterations": (("slq", "pyhessian_density"), lambda p: p, "at most P (Lanczos cannot run longer)"),
+}
+
+
+def check_for_size(name: str, opts: dict, num_params: int) -> None:
+    """Refuse options that make no sense for a problem with ``num_params`` parameters.
+
+    >>> check_for_size("lanczos", {"k": 10}, 8)
+    Traceback (most recent call last):
+    ...
+    core.methods.registry.MethodError: lanczos: option k=10 is not allowed here: fewer than P (P = 8)
+    """
+    for option, (methods, limit, words) in _SIZE_RULES.items():
+        if name in methods and option in opts and opts[option] > limit(num_params):
+            raise MethodError(f"{name}: option {option}={opts[option]} is not allowed here: {words} "
+                              f"(P = {num_params:,})")
 
 
 def run_method(name: str, problem: "Problem", options: dict | None = None, raise_refusal: bool = False) -> Result:
@@ -177,6 +210,7 @@ def run_method(name: str, problem: "Problem", options: dict | None = None, raise
     """
     spec = get_spec(name)
     opts = resolve_options(name, options)
+    check_for_size(name, opts, problem.num_params)
     try:
         check_method(name, spec.label, opts, problem.num_params, problem.batch_size, len(problem.layers))
         function = spec.load()

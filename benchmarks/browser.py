@@ -1,0 +1,64 @@
+"""The app as a user starts it (``streamlit run app/Home.py``) and a real Chromium looking at it.
+
+Shared by the browser test and the first-paint benchmark row.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("HESSIAN_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+#: Streamlit's widget shown while a script runs
+RUNNING = "[data-testid=stStatusWidget]"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(cache_dir, data_dir, timeout: float = 60):
+    """Start the app on a free localhost port with this cache and data directory; yield its URL."""
+    port = free_port()
+    env = {**os.environ, "HESSIAN_CACHE_DIR": str(cache_dir), "HESSIAN_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1",
+                             "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    raise RuntimeError("streamlit did not start: " + proc.stdout.read()[-2000:])
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait_until_drawn(page, timeout_ms: int = 600_000) -> None:
+    """Wait until a page shows its table and no script is running."""
+    page.wait_for_selector("[data-testid=stDataFrame]", timeout=timeout_ms)
+    page.wait_for_function(f"!document.querySelector('{RUNNING}')", timeout=timeout_ms)

@@ -1,0 +1,82 @@
+"""Bad input through the CLI: one line naming what is wrong, exit 2, no traceback, no work.
+
+Each case runs in a fresh process against an empty cache and must finish in seconds; "no work"
+is checked by the cache staying without entries (nothing trained, nothing computed).
+"""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from factories import ROOT
+
+TINY = ["--dataset", "synthetic", "--hidden", "5", "--epochs", "2", "--train-subset", "200",
+        "--hessian-batch", "32", "--synthetic-dim", "4"]  # P = 4*5 + 5 + 5*10 + 10 = 85
+
+CASES = [
+    (["run", "--hidden", "8,x"], "hidden='8,x' is not allowed"),
+    (["run", "--hessian-batch", "0"], "hessian_batch_size=0 is not allowed"),
+    (["compare", "--methods", "nope"], "unknown method 'nope'"),
+    (["compare", "--methods", ""], "--methods='' is not allowed"),
+    (["compare", *TINY, "--option", "lanczos.k=-3"], "must be positive"),
+    (["compare", *TINY, "--methods", "hutchinson", "--option", "hutchinson.samples=1e9"], "must be at most 100,000"),
+    (["compare", *TINY, "--methods", "hutchinson", "--option", "hutchinson.samples=inf"], "must be a int"),
+    (["compare", *TINY, "--methods", "lanczos", "--option", "lanczos.k=85"], "k=85 is not allowed here: fewer than P"),
+    (["compare", *TINY, "--methods", "hutchpp", "--option", "hutchpp.samples=300"], "fewer than P"),
+    (["compare", *TINY, "--methods", "slq", "--option", "slq.iterations=20000"], "iterations=20000 is not allowed"),
+    (["compare", *TINY, "--top-k", "0"], "--top-k=0 is not allowed"),
+    (["compare", *TINY, "--top-k", "-5"], "--top-k=-5 is not allowed"),
+    (["run", *TINY, "--out", "/nonexistent-dir/x.json"], "in an existing directory"),
+    (["run", *TINY, "--out", "/etc/hostname/x.json"], "in an existing directory"),
+    (["run", *TINY, "--out", "/tmp"], "not an existing directory"),
+    (["warm", *TINY, "--samples", "0"], "--samples=0 is not allowed"),
+    (["warm", *TINY, "--samples", "-5"], "--samples=-5 is not allowed"),
+    (["warm", *TINY, "--methods", ","], "--methods=',' is not allowed"),
+    (["warm", *TINY, "--widths", "4;x"], "hidden='x' is not allowed"),
+    (["warm", *TINY, "--activations", "relu,swish"], "activation='swish' is not allowed"),
+    (["compare", *TINY, "--option", "nodot=3"], "--option='nodot=3' is not allowed"),
+    (["compare", *TINY, "--methods", "lanczos", "--option", "hutchinson.samples=3"], "not among the methods"),
+]
+
+
+def run_cli(args, cache_dir, env=None):
+    import os
+
+    return subprocess.run([sys.executable, "-m", "core", *args, "--cache-dir", str(cache_dir)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+def assert_refused(proc, words, cache_dir, seconds):
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-1500:])
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in proc.stderr, proc.stderr[-1500:]
+    assert not list(cache_dir.rglob("*.pkl")), "work was done before the refusal"
+    assert seconds < 30
+
+
+@pytest.mark.parametrize("args, words", CASES, ids=[" ".join(a[:1] + a[-2:]) for a, _ in CASES])
+def test_bad_cli_input_is_one_line_exit_2_and_no_work(tmp_path, args, words):
+    start = time.perf_counter()
+    proc = run_cli(args, tmp_path / "cache")
+    assert_refused(proc, words, tmp_path / "cache", time.perf_counter() - start)
+
+
+@pytest.mark.parametrize("variable, value", [("HESSIAN_MAX_GIB", "nan"), ("HESSIAN_MAX_GIB", "-1"),
+                                             ("HESSIAN_MAX_SECONDS", "0"), ("HESSIAN_MAX_SECONDS", "lots")])
+def test_bad_budget_variables_are_refused(tmp_path, variable, value):
+    start = time.perf_counter()
+    proc = run_cli(["run", *TINY], tmp_path / "cache", env={variable: value})
+    assert_refused(proc, f"${variable}={value!r} is not allowed", tmp_path / "cache", time.perf_counter() - start)
+
+
+def test_cache_dir_that_is_a_file_or_shared_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    proc = run_cli(["run", *TINY], tmp_path / "file" / "cache")
+    assert proc.returncode == 2 and "cannot create cache directory" in proc.stderr
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    proc = run_cli(["run", *TINY], shared)
+    assert proc.returncode == 2 and "writable by others" in proc.stderr and "Traceback" not in proc.stderr
