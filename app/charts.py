@@ -1,29 +1,32 @@
 """Altair chart builders: long-form rows in, interactive charts out (tooltips, clickable legends).
 
-Streamlit's chart menu saves any of them as PNG or SVG.
+One visual language on every page: the exact reference black and solid, drawn on top and in
+every legend; the approximations coloured by family in hues from the Okabe-Ito colour-blind
+safe palette (PyHessian orange, BackPACK diagonals blue, BackPACK Kronecker green, curvlinops
+purple, our matrix-free estimators vermillion/brown), each method the same colour everywhere;
+dashed reference lines labelled. Streamlit's chart menu saves any chart as PNG or SVG.
 """
 
 from __future__ import annotations
 
-import math
-
 import altair as alt
 import pandas as pd
 
-
 from core.methods import REGISTRY
 
-# One colour per method on every page: the exact Hessian black, the exact GGN grey, the rest
-# from Tableau 20 (13+ methods would repeat a 10-colour palette).
-_TABLEAU20 = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-              "#9c755f", "#bab0ac", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#17becf"]
-_LABELS = [spec.label for spec in REGISTRY.values()]
-_SPECIAL = {REGISTRY["exact_hessian"].label: "#000000", REGISTRY["exact_ggn"].label: "#7f7f7f"}
-_OTHERS = [lab for lab in _LABELS if lab not in _SPECIAL]
-METHOD_COLORS = alt.Scale(domain=list(_SPECIAL) + _OTHERS,
-                          range=list(_SPECIAL.values()) + _TABLEAU20[: len(_OTHERS)])
-ESTIMATOR_COLORS = alt.Scale(domain=["Hutchinson", "Hutch++"], range=["#f28e2b", "#4e79a7"])
+#: method -> colour, the same on every page (Okabe & Ito 2008 hues, shaded within a family)
+METHOD_COLOURS = {
+    "exact_hessian": "#000000", "exact_ggn": "#6e6e6e",
+    "pyhessian_top_k": "#E69F00", "pyhessian_hutchinson": "#A66F00", "pyhessian_density": "#F2C75C",
+    "diag_hessian": "#0072B2", "diag_ggn_exact": "#56B4E9", "diag_ggn_mc": "#1B3F8B",
+    "kfac": "#009E73", "kflr": "#005C43", "kfra": "#6FD3B0",
+    "ekfac": "#CC79A7",
+    "lanczos": "#D55E00", "hutchinson": "#8C3B00", "hutchpp": "#F08A4B", "xtrace": "#B8860B", "slq": "#7F4F24",
+}
+LABEL_COLOURS = {REGISTRY[name].label: colour for name, colour in METHOD_COLOURS.items()}
 EXACT = REGISTRY["exact_hessian"].label
+ESTIMATOR_COLORS = alt.Scale(domain=["Hutchinson", "Hutch++"],
+                             range=[METHOD_COLOURS["hutchinson"], METHOD_COLOURS["hutchpp"]])
 
 
 def _legend_selection(field: str = "method"):
@@ -31,14 +34,24 @@ def _legend_selection(field: str = "method"):
 
 
 def _method_color(frame: pd.DataFrame, title: str = "method (click to highlight)", field: str = "method"):
-    """The fixed method colours, with the legend restricted to the methods in ``frame``."""
-    present = set(frame[field])
-    pairs = [(d, r) for d, r in zip(METHOD_COLORS.domain, METHOD_COLORS.range) if d in present]
-    scale = alt.Scale(domain=[d for d, _ in pairs], range=[r for _, r in pairs])
-    return alt.Color(f"{field}:N", scale=scale, legend=alt.Legend(title=title, labelLimit=260))
+    """The fixed method colours, exact first, legend restricted to the methods in ``frame``."""
+    present = [label for label in LABEL_COLOURS if label in set(frame[field])]
+    scale = alt.Scale(domain=present, range=[LABEL_COLOURS[label] for label in present])
+    return alt.Color(f"{field}:N", scale=scale, sort=present, legend=alt.Legend(title=title, labelLimit=260))
 
 
-def top_eigenvalues(rows: list[dict], log_scale: bool) -> alt.Chart:
+def _reference_rule(value: float, text: str, axis: str = "y") -> alt.LayerChart:
+    """A dashed black line at ``value`` with its label written beside it."""
+    frame = pd.DataFrame({"value": [value], "text": [text]})
+    rule = alt.Chart(frame).mark_rule(color="black", strokeDash=[6, 3], size=2).encode(
+        **{axis: "value:Q"}, tooltip=[alt.Tooltip("value:Q", title=text, format=".5g")])
+    label = alt.Chart(frame).mark_text(align="left", dx=4, dy=-8 if axis == "y" else 0, fontWeight="bold").encode(
+        **{axis: "value:Q"}, text="text:N", **({"x": alt.value(4)} if axis == "y" else {"y": alt.value(-10)}))
+    return rule + label
+
+
+def top_eigenvalues(rows: list[dict], log_scale: bool, height: int = 440) -> alt.Chart:
+    """Eigenvalue against rank per method; the exact Hessian black, solid and on top."""
     frame = pd.DataFrame(rows)
     pick = _legend_selection()
     scale = alt.Scale(type="symlog") if log_scale else alt.Scale(zero=False)
@@ -47,33 +60,45 @@ def top_eigenvalues(rows: list[dict], log_scale: bool) -> alt.Chart:
         y=alt.Y("eigenvalue:Q", scale=scale, title="eigenvalue"),
         color=_method_color(frame),
         tooltip=["method", "rank", alt.Tooltip("eigenvalue:Q", format=".5g"),
-                 alt.Tooltip("relative_error:Q", format=".2e")])
-    exact = alt.Chart(frame[frame.method == EXACT]).mark_line(point=alt.OverlayMarkDef(size=90), strokeWidth=6,
-                                                              opacity=0.5).encode(**encoding)
-    others = alt.Chart(frame).mark_line(point=True, strokeWidth=1.8).encode(
-        **encoding, opacity=alt.condition(pick, alt.value(1.0), alt.value(0.1))).add_params(pick)
-    return (exact + others).properties(height=440)
+                 alt.Tooltip("relative_error:Q", format=".2e"), "scored_against"])
+    # approximations: lines with open rings, so one that equals the exact value rings its black dot
+    others = alt.Chart(frame[frame.method != EXACT]).mark_line(
+        point=alt.OverlayMarkDef(filled=False, size=150, strokeWidth=2.5), strokeWidth=2).encode(
+        **encoding, opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12))).add_params(pick)
+    exact = alt.Chart(frame[frame.method == EXACT]).mark_line(
+        point=alt.OverlayMarkDef(size=70, filled=True), strokeWidth=3).encode(**encoding)
+    return (others + exact).properties(height=height)
 
 
-def trace_bars(rows: list[dict], exact_trace: float | None) -> alt.Chart:
+def trace_errors(rows: list[dict], height: int | None = None) -> alt.Chart:
+    """Signed relative error of each method's trace; the exact trace is the labelled zero line."""
     frame = pd.DataFrame(rows)
-    pick = _legend_selection("family")
+    pick = _legend_selection()
     bars = alt.Chart(frame).mark_bar().encode(
-        y=alt.Y("method:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
-        x=alt.X("trace:Q", title="trace"),
-        color=alt.Color("family:N", legend=alt.Legend(title="family (click)"), scale=alt.Scale(scheme="tableau10")),
+        y=alt.Y("method:N", sort=alt.EncodingSortField("signed_relative_error", order="descending"), title=None,
+                axis=alt.Axis(labelLimit=260)),
+        x=alt.X("signed_relative_error:Q", title="trace relative to the exact trace (signed)",
+                axis=alt.Axis(format="+.1%")),
+        color=_method_color(frame),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.2)),
-        tooltip=["method", alt.Tooltip("trace:Q", format=".5g"), alt.Tooltip("relative_error:Q", format=".2%"),
-                 "matvecs", alt.Tooltip("seconds:Q", format=".3f")],
+        tooltip=["method", alt.Tooltip("trace:Q", format=".5g"), alt.Tooltip("exact_trace:Q", format=".5g"),
+                 alt.Tooltip("signed_relative_error:Q", format="+.3%"), "matvecs", alt.Tooltip("seconds:Q", format=".3f")],
     ).add_params(pick)
-    if exact_trace is None:
-        return bars.properties(height=30 * len(frame) + 40)
-    rule = alt.Chart(pd.DataFrame({"exact": [exact_trace]})).mark_rule(color="black", strokeDash=[6, 3], size=2).encode(
-        x="exact:Q", tooltip=[alt.Tooltip("exact:Q", title="exact trace", format=".5g")])
-    return (bars + rule).properties(height=30 * len(frame) + 40)
+    return (bars + _reference_rule(0.0, "exact trace", axis="x")).properties(height=height or 34 * len(frame) + 50)
 
 
-def hutchinson_curve(rows: list[dict], exact_trace: float | None) -> alt.Chart:
+def trace_bars(rows: list[dict]) -> alt.Chart:
+    """Each method's trace (used when there is no exact trace to compare with)."""
+    frame = pd.DataFrame(rows)
+    return alt.Chart(frame).mark_bar().encode(
+        y=alt.Y("method:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("trace:Q", title="trace", scale=alt.Scale(zero=False)),
+        color=_method_color(frame),
+        tooltip=["method", alt.Tooltip("trace:Q", format=".5g"), "matvecs"],
+    ).properties(height=34 * len(frame) + 50)
+
+
+def hutchinson_curve(rows: list[dict], exact_trace: float | None, height: int = 420) -> alt.Chart:
     frame = pd.DataFrame(rows)
     pick = _legend_selection("estimator")
     base = alt.Chart(frame).encode(x=alt.X("samples:Q", scale=alt.Scale(type="log"), title="Hessian-vector products"),
@@ -89,41 +114,41 @@ def hutchinson_curve(rows: list[dict], exact_trace: float | None) -> alt.Chart:
         ["estimator", "samples", alt.Tooltip("mean:Q", format=".5g")]).add_params(pick)
     layers = [band, line]
     if exact_trace is not None:
-        layers.append(alt.Chart(pd.DataFrame({"exact": [exact_trace]})).mark_rule(color="black", strokeDash=[6, 3])
-                      .encode(y="exact:Q", tooltip=[alt.Tooltip("exact:Q", title="exact trace", format=".5g")]))
-    return alt.layer(*layers).properties(height=420)
+        layers.append(_reference_rule(exact_trace, f"exact trace {exact_trace:.4g}"))
+    return alt.layer(*layers).properties(height=height)
 
 
-def spectrum_histogram(rows: list[dict], symlog: bool, bins: int) -> alt.Chart:
-    frame = pd.DataFrame(rows)
-    value = "eigenvalue"
-    if symlog:  # sign(x) log10(1 + |x| / c): negative and tiny eigenvalues stay visible
-        c = max(float(frame[value].abs().quantile(0.5)), 1e-12)
-        frame["transformed"] = frame[value].apply(lambda x: (1 if x >= 0 else -1) * math.log10(1 + abs(x) / c))
-        value, title = "transformed", f"sign(λ)·log10(1 + |λ| / {c:.2g})"
-    else:
-        title = "eigenvalue"
-    low, high = float(frame[value].min()), float(frame[value].max())
+def spectrum_histogram(positions: dict, method: str, bins: int, height: int = 170) -> alt.Chart:
+    """One method's eigenvalue histogram on bins and an axis shared by every method.
+
+    Bins are equal on the (symmetric-log) axis; tick labels are turned back into eigenvalues.
+    (Streamlit counts the axes in ``height``: below about 150 px the plot itself vanishes.)"""
+    frame = pd.DataFrame([r for r in positions["rows"] if r["method"] == method])
+    low, high = positions["domain"]
     step = (high - low) / bins or 1.0
-    return (alt.Chart(frame).mark_bar(binSpacing=0).encode(
-        x=alt.X(f"{value}:Q", bin=alt.Bin(extent=[low, high + step], step=step), title=title),
-        y=alt.Y("count():Q", scale=alt.Scale(type="symlog"), title=None, axis=alt.Axis(tickCount=3)),
-        color=_method_color(frame, "method"),
-        tooltip=["method", alt.Tooltip(f"{value}:Q", bin=True, title="bin"), alt.Tooltip("count():Q", title="eigenvalues")],
-    ).properties(height=70, width=760).facet(
-        row=alt.Row("method:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left", labelLimit=260),
-                    sort=[EXACT, REGISTRY["exact_ggn"].label]),
-    ).resolve_scale(y="independent").properties(title="eigenvalue count per bin (symlog counts), one row per method"))
+    c = positions["constant"]
+    label = (f"format((datum.value < 0 ? -1 : 1) * {c!r} * (pow(10, abs(datum.value)) - 1), '.2~g')"
+             if positions["log_axis"] else "format(datum.value, '.2~g')")
+    return alt.Chart(frame).mark_bar(color=LABEL_COLOURS.get(method, "#444"), binSpacing=0).encode(
+        x=alt.X("position:Q", bin=alt.Bin(extent=[low, high + step], step=step),
+                scale=alt.Scale(domain=[low, high + step], nice=False),
+                title="eigenvalue" + (" (symmetric log axis)" if positions["log_axis"] else ""),
+                axis=alt.Axis(labelExpr=label, tickCount=12)),
+        y=alt.Y("count():Q", scale=alt.Scale(type="symlog"), title="count", axis=alt.Axis(tickCount=3)),
+        tooltip=[alt.Tooltip("count():Q", title="eigenvalues")],
+    ).properties(height=height)
 
 
-def density_lines(rows: list[dict]) -> alt.Chart:
+def density_lines(rows: list[dict], height: int = 300) -> alt.Chart:
+    """SLQ densities on a log density axis (the bulk near zero and the outliers both visible)."""
     frame = pd.DataFrame(rows)
+    frame = frame[frame.density > frame.density.max() * 1e-8]
     pick = _legend_selection()
     return (alt.Chart(frame).mark_line().encode(
-        x=alt.X("eigenvalue:Q"), y=alt.Y("density:Q", scale=alt.Scale(type="symlog")),
+        x=alt.X("eigenvalue:Q"), y=alt.Y("density:Q", scale=alt.Scale(type="log"), title="density (log)"),
         color=_method_color(frame), opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
         tooltip=["method", alt.Tooltip("eigenvalue:Q", format=".4g"), alt.Tooltip("density:Q", format=".3g")],
-    ).add_params(pick).properties(height=300))
+    ).add_params(pick).properties(height=height))
 
 
 def cost_bars(rows: list[dict], field: str = "seconds",
@@ -132,13 +157,13 @@ def cost_bars(rows: list[dict], field: str = "seconds",
     return (alt.Chart(frame).mark_bar().encode(
         y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
         x=alt.X(f"{field}:Q", title=title),
-        color=alt.Color("approximates:N"),
+        color=_method_color(frame, "method", field="label"),
         tooltip=["label", alt.Tooltip("seconds:Q", format=".3f"), alt.Tooltip("peak_memory_mib:Q", format=".1f"),
                  "matvecs", "backward_passes"],
     ).properties(height=26 * len(frame) + 40))
 
 
-def sweep_lines(rows: list[dict], y: str, title: str, log: bool = True) -> alt.Chart:
+def sweep_lines(rows: list[dict], y: str, title: str, log: bool = True, height: int = 260) -> alt.Chart:
     frame = pd.DataFrame(rows).dropna(subset=[y])
     frame = frame[frame[y] > 0] if log else frame
     pick = _legend_selection("label")
@@ -148,10 +173,10 @@ def sweep_lines(rows: list[dict], y: str, title: str, log: bool = True) -> alt.C
         color=_method_color(frame, "method (click)", field="label"),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
         tooltip=["label", "width", "P", alt.Tooltip(f"{y}:Q", format=".3g")],
-    ).add_params(pick).properties(height=320))
+    ).add_params(pick).properties(height=height))
 
 
-def hutchinson_error(rows: list[dict]) -> alt.Chart:
+def hutchinson_error(rows: list[dict], height: int = 300) -> alt.Chart:
     """Relative RMSE against the exact trace vs products, log-log: the slope is the convergence rate."""
     frame = pd.DataFrame(rows)
     return (alt.Chart(frame).mark_line(point=True).encode(
@@ -159,4 +184,4 @@ def hutchinson_error(rows: list[dict]) -> alt.Chart:
         y=alt.Y("relative_rmse:Q", scale=alt.Scale(type="log"), title="relative RMSE vs exact trace"),
         color=alt.Color("estimator:N", scale=ESTIMATOR_COLORS),
         tooltip=["estimator", "samples", alt.Tooltip("relative_rmse:Q", format=".2%")],
-    ).properties(height=300))
+    ).properties(height=height))

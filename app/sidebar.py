@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from app import url_state
+from core import workspace
 from core.config import ACTIVATIONS, DATASETS, MNIST_INPUT_SIZES, ConfigError, ExperimentConfig, parse_hidden
 from core.methods import DEFAULT_SAMPLES, DEFAULT_SELECTION, REGISTRY
 
@@ -28,8 +30,12 @@ DEFAULTS = {
     "cfg_seed": _CONFIG.seed,
     "cfg_methods": list(DEFAULT_SELECTION),
     "cfg_samples": DEFAULT_SAMPLES,
+    "cfg_present": False,
 }
+#: the short selection presentation mode starts with (fewer lines on a projector)
+PRESENTATION_METHODS = ["pyhessian_top_k", "diag_hessian", "kfac", "lanczos", "hutchpp"]
 _SELECTION_KEY = "_selection"
+_URL_READ_KEY = "_url_read"
 
 
 @dataclass(frozen=True)
@@ -39,18 +45,48 @@ class Selection:
     config: ExperimentConfig
     methods: tuple[str, ...]
     samples: int
+    present: bool = False
+
+
+def _load_url_once() -> None:
+    """On a session's first run: the URL's values into the widgets, a message per bad one."""
+    if st.session_state.get(_URL_READ_KEY):
+        return
+    st.session_state[_URL_READ_KEY] = True
+    values, errors = url_state.read(st.query_params.to_dict())
+    if values.get("cfg_present") and "cfg_methods" not in values:
+        values["cfg_methods"] = list(PRESENTATION_METHODS)
+    for key, value in values.items():
+        st.session_state[key] = value
+    st.session_state["_url_errors"] = errors
+
+
+def mnist_available() -> bool:
+    """Whether the workspace holds usable MNIST files (no torch: file checks only)."""
+    from core.data import mnist_available as available
+
+    return available(workspace.current().data_dir)
 
 
 def draw() -> Selection:
     """Draw the controls and return the validated selection (also kept for :func:`current`)."""
+    _load_url_once()
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
+    for message in st.session_state.get("_url_errors", []):
+        st.error(f"{message}. That control keeps its default.")
     with st.sidebar:
+        present = st.toggle("presentation mode", key="cfg_present",
+                            help="the page's chart first and large, larger type, tables folded away; "
+                                 "in the URL as present=1")
         st.header("Experiment")
         dataset = st.selectbox("dataset", DATASETS, key="cfg_dataset",
                                help="mnist falls back to scikit-learn's 8x8 digits when MNIST is not available")
+        uses_mnist = dataset == "mnist" and mnist_available()
         input_size = st.selectbox("MNIST input size (pixels a side)", MNIST_INPUT_SIZES, key="cfg_input_size",
-                                  help="average pooling; fewer pixels, fewer first-layer parameters")
+                                  disabled=not uses_mnist,
+                                  help="average pooling; fewer pixels, fewer first-layer parameters" if uses_mnist
+                                  else "not used: no MNIST here, the 8x8 digits have their own size")
         hidden = st.text_input("hidden widths (comma separated)", key="cfg_hidden", help="e.g. 16 or 16,8")
         activation = st.selectbox("activation", ACTIVATIONS, key="cfg_activation")
         batch = st.number_input("Hessian batch size N", min_value=1, max_value=60_000, key="cfg_hessian_batch_size",
@@ -63,15 +99,19 @@ def draw() -> Selection:
         samples = st.slider("Hutchinson sample count", min_value=3, max_value=500, key="cfg_samples",
                             help="also the product budget of Hutch++ and XTrace")
     try:
-        config = ExperimentConfig(dataset=dataset, input_size=int(input_size), hidden=parse_hidden(hidden),
+        config = ExperimentConfig(dataset=dataset, input_size=int(input_size) if uses_mnist else 28,
+                                  hidden=parse_hidden(hidden),
                                   activation=activation, hessian_batch_size=int(batch), epochs=int(epochs),
                                   seed=int(seed))
     except ConfigError as error:
         st.error(f"Invalid setting: {error}. Nothing was recomputed.")
         st.stop()
         raise  # st.stop() only stops inside a Streamlit run
-    selection = Selection(config, tuple(methods), int(samples))
+    selection = Selection(config, tuple(methods), int(samples), bool(present))
     st.session_state[_SELECTION_KEY] = selection
+    shown = url_state.write({key: st.session_state[key] for key in DEFAULTS}, DEFAULTS)
+    if shown != st.query_params.to_dict():
+        st.query_params.from_dict(shown)
     return selection
 
 

@@ -30,15 +30,16 @@ def results(selection: Selection, methods=None) -> dict[str, Result]:
     if not pipeline.missing(config, methods, samples) and pipeline.is_trained(config):
         found = pipeline.results_for(config, methods, samples)
     else:
-        with st.status("Training and computing; results are cached for next time", expanded=True) as status:
+        slot = st.empty()
+        with slot.status("Training and computing; results are cached for next time", expanded=True):
             bar = st.progress(0.0)
 
             def progress(i, n, name):
                 bar.progress(i / n, text=f"{REGISTRY[name].label} ({i + 1} of {n})")
 
             found = pipeline.results_for(config, methods, samples, progress=progress)
-            bar.progress(1.0, text="done")
-            status.update(label="Results ready (cached)", state="complete", expanded=False)
+        slot.empty()  # the page, not the progress, once it is done
+        st.toast("Results ready, and cached for next time", icon=":material/check_circle:")
     notices(selection, found)
     return found
 
@@ -47,21 +48,70 @@ def notices(selection: Selection, found: dict[str, Result]) -> None:
     """The dataset fallback notice and every method that could not run, with why."""
     info = pipeline.describe(selection.config)
     if info.get("notice"):
-        st.warning(info["notice"])
+        if selection.present:  # one line on a projector; the whole notice on hover
+            short = ("Offline: scikit-learn's 8x8 digits stand in for MNIST" if info["dataset_used"] == "digits"
+                     else f"Data: {info['dataset_used']}")
+            st.caption(f":material/info: {short}", help=info["notice"])
+        else:
+            st.warning(info["notice"])
     for name, result in found.items():
         if not result.ok:
             st.error(f"{REGISTRY[name].label}: {result.error}")
 
 
-def download_csv(frame: pd.DataFrame, name: str) -> None:
-    st.download_button(f"Download {name}.csv", frame.to_csv(index=False).encode(), f"{name}.csv",
+def provenance(selection: Selection) -> dict:
+    """What a downloaded file needs to stand alone: the configuration, the dataset actually
+    used, P, the methods' sample count and the code version."""
+    info = pipeline.describe(selection.config)
+    return {"config": selection.config.to_dict(), "dataset_used": info["dataset_used"],
+            "num_params": info["num_params"], "hutchinson_samples": selection.samples,
+            "code_version": info["code_version"]}
+
+
+def file_label(selection: Selection) -> str:
+    """A short file-name label of the configuration, e.g. ``mnist28_h8_relu_N1000_s0``."""
+    c = selection.config
+    size = str(c.input_size) if c.dataset == "mnist" else ""
+    return f"{c.dataset}{size}_h{'x'.join(map(str, c.hidden))}_{c.activation}_N{c.hessian_batch_size}_s{c.seed}"
+
+
+def csv_with_header(frame: pd.DataFrame, selection: Selection) -> str:
+    """The CSV of ``frame`` after ``# key: value`` lines that say what produced it."""
+    header = "".join(f"# {key}: {json.dumps(value)}\n" for key, value in provenance(selection).items())
+    return header + frame.to_csv(index=False)
+
+
+def download_csv(frame: pd.DataFrame, name: str, selection: Selection) -> None:
+    """A CSV download whose header block carries the configuration; numbers stay numbers."""
+    filename = f"{name}_{file_label(selection)}.csv"
+    st.download_button(f"Download {name}.csv", csv_with_header(frame, selection).encode(), filename,
                        "text/csv", key=f"csv_{name}")
 
 
-def download_json(found: dict[str, Result], name: str = "results") -> None:
-    data = {n: r.to_dict() for n, r in found.items()}
-    st.download_button("Download all results (JSON)", json.dumps(data).encode(), f"{name}.json",
+def download_json(found: dict[str, Result], selection: Selection, name: str = "results") -> None:
+    data = {**provenance(selection), "results": {n: r.to_dict() for n, r in found.items()}}
+    st.download_button("Download all results (JSON)", json.dumps(data).encode(), f"{name}_{file_label(selection)}.json",
                        "application/json", key=f"json_{name}")
+
+
+PRESENTATION_CSS = """
+<style>
+html, body, [class*="st-"], .stMarkdown p { font-size: 1.15rem; }
+h1 { font-size: 2.3rem !important; padding-top: 0 !important; }
+.block-container { padding-top: 2.6rem !important; }
+</style>
+"""
+
+
+def presentation(selection: Selection) -> None:
+    """Larger type and less padding when presentation mode is on."""
+    if selection.present:
+        st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
+
+
+def details(selection: Selection):
+    """Where tables and downloads go: folded away in presentation mode, inline otherwise."""
+    return st.expander("Tables and downloads", expanded=False) if selection.present else st.container()
 
 
 def guarded(render) -> None:

@@ -158,6 +158,20 @@ def mnist_files(data_dir: Path) -> dict[str, Path | None]:
     return {stem: _find_idx(raw_dir, stem) for stem in MNIST_SHA256}
 
 
+def mnist_available(data_dir: Path) -> bool:
+    """Whether ``data_dir`` holds a usable MNIST split (its files present and official)."""
+    for split in ("train", "test"):
+        try:
+            paths = [_find_idx(Path(data_dir) / "MNIST" / "raw", stem) for stem in _MNIST_FILES[split]]
+            if all(paths):
+                for path, stem in zip(paths, _MNIST_FILES[split]):
+                    check_mnist_file(path, stem)
+                return True
+        except (DataFileError, OSError):
+            continue
+    return False
+
+
 def download_mnist(data_dir: Path) -> None:
     """Fetch MNIST into ``data_dir/MNIST/raw`` with torchvision (which checks its own MD5s).
 

@@ -140,8 +140,72 @@ def hutchinson_rows(study: dict, exact_trace: float | None) -> list[dict]:
     return rows
 
 
+#: float32's machine epsilon: the exact spectra are computed in float32
+FLOAT32_EPS = float(np.finfo(np.float32).eps)
+
+
+def noise_floor(spectrum: np.ndarray, eps: float = FLOAT32_EPS) -> float:
+    """|λ| below ``P · eps · max|λ|`` is rounding, not curvature: counted as zero.
+
+    (The backward error of a symmetric eigensolver is about ``P eps ||H||``; Golub & Van Loan,
+    Matrix Computations, 8.1.) A PSD matrix (the GGN) then has no negative eigenvalues.
+
+    >>> noise_floor(np.array([-1e-9, 2.0]))  # 2 * eps * 2
+    4.76837158203125e-07
+    """
+    spectrum = np.asarray(spectrum)
+    return float(len(spectrum) * eps * np.abs(spectrum).max()) if len(spectrum) else 0.0
+
+
 def spectrum_summary(results: dict[str, Result]) -> list[dict]:
-    """Per method with a full spectrum: smallest, largest, count of negative eigenvalues, count."""
-    return [{"method": label(name), "smallest": float(r.spectrum[0]), "largest": float(r.spectrum[-1]),
-             "negative": int((r.spectrum < 0).sum()), "count": len(r.spectrum)}
-            for name, r in results.items() if r.ok and r.spectrum is not None]
+    """Per method with a full spectrum: smallest, largest, and how many eigenvalues are negative,
+    zero and positive beyond the rounding noise floor (:func:`noise_floor`, stated per row)."""
+    rows = []
+    for name, r in results.items():
+        if r.ok and r.spectrum is not None:
+            floor = noise_floor(r.spectrum)
+            rows.append({"method": label(name), "smallest": float(r.spectrum[0]), "largest": float(r.spectrum[-1]),
+                         "negative": int((r.spectrum < -floor).sum()), "zero (|λ| ≤ floor)": int((np.abs(r.spectrum) <= floor).sum()),
+                         "positive": int((r.spectrum > floor).sum()), "noise floor": floor, "count": len(r.spectrum)})
+    return rows
+
+
+def symlog(values: np.ndarray, constant: float) -> np.ndarray:
+    """``sign(x) log10(1 + |x| / c)``, the symmetric log Vega-Lite's ``symlog`` scale uses (base 10)."""
+    return np.sign(values) * np.log10(1 + np.abs(values) / constant)
+
+
+def symlog_inverse(values: np.ndarray, constant: float) -> np.ndarray:
+    return np.sign(values) * constant * (10 ** np.abs(values) - 1)
+
+
+def spectrum_positions(results: dict[str, Result], log_axis: bool = True) -> dict:
+    """Every eigenvalue of every full spectrum at its position on a shared axis, for histograms.
+
+    Returns:
+        ``{"rows": [{method, eigenvalue, position}], "constant": c, "domain": [lo, hi], "log_axis"}``:
+        ``position`` is :func:`symlog` of the eigenvalue with ``c`` the exact Hessian's median
+        |λ| (the axis' linear range) when ``log_axis``, else the eigenvalue itself; a chart bins
+        positions with equal widths and labels the axis in eigenvalues.
+    """
+    spectra = {label(n): r.spectrum for n, r in results.items() if r.ok and r.spectrum is not None}
+    if not spectra:
+        return {"rows": [], "constant": 1.0, "domain": [0.0, 1.0], "log_axis": log_axis}
+    reference = results.get("exact_hessian")
+    base = reference.spectrum if reference is not None and reference.ok else np.concatenate(list(spectra.values()))
+    constant = max(float(np.median(np.abs(base))), 1e-12)
+    position = (lambda v: symlog(v, constant)) if log_axis else (lambda v: v)
+    rows = [{"method": method, "eigenvalue": float(v), "position": float(x)}
+            for method, values in spectra.items() for v, x in zip(values, position(values))]
+    positions = [r["position"] for r in rows]
+    return {"rows": rows, "constant": constant, "domain": [min(positions), max(positions)], "log_axis": log_axis}
+
+
+def trace_error_rows(results: dict[str, Result]) -> list[dict]:
+    """Signed relative error of each method's trace against the exact Hessian's (empty without it)."""
+    exact = results.get("exact_hessian")
+    if exact is None or not exact.ok or not exact.trace:
+        return []
+    return [{"method": label(name), "family": r.family, "signed_relative_error": (r.trace - exact.trace) / abs(exact.trace),
+             "trace": float(r.trace), "exact_trace": float(exact.trace), "matvecs": r.matvecs, "seconds": r.seconds}
+            for name, r in results.items() if r.ok and r.trace is not None and name != "exact_hessian"]

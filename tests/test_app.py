@@ -134,3 +134,62 @@ def test_a_width_admitted_for_nothing_dense_renders_every_page_with_refusals(fre
         if page.path in ("views/home.py", "views/top_eigenvalues.py", "views/cost.py"):
             assert "Lanczos" in errors or "PyHessian power iteration is refused" in errors, page.path
         assert time.perf_counter() - start < 60 + 3 * 20, page.path  # training + the budget, not more
+
+
+def url_app(page: str = "views/home.py", **query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=300)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    if page != "views/home.py":
+        at.switch_page(page).run()
+    return at
+
+
+URL_SMALL = {"dataset": "synthetic", "hidden": "6", "N": "64", "epochs": "3", "samples": "30"}
+
+
+def test_url_parameters_set_the_controls_and_a_change_is_written_back():
+    at = url_app(**URL_SMALL, seed="2")
+    assert not at.exception and not at.error
+    assert at.sidebar.text_input(key="cfg_hidden").value == "6"
+    assert at.sidebar.number_input(key="cfg_seed").value == 2
+    assert at.metric[0].value == f"{8 * 6 + 6 + 6 * 10 + 10:,}"
+    at.sidebar.number_input(key="cfg_seed").set_value(0).run()
+    assert "seed" not in at.query_params  # back at its default: not in the URL
+    at.sidebar.text_input(key="cfg_hidden").set_value("7").run()
+    assert at.query_params["hidden"] == ["7"] or at.query_params["hidden"] == "7"
+
+
+def test_a_bad_url_value_gets_one_line_and_the_default():
+    at = url_app(**{**URL_SMALL, "N": "lots", "activation": "swish"})
+    assert not at.exception
+    messages = [e.value for e in at.error]
+    assert any("URL parameter N='lots' is not allowed" in m for m in messages)
+    assert any("URL parameter activation='swish' is not allowed" in m for m in messages)
+    assert at.sidebar.selectbox(key="cfg_activation").value == "relu"
+
+
+def test_presentation_mode_folds_tables_and_uses_a_short_selection():
+    at = url_app("views/top_eigenvalues.py", **URL_SMALL, present="1")
+    assert not at.exception and not at.error
+    assert at.sidebar.toggle(key="cfg_present").value is True
+    assert at.sidebar.multiselect(key="cfg_methods").value == ["pyhessian_top_k", "diag_hessian", "kfac",
+                                                               "lanczos", "hutchpp"]
+    assert at.expander and at.expander[0].label == "Tables and downloads"
+
+
+def test_downloads_carry_the_configuration():
+    from app import widgets
+    from app.sidebar import Selection
+    from core.config import ExperimentConfig
+    import pandas as pd
+
+    selection = Selection(ExperimentConfig(dataset="synthetic", hidden=(6,), hessian_batch_size=64, epochs=3),
+                          ("kfac",), 30)
+    text = widgets.csv_with_header(pd.DataFrame({"trace": [1.5]}), selection)
+    header = [line for line in text.splitlines() if line.startswith("#")]
+    assert any('"hidden": [6]' in line for line in header) and any("dataset_used" in line for line in header)
+    assert any("code_version" in line for line in header)
+    assert text.splitlines()[len(header):] == ["trace", "1.5"]
+    assert widgets.file_label(selection) == "synthetic_h6_relu_N64_s0"

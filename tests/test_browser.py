@@ -57,3 +57,34 @@ def test_every_page_renders_in_chromium_without_exception(server):
             else:  # Home on the offline default: the fallback is said on screen
                 assert page.get_by_text("digits are used instead").count() >= 1
         browser.close()
+
+
+def test_presentation_mode_at_projector_size_puts_the_chart_first_and_nothing_overflows(server):
+    """1280 x 720, ``?present=1``: each page's first chart lies in the first viewport and no
+    chart is wider than its container. Screenshots: ``screenshots/present_<page>.png``."""
+    from playwright.sync_api import sync_playwright
+
+    shots = ROOT / "screenshots"
+    shots.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        for name in [path for path in PAGES if path]:
+            page.goto(f"{server}/{name}?present=1")
+            page.wait_for_selector("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg",
+                                   timeout=240_000)
+            page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=240_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(shots / f"present_{name}.png"))
+            charts = page.locator("[data-testid=stVegaLiteChart]")
+            first = charts.first.bounding_box()
+            assert first is not None and first["y"] >= 0 and first["y"] + min(first["height"], 300) <= 720, \
+                (name, first)
+            for i in range(charts.count()):
+                if not charts.nth(i).is_visible():  # folded away in "Tables and downloads"
+                    continue
+                charts.nth(i).scroll_into_view_if_needed()
+                box = charts.nth(i).bounding_box()
+                drawn = charts.nth(i).locator("canvas, svg").first.bounding_box(timeout=60_000)
+                assert drawn["x"] + drawn["width"] <= box["x"] + box["width"] + 2, (name, i, box, drawn)
+        browser.close()

@@ -6,16 +6,20 @@ import streamlit as st
 from app import sidebar, widgets
 from core import claims, pipeline, studies
 
+PAPER_DATASETS = ("mnist", "mnist-t10k")
+
 
 def render():
-    st.title("Hessian spectrum explorer")
-    st.markdown(
-        "Trains a small MLP and computes the **exact** Hessian (and Gauss-Newton) spectrum of its mean "
-        "cross-entropy on a fixed batch. It then shows what **PyHessian**, **BackPACK** and better "
-        "matrix-free estimators (Lanczos, Hutch++) make of it: top eigenvalues, trace, the whole "
-        "spectrum and what each costs. Every result is cached, so changing a control back is instant.")
     selection = sidebar.current()
+    widgets.presentation(selection)
     config = selection.config
+    st.title("Hessian spectrum explorer")
+    if not selection.present:
+        st.markdown(
+            "Trains a small MLP and computes the **exact** Hessian (and Gauss-Newton) spectrum of its mean "
+            "cross-entropy on a fixed batch. It then shows what **PyHessian**, **BackPACK** and better "
+            "matrix-free estimators (Lanczos, Hutch++) make of it: top eigenvalues, trace, the whole "
+            "spectrum and what each costs. Every result is cached, so changing a control back is instant.")
     found = widgets.results(selection, methods=claims.claim_methods(selection.methods))
 
     info = pipeline.describe(config)
@@ -28,10 +32,16 @@ def render():
 
     st.subheader("The paper's table, on this configuration")
     table = claims.paper_table(config)
-    frame = pd.DataFrame(claims.formatted_rows(table), columns=["quantity", *table["header"][1:]])
+    header = table["header"][1:]
+    same_data = info["dataset_used"] in PAPER_DATASETS
+    if not same_data:
+        header = [h.replace("(paper", "(paper, its MNIST") for h in header]
+        st.info(f"This run uses **{info['dataset_used']}**, not MNIST: the paper's columns are its MNIST figures, "
+                "so compare them with ours for shape (which is larger, by how much), not value.")
+    frame = pd.DataFrame(claims.formatted_rows(table), columns=["quantity", *header])
     st.dataframe(frame.set_index("quantity"), width="stretch")
     st.caption("Exact 'time for Tr(H)' includes building the dense Hessian. " + " ".join(table["notes"]))
-    widgets.download_csv(frame, "paper_table")
+    numbers = pd.DataFrame(table["rows"], columns=["quantity", *header])  # numbers, not display strings
 
     st.subheader("Do the paper's claims hold here?")
     with st.spinner("Hutchinson over independent repeats (cached afterwards)…"):
@@ -41,8 +51,12 @@ def render():
         mark = {True: ":green[:material/check_circle: held]", False: ":red[:material/cancel: did not hold]",
                 None: ":orange[:material/help: not checked]"}[claim["held"]]
         st.markdown(f"**{mark}** — {claim['claim']}  \n{claim['evidence']}")
-    widgets.download_csv(pd.DataFrame(verdicts), "paper_claims")
-    widgets.download_json(found)
+    st.caption("Each verdict is computed on this run against its exact Hessian (and GGN), never taken from "
+               "the paper" + ("." if same_data else "; only the paper table's numbers are MNIST's."))
+    with widgets.details(selection):
+        widgets.download_csv(numbers, "paper_table", selection)
+        widgets.download_csv(pd.DataFrame(verdicts), "paper_claims", selection)
+        widgets.download_json(found, selection)
 
 
 widgets.guarded(render)

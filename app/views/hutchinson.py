@@ -8,11 +8,13 @@ from core import studies, tables
 
 
 def render():
-    st.title("Hutchinson trace estimate vs sample count")
-    st.markdown("Mean and 10-90 % band over independent repeats, against the exact trace (paper Fig. 3). "
-                "Hutch++ at the same number of Hessian-vector products spends a third of them on the "
-                "top eigen-directions and estimates only the rest.")
     selection = sidebar.current()
+    widgets.presentation(selection)
+    st.title("Hutchinson trace estimate vs sample count")
+    if not selection.present:
+        st.markdown("Mean and 10-90 % band over independent repeats, against the exact trace (paper Fig. 3). "
+                    "Hutch++ at the same number of Hessian-vector products spends a third of them on the "
+                    "top eigen-directions and estimates only the rest.")
     found = widgets.results(selection, methods=["exact_hessian"])
     repeats = st.slider("repeats", 2, 50, studies.DEFAULT_REPEATS)
     with st.spinner("Sampling (cached afterwards)…"):
@@ -20,14 +22,15 @@ def render():
     exact = found["exact_hessian"]
     rows = tables.hutchinson_rows(study, exact.trace if exact.ok else None)
     st.altair_chart(charts.hutchinson_curve(rows, exact.trace if exact.ok else None), width="stretch")
-    if exact.ok:
-        st.subheader("Error against the exact trace")
-        st.altair_chart(charts.hutchinson_error(rows), width="stretch")
-        st.caption("Hutchinson's error falls like 1/sqrt(m); Hutch++'s like 1/m once its sketch holds the "
-                   "outlying eigenvalues (Meyer et al. 2021).")
-    frame = pd.DataFrame(rows)
-    st.dataframe(frame, width="stretch", hide_index=True)
-    widgets.download_csv(frame, "hutchinson")
+    with widgets.details(selection):
+        if exact.ok:
+            st.subheader("Error against the exact trace")
+            st.altair_chart(charts.hutchinson_error(rows), width="stretch")
+            st.caption("Hutchinson's error falls like 1/sqrt(m); Hutch++'s like 1/m once its sketch holds the "
+                       "outlying eigenvalues (Meyer et al. 2021).")
+        frame = pd.DataFrame(rows)
+        st.dataframe(frame, width="stretch", hide_index=True)
+        widgets.download_csv(frame, "hutchinson", selection)
 
 
 widgets.guarded(render)

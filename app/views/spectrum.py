@@ -9,26 +9,38 @@ from core.methods import yielding
 
 
 def render():
-    st.title("The whole spectrum")
-    st.markdown("Histogram of all P eigenvalues of each method that has them (the exact Hessian and GGN, "
-                "the diagonal and Kronecker approximations), one row per method on a shared axis. The "
-                "symlog axis keeps negative and tiny eigenvalues visible: only the Hessian has negative "
-                "curvature; the GGN and its approximations are positive semi-definite (up to rounding).")
     selection = sidebar.current()
-    found = widgets.results(selection, methods=yielding(selection.methods, "spectrum") + yielding(selection.methods, "density"))
+    widgets.presentation(selection)
+    st.title("The whole spectrum")
+    if not selection.present:
+        st.markdown("Histogram of all P eigenvalues of each method that has them, one row per method on shared "
+                    "bins and a shared axis labelled in eigenvalues. The symmetric-log axis is linear near zero "
+                    "(up to the exact Hessian's median |λ|) and logarithmic beyond, so negative and tiny "
+                    "eigenvalues stay visible. Only the Hessian has negative curvature; the GGN and its "
+                    "approximations are positive semi-definite: eigenvalues within the rounding noise floor "
+                    "P·ε·max|λ| (ε of float32) are counted as zero, not as negative.")
+    found = widgets.results(selection, methods=yielding(selection.methods, "spectrum")
+                            + yielding(selection.methods, "density"))
+    panels = st.container()  # the histograms first; their controls below them
     c1, c2 = st.columns(2)
-    symlog = c1.toggle("symlog eigenvalue axis", value=True)
+    log_axis = c1.toggle("symmetric log eigenvalue axis", value=True)
     bins = c2.slider("bins", 20, 200, 80)
-    rows = tables.spectrum_rows(found)
-    if rows:
-        st.altair_chart(charts.spectrum_histogram(rows, symlog, bins), width="stretch")
-        st.dataframe(pd.DataFrame(tables.spectrum_summary(found)), width="stretch", hide_index=True)
-        widgets.download_csv(pd.DataFrame(rows), "spectra")
+    positions = tables.spectrum_positions(found, log_axis)
+    methods = list(dict.fromkeys(r["method"] for r in positions["rows"]))
+    for method in methods:
+        panels.markdown(f"**{method}**")
+        panels.altair_chart(charts.spectrum_histogram(positions, method, bins), width="stretch")
     density = tables.density_rows(found)
     if density:
         st.subheader("Spectral density by stochastic Lanczos quadrature")
         st.altair_chart(charts.density_lines(density), width="stretch")
-        widgets.download_csv(pd.DataFrame(density), "densities")
+    with widgets.details(selection):
+        if methods:
+            st.dataframe(pd.DataFrame(tables.spectrum_summary(found)).style.format(
+                {"smallest": "{:.4g}", "largest": "{:.4g}", "noise floor": "{:.1e}"}), width="stretch", hide_index=True)
+            widgets.download_csv(pd.DataFrame(tables.spectrum_rows(found)), "spectra", selection)
+        if density:
+            widgets.download_csv(pd.DataFrame(density), "densities", selection)
 
 
 widgets.guarded(render)

@@ -9,12 +9,16 @@ from core.methods import yielding
 
 
 def render():
-    st.title("Top eigenvalues")
-    st.markdown("How close does each method come to the largest eigenvalues of the exact Hessian? "
-                "(paper Fig. 1). Diagonal methods show their largest diagonal entries; Kronecker ones "
-                "the largest products of factor eigenvalues; PyHessian finds the largest |λ|.")
     selection = sidebar.current()
+    widgets.presentation(selection)
+    st.title("Top eigenvalues")
+    if not selection.present:
+        st.markdown("How close does each method come to the largest eigenvalues of the exact Hessian? "
+                    "(paper Fig. 1). Diagonal methods show their largest diagonal entries; Kronecker ones "
+                    "the largest products of factor eigenvalues; PyHessian's power iteration finds the "
+                    "largest |λ| and is ranked and scored by |λ|.")
     found = widgets.results(selection, methods=yielding(selection.methods, "top"))
+    chart = st.container()  # the chart first; its controls below it
     c1, c2 = st.columns([1, 3])
     k = c1.slider("k", 1, 50, 10)
     log = c2.toggle("symlog scale", value=True)
@@ -22,12 +26,14 @@ def render():
     if not rows:
         st.info("No selected method yields top eigenvalues.")
         return
-    st.altair_chart(charts.top_eigenvalues(rows, log), width="stretch")
+    chart.altair_chart(charts.top_eigenvalues(rows, log, height=470 if selection.present else 440), width="stretch")
     frame = pd.DataFrame(rows)
-    errors = frame.pivot_table(index="rank", columns="method", values="relative_error")
-    st.subheader("Relative error per rank against the exact Hessian")
-    st.dataframe(errors.style.format("{:.2e}"), width="stretch")
-    widgets.download_csv(frame, "top_eigenvalues")
+    with widgets.details(selection):
+        errors = frame[frame.method != charts.EXACT].pivot_table(index="rank", columns="method",
+                                                                 values="relative_error")
+        st.subheader("Relative error per rank against the exact Hessian")
+        st.dataframe(errors.style.format("{:.1e}", na_rep="—"), width="stretch")
+        widgets.download_csv(frame, "top_eigenvalues", selection)
 
 
 widgets.guarded(render)

@@ -1,4 +1,4 @@
-"""Trace (paper Fig. 2): one bar per method, the exact trace as a rule, relative errors."""
+"""Trace (paper Fig. 2): each method's trace relative to the exact Hessian's."""
 
 import pandas as pd
 import streamlit as st
@@ -9,19 +9,26 @@ from core.methods import yielding
 
 
 def render():
-    st.title("Trace")
-    st.markdown("The trace of each approximation against the exact Hessian's (dashed rule; paper Fig. 2). "
-                "Diagonal methods carry the exact diagonal, so their trace is exact; Kronecker "
-                "factorisations and sampling move it.")
     selection = sidebar.current()
+    widgets.presentation(selection)
+    st.title("Trace")
+    if not selection.present:
+        st.markdown("Each approximation's trace relative to the exact Hessian's (paper Fig. 2): zero is exact. "
+                    "Diagonal methods carry the exact diagonal of the matrix they approximate, so the "
+                    "Hessian's is exact and the GGN's differs by the GGN's own trace; Kronecker "
+                    "factorisations and sampling move it.")
     found = widgets.results(selection, methods=yielding(selection.methods, "trace"))
-    rows = tables.trace_rows(found)
-    exact = found["exact_hessian"]
-    st.altair_chart(charts.trace_bars(rows, exact.trace if exact.ok else None), width="stretch")
-    frame = pd.DataFrame(rows)
-    st.dataframe(frame.style.format({"trace": "{:.5g}", "relative_error": "{:.2%}", "seconds": "{:.3f}"},
-                                    na_rep="—"), width="stretch", hide_index=True)
-    widgets.download_csv(frame, "trace")
+    errors = tables.trace_error_rows(found)
+    if errors:
+        st.altair_chart(charts.trace_errors(errors), width="stretch")
+    else:
+        st.info("No exact trace to compare with; the traces themselves:")
+        st.altair_chart(charts.trace_bars(tables.trace_rows(found)), width="stretch")
+    frame = pd.DataFrame(tables.trace_rows(found))
+    with widgets.details(selection):
+        st.dataframe(frame.style.format({"trace": "{:.5g}", "relative_error": "{:.2%}", "seconds": "{:.3f}"},
+                                        na_rep="—"), width="stretch", hide_index=True)
+        widgets.download_csv(frame, "trace", selection)
 
 
 widgets.guarded(render)
