@@ -97,7 +97,7 @@ def download_json(found: dict[str, Result], selection: Selection, name: str = "r
 PRESENTATION_CSS = """
 <style>
 html, body, [class*="st-"], .stMarkdown p { font-size: 1.15rem; }
-h1 { font-size: 2.3rem !important; padding-top: 0 !important; }
+[data-testid="stHeading"] h1, .stMainBlockContainer h1 { font-size: 2.6rem !important; padding-top: 0 !important; }
 .block-container { padding-top: 2.6rem !important; }
 </style>
 """

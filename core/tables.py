@@ -184,16 +184,18 @@ def spectrum_positions(results: dict[str, Result], log_axis: bool = True) -> dic
 
     Returns:
         ``{"rows": [{method, eigenvalue, position}], "constant": c, "domain": [lo, hi], "log_axis"}``:
-        ``position`` is :func:`symlog` of the eigenvalue with ``c`` the exact Hessian's median
-        |λ| (the axis' linear range) when ``log_axis``, else the eigenvalue itself; a chart bins
-        positions with equal widths and labels the axis in eigenvalues.
+        ``position`` is :func:`symlog` of the eigenvalue when ``log_axis``, else the eigenvalue
+        itself; ``c``, the axis' linear range, is the exact Hessian's rounding noise floor
+        (:func:`noise_floor`), so what cannot be told from zero sits in the linear middle and
+        every decade above it is resolved. A chart bins positions with equal widths and labels
+        the axis in eigenvalues.
     """
     spectra = {label(n): r.spectrum for n, r in results.items() if r.ok and r.spectrum is not None}
     if not spectra:
         return {"rows": [], "constant": 1.0, "domain": [0.0, 1.0], "log_axis": log_axis}
     reference = results.get("exact_hessian")
     base = reference.spectrum if reference is not None and reference.ok else np.concatenate(list(spectra.values()))
-    constant = max(float(np.median(np.abs(base))), 1e-12)
+    constant = max(noise_floor(base), 1e-12)
     position = (lambda v: symlog(v, constant)) if log_axis else (lambda v: v)
     rows = [{"method": method, "eigenvalue": float(v), "position": float(x)}
             for method, values in spectra.items() for v, x in zip(values, position(values))]

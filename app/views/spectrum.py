@@ -14,9 +14,9 @@ def render():
     st.title("The whole spectrum")
     if not selection.present:
         st.markdown("Histogram of all P eigenvalues of each method that has them, one row per method on shared "
-                    "bins and a shared axis labelled in eigenvalues. The symmetric-log axis is linear near zero "
-                    "(up to the exact Hessian's median |λ|) and logarithmic beyond, so negative and tiny "
-                    "eigenvalues stay visible. Only the Hessian has negative curvature; the GGN and its "
+                    "bins and a shared axis labelled in eigenvalues. The symmetric-log axis is linear within the "
+                    "rounding noise floor and logarithmic beyond, so negative and small eigenvalues stay "
+                    "visible. Only the Hessian has negative curvature; the GGN and its "
                     "approximations are positive semi-definite: eigenvalues within the rounding noise floor "
                     "P·ε·max|λ| (ε of float32) are counted as zero, not as negative.")
     found = widgets.results(selection, methods=yielding(selection.methods, "spectrum")
