@@ -185,3 +185,35 @@ def hutchinson_error(rows: list[dict], height: int = 300) -> alt.Chart:
         color=alt.Color("estimator:N", scale=ESTIMATOR_COLORS),
         tooltip=["estimator", "samples", alt.Tooltip("relative_rmse:Q", format=".2%")],
     ).properties(height=height))
+
+
+def pareto(rows: list[dict], cost: str, error: str, cost_title: str, error_title: str, height: int = 420) -> alt.Chart:
+    """Error against cost, one point per sweep cell, the Pareto front as a black step line."""
+    frame = pd.DataFrame(rows)
+    frame = frame[(frame[cost] > 0) & (frame[error] > 0)]
+    pick = _legend_selection("label")
+    points = alt.Chart(frame).mark_point(filled=True, size=70).encode(
+        x=alt.X(f"{cost}:Q", scale=alt.Scale(type="log"), title=cost_title),
+        y=alt.Y(f"{error}:Q", scale=alt.Scale(type="log"), title=error_title),
+        color=_method_color(frame, field="label"), shape=alt.Shape("on_front:N", title="on the front"),
+        opacity=alt.condition(pick, alt.value(0.9), alt.value(0.1)),
+        tooltip=["label", "hidden", "activation", "seed", "options", alt.Tooltip(f"{cost}:Q", format=".3g"),
+                 alt.Tooltip(f"{error}:Q", format=".2e")],
+    ).add_params(pick)
+    front = alt.Chart(frame[frame.on_front].sort_values(cost)).mark_line(color="black", interpolate="step-after").encode(
+        x=f"{cost}:Q", y=f"{error}:Q")
+    return (front + points).properties(height=height)
+
+
+def metric_against_field(rows: list[dict], field: str, metric: str, title: str, height: int = 320) -> alt.Chart:
+    """A metric against a swept configuration field, one line per method (mean over the other fields)."""
+    frame = pd.DataFrame(rows).dropna(subset=[metric])
+    frame[field] = frame[field].astype(str)
+    pick = _legend_selection("label")
+    return alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X(f"{field}:N", title=field, sort=None),
+        y=alt.Y(f"mean({metric}):Q", title=f"{title} (mean over the other fields)"),
+        color=_method_color(frame, field="label"),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
+        tooltip=["label", f"{field}:N", alt.Tooltip(f"mean({metric}):Q", format=".3g")],
+    ).add_params(pick).properties(height=height)

@@ -31,6 +31,7 @@ DEFAULTS = {
     "cfg_methods": list(DEFAULT_SELECTION),
     "cfg_samples": DEFAULT_SAMPLES,
     "cfg_present": False,
+    "cfg_device": _CONFIG.device,
 }
 #: the short selection presentation mode starts with (fewer lines on a projector)
 PRESENTATION_METHODS = ["pyhessian_top_k", "diag_hessian", "kfac", "lanczos", "hutchpp"]
@@ -93,6 +94,8 @@ def draw() -> Selection:
                                 help="the fixed batch whose mean-loss Hessian is studied")
         epochs = st.number_input("training epochs", min_value=0, max_value=200, key="cfg_epochs")
         seed = st.number_input("seed", min_value=0, max_value=2**31 - 1, key="cfg_seed")
+        device = st.selectbox("device", ("cpu", "auto", "cuda"), key="cfg_device",
+                              help="auto: the GPU when there is one; results (and cache entries) are per device")
         st.header("Methods")
         methods = st.multiselect("methods to compare", list(REGISTRY), key="cfg_methods",
                                  format_func=lambda n: REGISTRY[n].label)
@@ -102,7 +105,7 @@ def draw() -> Selection:
         config = ExperimentConfig(dataset=dataset, input_size=int(input_size) if uses_mnist else 28,
                                   hidden=parse_hidden(hidden),
                                   activation=activation, hessian_batch_size=int(batch), epochs=int(epochs),
-                                  seed=int(seed))
+                                  seed=int(seed), device=device)
     except ConfigError as error:
         st.error(f"Invalid setting: {error}. Nothing was recomputed.")
         st.stop()

@@ -68,6 +68,7 @@ PARAMS: dict[str, tuple[str, Callable, Callable]] = {
     "methods": ("cfg_methods", _methods, ",".join),
     "samples": ("cfg_samples", _integer("samples", 3, 500), str),
     "present": ("cfg_present", _flag, lambda on: "1" if on else "0"),
+    "device": ("cfg_device", _choice("device", ("cpu", "auto", "cuda")), str),
 }
 
 

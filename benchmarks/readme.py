@@ -79,6 +79,13 @@ def markdown_table(report: dict) -> str:
                  ", ".join(f"P={pt['P']:,}: {pt['seconds']:.1f} s / {pt['peak_rss_gib']:.2f}" for pt in sc["points"]), ""))
     rows.append(("fitted time exponent (t ~ P^a)", f"{sc['time_exponent']:.2f}" if sc["time_exponent"] else "-", ""))
     rows.append(("largest P admitted by the default budget (12 GiB, 600 s)", f"{sc['largest_p_default_budget']:,}", ""))
+    sw = report.get("sweep")
+    if sw:
+        rows.append((f"sweep of {sw['cells']} cells (+ exact references, {sw['cells_with_references']} in all), wall time "
+                     "[s]: " + " / ".join(sw["seconds"]),
+                     " / ".join(f"{v:.1f}" for v in sw["seconds"].values()) + " (ratio to serial "
+                     + " / ".join(f"{v:.2f}" for v in sw["ratio_to_serial"].values()) + ")", ""))
+        rows.append(("sweep: overhead per cached cell [s]", f"{sw['cached_cell_s']:.3f}", ""))
     fp = report.get("first_paint", {})
     if fp:
         rows.append(("import time of a fresh interpreter [s]: " + ", ".join(fp["imports_s"]),

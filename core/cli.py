@@ -1,9 +1,10 @@
-"""Command line: ``python -m core {run,compare,warm,methods}``.
+"""Command line: ``python -m core {run,compare,warm,sweep,data,methods}``.
 
 ``run`` prints the paper's table (exact Hessian vs PyHessian) for one configuration;
 ``compare`` runs any set of methods and prints the comparison with the exact Hessian;
 ``warm`` precomputes everything the app shows for some configurations before a talk;
-``methods`` lists the registry. (The benchmarks are ``python -m benchmarks``.) Results are
+``sweep`` runs a grid of configurations x methods cell by cell (local processes or Dask);
+``data`` checks or downloads MNIST; ``methods`` lists the registry. (The benchmarks are ``python -m benchmarks``.) Results are
 cached, so a repeated command is instant. Bad input prints one clear line and exits with
 status 2, computing nothing.
 """
@@ -47,6 +48,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=DEFAULTS.seed, help="(default: %(default)s)")
     g.add_argument("--synthetic-dim", type=int, default=DEFAULTS.synthetic_dim,
                    help="input dimension of the synthetic task (default: %(default)s)")
+    g.add_argument("--device", default=DEFAULTS.device, choices=("cpu", "cuda", "auto"),
+                   help="where to compute; auto: the GPU when there is one (default: $HESSIAN_DEVICE or cpu)")
     s = parser.add_argument_group("storage")
     s.add_argument("--data-dir", default=None,
                    help="where MNIST lives or is downloaded to (default: $HESSIAN_DATA_DIR or ./data)")
@@ -60,7 +63,7 @@ def config_from_args(args: argparse.Namespace, hidden: str | None = None,
         hidden=parse_hidden(hidden if hidden is not None else args.hidden),
         activation=activation or args.activation, epochs=args.epochs, optimizer=args.optimizer,
         lr=args.lr, train_batch_size=args.train_batch_size, train_subset=args.train_subset,
-        hessian_batch_size=args.hessian_batch, seed=args.seed, synthetic_dim=args.synthetic_dim)
+        hessian_batch_size=args.hessian_batch, seed=args.seed, synthetic_dim=args.synthetic_dim, device=args.device)
 
 
 def print_table(rows: list[list], header: list[str], out=sys.stdout) -> None:
@@ -170,6 +173,51 @@ def cmd_warm(args) -> int:
     return 0
 
 
+def _split_values(text: str) -> list:
+    """``"4;8;16,8"`` -> ["4", "8", "16,8"]; numbers become numbers."""
+    values = []
+    for part in text.split(";"):
+        part = part.strip()
+        try:
+            values.append(int(part))
+        except ValueError:
+            try:
+                values.append(float(part))
+            except ValueError:
+                values.append(part)
+    return values
+
+
+def cmd_sweep(args) -> int:
+    from . import sweep
+
+    if args.file:
+        grid, fixed, methods = sweep.load_file(args.file)
+    else:
+        grid, fixed, methods = {}, {}, {}
+    for pair in args.grid or []:
+        if "=" not in pair:
+            raise ConfigError("--grid", pair, "FIELD=v1;v2;..., e.g. activation=relu;tanh or hidden=4;8;16,8")
+        name, text = pair.split("=", 1)
+        grid[name] = _split_values(text)
+    base = config_from_args(args).to_dict()
+    fixed = {**{k: v for k, v in base.items() if k not in grid}, **fixed}
+    for method in [m for m in (args.methods or "").split(",") if m]:
+        methods.setdefault(method, {})
+    for method, options in _parse_options(args.option).items():
+        if method not in methods:
+            raise ConfigError("--option", method, "options of methods given with --methods or in the file")
+        methods[method].update({k: _split_values(v) if ";" in v else v for k, v in options.items()})
+    cells = sweep.expand(grid, fixed, methods)  # every key and value checked before any work
+    jobs = args.jobs or sweep.default_jobs()
+    results, counts = sweep.run_sweep(cells, jobs, args.dask_scheduler, args.dask_local, progress=not args.quiet)
+    rows = sweep.table(cells, results)
+    paths = sweep.write_table(rows, args.out)
+    print(f"{len(cells)} cells: {counts['cached']} cached, {counts['computed']} computed, {counts['failed']} "
+          f"failed or refused (exact references included); wrote {', '.join(map(str, paths))}")
+    return 0
+
+
 def cmd_methods(args) -> int:
     rows = [[s.name, s.family, s.matrix, ", ".join(f"{k}={v}" for k, v in s.defaults.items()), s.reference]
             for s in REGISTRY.values()]
@@ -241,6 +289,28 @@ def build_parser() -> argparse.ArgumentParser:
     warm.add_argument("--quiet", action="store_true")
     warm.set_defaults(func=cmd_warm)
 
+    sweep = sub.add_parser("sweep", help="a grid of configurations x methods, cached cell by cell, on local "
+                                         "processes or a Dask cluster",
+                           description="Run every (configuration, method, options) cell of a grid through the cache "
+                                       "and write one tidy table (CSV, and Parquet or JSON). A stopped sweep started "
+                                       "again computes only the cells it lacks.")
+    add_config_arguments(sweep)
+    sweep.add_argument("--file", help="a TOML sweep file with [grid], [config] and [methods] (see core/sweep.py)")
+    sweep.add_argument("--grid", action="append", metavar="FIELD=V1;V2",
+                       help="a configuration field and its values, repeatable, e.g. activation=relu;tanh or "
+                            "hidden=4;8;16,8")
+    sweep.add_argument("--methods", help="comma-separated registry names")
+    sweep.add_argument("--option", action="append", metavar="METHOD.OPTION=V1;V2",
+                       help="a method option (values separated by ';' are swept), repeatable")
+    sweep.add_argument("-j", "--jobs", type=int, default=1, help="local worker processes (0: all cores; default: 1)")
+    sweep.add_argument("--dask-scheduler", metavar="tcp://HOST:PORT",
+                       help="run the cells on an existing Dask cluster (the cache directory must be shared storage)")
+    sweep.add_argument("--dask-local", type=int, default=0, metavar="N",
+                       help="start a local Dask cluster of N workers for the sweep (and stop it after)")
+    sweep.add_argument("--out", default="sweep.csv", help="table path; .parquet or .json beside it (default: %(default)s)")
+    sweep.add_argument("--quiet", action="store_true")
+    sweep.set_defaults(func=cmd_sweep)
+
     data = sub.add_parser("data", help="check the MNIST files, or download them (the only time anything is downloaded)",
                           description="`data check` verifies the MNIST files in the data directory against the "
                                       "official checksums; `data download` fetches them with torchvision first.")
@@ -274,6 +344,8 @@ def validate(args: argparse.Namespace) -> None:
             raise ConfigError("--out", out, f"a path in an existing directory ({path.parent} is not one)")
     _bounded("--top-k", getattr(args, "top_k", None), 1, 1000)
     _bounded("--samples", getattr(args, "samples", None), 1, 100_000)
+    _bounded("--jobs", getattr(args, "jobs", None), 0, 256)
+    _bounded("--dask-local", getattr(args, "dask_local", None), 0, 64)
     if getattr(args, "command", None) == "compare" and not [m for m in args.methods.split(",") if m]:
         raise ConfigError("--methods", args.methods, "at least one registered method, comma separated")
     if hasattr(args, "cache_dir"):
@@ -287,10 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     workspace.use(getattr(args, "data_dir", None), getattr(args, "cache_dir", None))
     from .budget import BudgetExceeded
     from .cache import CacheError
+    from .sweep import SweepError
 
     try:
         validate(args)
         return args.func(args)
-    except (ConfigError, MethodError, CacheError, BudgetExceeded) as error:
+    except (ConfigError, MethodError, CacheError, BudgetExceeded, SweepError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -9,7 +9,8 @@ field, the value and what is allowed, before any work starts.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any
 
 DATASETS = ("mnist", "digits", "synthetic")
@@ -70,6 +71,9 @@ class ExperimentConfig:
         hessian_batch_size: N, the size of the fixed training batch whose loss Hessian
             (of the *mean* cross-entropy) is studied.
         seed: seeds data order, initialisation, training and the Hessian batch.
+        device: ``cpu``, ``cuda`` or ``auto`` (default ``$HESSIAN_DEVICE`` or ``cpu``); ``auto``
+            is resolved on construction, so the stored value (and the cache key) is the device
+            used.
         synthetic_dim: input dimension of the synthetic task.
     """
 
@@ -87,6 +91,7 @@ class ExperimentConfig:
     hessian_batch_size: int = 1000
     seed: int = 0
     synthetic_dim: int = 8
+    device: str = field(default_factory=lambda: os.environ.get("HESSIAN_DEVICE", "cpu"))
 
     def __post_init__(self):
         if isinstance(self.hidden, list):
@@ -109,6 +114,13 @@ class ExperimentConfig:
         _check_int("hessian_batch_size", self.hessian_batch_size, 1, 60_000)
         _check_int("seed", self.seed, 0, 2**31 - 1)
         _check_int("synthetic_dim", self.synthetic_dim, 1, 1024)
+        from .device import DEVICES, cuda_available, resolve
+
+        _check_choice("device", self.device, DEVICES)
+        if self.device != "cpu":
+            object.__setattr__(self, "device", resolve(self.device))
+            if self.device == "cuda" and not cuda_available():
+                raise ConfigError("device", "cuda", "'cpu' or 'auto': no CUDA device is visible here")
 
     # ------------------------------------------------------------------ derived
     def input_dim(self, dataset_used: str | None = None) -> int:

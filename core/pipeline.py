@@ -84,7 +84,8 @@ def build_problem(config: ExperimentConfig, progress=None):
     model = build_model(config, data.input_dim, data.num_classes)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in trained.state.items()})
     n = config.hessian_batch_size
-    return Problem(model, data.x_train[:n], data.y_train[:n], loss=config.loss)
+    device = torch.device(config.device)
+    return Problem(model.to(device), data.x_train[:n].to(device), data.y_train[:n].to(device), loss=config.loss)
 
 
 def num_params(config: ExperimentConfig) -> int:

@@ -103,6 +103,10 @@ class Problem:
         self._fast = loss == "cross_entropy" and mlp_rop.supports(model)
         self.hvp_count = 0  # Hessian- (or GGN-) vector products applied so far
 
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
     def loss_module(self) -> nn.Module:
         """A fresh ``nn`` loss module (mean reduction) for libraries that take one."""
         return loss_module(self.loss_name)

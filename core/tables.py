@@ -211,3 +211,20 @@ def trace_error_rows(results: dict[str, Result]) -> list[dict]:
     return [{"method": label(name), "family": r.family, "signed_relative_error": (r.trace - exact.trace) / abs(exact.trace),
              "trace": float(r.trace), "exact_trace": float(exact.trace), "matvecs": r.matvecs, "seconds": r.seconds}
             for name, r in results.items() if r.ok and r.trace is not None and name != "exact_hessian"]
+
+
+def pareto_front(rows: list[dict], cost: str, error: str) -> list[dict]:
+    """Rows with a field ``on_front``: no other row is at most as costly and strictly more accurate
+    (or strictly cheaper and at most as wrong). Rows missing either number are left off.
+
+    >>> [r["on_front"] for r in pareto_front([{"c": 1, "e": 3}, {"c": 2, "e": 1}, {"c": 3, "e": 2}], "c", "e")]
+    [True, True, False]
+    """
+    usable = [r for r in rows if r.get(cost) is not None and r.get(error) is not None
+              and np.isfinite(r[cost]) and np.isfinite(r[error])]
+    out = []
+    for r in usable:
+        dominated = any((o[cost] <= r[cost] and o[error] < r[error]) or (o[cost] < r[cost] and o[error] <= r[error])
+                        for o in usable)
+        out.append({**r, "on_front": not dominated})
+    return out

@@ -40,7 +40,8 @@ def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> Train
         The weights and final metrics, plus the per-epoch history.
     """
     start = time.perf_counter()
-    model = build_model(config, data.input_dim, data.num_classes).train()
+    device = torch.device(config.device)
+    model = build_model(config, data.input_dim, data.num_classes).to(device).train()
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     else:
@@ -53,14 +54,14 @@ def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> Train
         for start_idx in range(0, n, config.train_batch_size):
             idx = order[start_idx : start_idx + config.train_batch_size]
             optimizer.zero_grad()
-            mean_loss(config.loss, model(data.x_train[idx]), data.y_train[idx]).backward()
+            mean_loss(config.loss, model(data.x_train[idx].to(device)), data.y_train[idx].to(device)).backward()
             optimizer.step()
-        train_loss, train_acc = evaluate(model, data.x_train, data.y_train, config.loss)
+        train_loss, train_acc = evaluate(model, data.x_train.to(device), data.y_train.to(device), config.loss)
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": train_acc})
         if progress is not None:
             progress((epoch + 1) / config.epochs)
-    train_loss, train_acc = evaluate(model, data.x_train, data.y_train, config.loss)
-    test_loss, test_acc = evaluate(model, data.x_test, data.y_test, config.loss)
-    state = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+    train_loss, train_acc = evaluate(model, data.x_train.to(device), data.y_train.to(device), config.loss)
+    test_loss, test_acc = evaluate(model, data.x_test.to(device), data.y_test.to(device), config.loss)
+    state = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
     return TrainingResult(state, num_params(model), train_loss, train_acc, test_loss, test_acc,
                           time.perf_counter() - start, data.dataset_used, data.notice, history)

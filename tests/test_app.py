@@ -22,7 +22,11 @@ def app(page: str = "views/home.py", **state) -> AppTest:
     return at
 
 
-@pytest.mark.parametrize("page", [p.path for p in PAGES])
+#: pages that read the run's results (the Sweep page reads a sweep table: tests/test_sweep.py)
+RESULT_PAGES = [p.path for p in PAGES if p.url_path != "Sweep"]
+
+
+@pytest.mark.parametrize("page", RESULT_PAGES)
 def test_every_page_runs_without_exception_or_error(page):
     at = app(page)
     assert not at.exception, at.exception
@@ -112,9 +116,9 @@ def test_warm_then_every_page_computes_nothing(fresh_cache):
     for width in (2, 4, 6, 8):  # the configuration and the Cost page's default sweep
         studies.warm(config.replace(hidden=(width,)), DEFAULT_SELECTION, 30)
     computed = dict(cache.COMPUTE_COUNTS)
-    for page in PAGES:
-        at = app(page.path, cfg_methods=list(DEFAULT_SELECTION))
-        assert not at.exception and not at.error, page.path
+    for page in RESULT_PAGES:
+        at = app(page, cfg_methods=list(DEFAULT_SELECTION))
+        assert not at.exception and not at.error, page
     assert dict(cache.COMPUTE_COUNTS) == computed
 
 
@@ -125,15 +129,15 @@ def test_a_width_admitted_for_nothing_dense_renders_every_page_with_refusals(fre
     state = {"cfg_dataset": "digits", "cfg_hidden": "1000", "cfg_hessian_batch_size": 200, "cfg_epochs": 1,
              "cfg_methods": ["pyhessian_top_k", "pyhessian_hutchinson", "diag_hessian", "kfac", "lanczos",
                              "hutchpp"]}
-    for page in PAGES:
+    for page in RESULT_PAGES:
         start = time.perf_counter()
-        at = app(page.path, **state)
-        assert not at.exception, page.path
+        at = app(page, **state)
+        assert not at.exception, page
         errors = " ".join(e.value for e in at.error)
-        assert "Exact Hessian" in errors and "refused" in errors, page.path
-        if page.path in ("views/home.py", "views/top_eigenvalues.py", "views/cost.py"):
-            assert "Lanczos" in errors or "PyHessian power iteration is refused" in errors, page.path
-        assert time.perf_counter() - start < 60 + 3 * 20, page.path  # training + the budget, not more
+        assert "Exact Hessian" in errors and "refused" in errors, page
+        if page in ("views/home.py", "views/top_eigenvalues.py", "views/cost.py"):
+            assert "Lanczos" in errors or "PyHessian power iteration is refused" in errors, page
+        assert time.perf_counter() - start < 60 + 3 * 20, page  # training + the budget, not more
 
 
 def url_app(page: str = "views/home.py", **query) -> AppTest:

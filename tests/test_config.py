@@ -49,3 +49,15 @@ def test_input_dim_follows_dataset_used():
     cfg = ExperimentConfig(input_size=14, hidden=(8,))
     assert cfg.input_dim() == 196 and cfg.input_dim("digits") == 64
     assert ExperimentConfig(dataset="synthetic", synthetic_dim=5).input_dim() == 5
+
+
+def test_device_auto_picks_the_cpu_here_and_cuda_is_refused_without_a_gpu():
+    from core.device import cuda_available
+
+    assert ExperimentConfig(device="auto").device == ("cuda" if cuda_available() else "cpu")
+    assert ExperimentConfig().device == "cpu" and "device" in ExperimentConfig().to_dict()
+    if not cuda_available():
+        with pytest.raises(ConfigError, match="device='cuda' is not allowed: 'cpu' or 'auto'"):
+            ExperimentConfig(device="cuda")
+    with pytest.raises(ConfigError, match="device='tpu'"):
+        ExperimentConfig(device="tpu")

@@ -23,11 +23,11 @@ def dense_matrix(problem: Problem, which: str = "hessian", dtype=torch.float32,
     """The dense symmetric P x P Hessian (``which="hessian"``) or GGN (``"ggn"``)."""
     apply = {"hessian": problem.hvp_batch, "ggn": problem.ggn_vp_batch}[which]
     p, chunk = problem.num_params, problem.chunk_size
-    matrix = torch.empty(p, p, dtype=dtype)
+    matrix = torch.empty(p, p, dtype=dtype, device=problem.device)
     for start in range(0, p, chunk):
         stop = min(p, start + chunk)
-        basis = torch.zeros(stop - start, p, dtype=dtype)
-        basis[:, start:stop] = torch.eye(stop - start, dtype=dtype)
+        basis = torch.zeros(stop - start, p, dtype=dtype, device=problem.device)
+        basis[:, start:stop] = torch.eye(stop - start, dtype=dtype, device=problem.device)
         matrix[start:stop] = apply(basis)
         if progress is not None:
             progress(stop / p)
@@ -40,10 +40,10 @@ def reduced_matrix(problem: Problem, reduction, which: str = "hessian", dtype=to
     """:math:`E^\top M E` for the basis E of :mod:`core.reduction` (P' x P', symmetrised)."""
     apply = {"hessian": problem.hvp_batch, "ggn": problem.ggn_vp_batch}[which]
     size, chunk = reduction.reduced_size, problem.chunk_size
-    matrix = torch.empty(size, size, dtype=dtype)
+    matrix = torch.empty(size, size, dtype=dtype, device=problem.device)
     for start in range(0, size, chunk):
         stop = min(size, start + chunk)
-        matrix[start:stop] = reduction.project(apply(reduction.basis_rows(start, stop, dtype)))
+        matrix[start:stop] = reduction.project(apply(reduction.basis_rows(start, stop, dtype).to(problem.device)))
     matrix += matrix.T.clone()
     matrix *= 0.5
     return matrix
@@ -65,7 +65,7 @@ def spectrum(problem: Problem, which: str = "hessian", dtype=torch.float32) -> d
     reduction = constant_input_reduction(problem)
     if reduction is None:
         matrix = dense_matrix(problem, which, dtype)
-        diagonal = torch.diagonal(matrix).double().numpy().copy()
+        diagonal = torch.diagonal(matrix).double().cpu().numpy().copy()
         null = 0
     else:
         matrix = reduced_matrix(problem, reduction, which, dtype)
@@ -80,7 +80,7 @@ def spectrum(problem: Problem, which: str = "hessian", dtype=torch.float32) -> d
 
 def eigenvalues(matrix: torch.Tensor) -> np.ndarray:
     """All eigenvalues of a symmetric matrix, ascending, as float64 numpy."""
-    return torch.linalg.eigvalsh(matrix).double().numpy()
+    return torch.linalg.eigvalsh(matrix).double().cpu().numpy()
 
 
 def hessian_rowwise(problem: Problem) -> torch.Tensor:

@@ -63,14 +63,15 @@ class ConstantInputReduction:
 
     def project(self, vectors: torch.Tensor) -> torch.Tensor:
         """``vectors @ E``: (c, P) -> (c, P')."""
-        merged = (vectors[:, self.merged] * self.weights.to(vectors.dtype)).sum(-1)
+        merged = (vectors[:, self.merged] * self.weights.to(vectors.dtype).to(vectors.device)).sum(-1)
         return torch.cat([vectors[:, self.kept], merged], dim=1)
 
     def full_diagonal(self, reduced: torch.Tensor) -> np.ndarray:
         """diag(H) from the reduced matrix ``E^T H E`` (see the module docstring)."""
         diagonal = torch.zeros(self.num_params, dtype=torch.float64)
-        diagonal[self.kept] = torch.diagonal(reduced)[: len(self.kept)].double()
-        alpha = torch.diagonal(reduced)[len(self.kept):].double()
+        reduced_diagonal = torch.diagonal(reduced).double().cpu()
+        diagonal[self.kept] = reduced_diagonal[: len(self.kept)]
+        alpha = reduced_diagonal[len(self.kept):]
         diagonal[self.merged] = alpha[:, None] * self.weights.double()[None, :] ** 2
         return diagonal.numpy()
 
@@ -82,7 +83,7 @@ def constant_input_reduction(problem: Problem) -> ConstantInputReduction | None:
     if first.kind != "linear" or names != ["weight", "bias"] or problem.x.dim() != 2:
         return None
     first_weight, first_bias = first.blocks
-    x = problem.x
+    x = problem.x.cpu()
     constant = torch.nonzero((x == x[0]).all(dim=0)).flatten()
     if len(constant) == 0:
         return None

@@ -28,8 +28,8 @@ def scipy_operator(problem: Problem, dtype=np.float64) -> LinearOperator:
     torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
 
     def matmat(block):
-        vectors = torch.as_tensor(np.ascontiguousarray(np.asarray(block).T), dtype=torch_dtype)
-        return problem.hvp_batch(vectors).T.numpy()
+        vectors = torch.as_tensor(np.ascontiguousarray(np.asarray(block).T), dtype=torch_dtype, device=problem.device)
+        return problem.hvp_batch(vectors).T.cpu().numpy()
 
     p = problem.num_params
     return LinearOperator((p, p), matvec=lambda v: matmat(np.reshape(v, (-1, 1)))[:, 0],
@@ -97,9 +97,9 @@ def hutchinson_samples(problem: Problem, count: int, seed: int) -> np.ndarray:
     global generator, and at the same seed the two would share their probe vectors.
     """
     generator = torch.Generator().manual_seed(HUTCHINSON_STREAM + seed)
-    vectors = rademacher(count, problem.num_params, generator)
+    vectors = rademacher(count, problem.num_params, generator).to(problem.device)
     products = problem.hvp_batch(vectors)
-    return (vectors.double() * products.double()).sum(1).numpy()
+    return (vectors.double() * products.double()).sum(1).cpu().numpy()
 
 
 def hutchinson(problem: Problem, opts: dict) -> Estimate:

@@ -208,9 +208,14 @@ def run_method(name: str, problem: "Problem", options: dict | None = None, raise
     cache does not keep it) or a layer the method cannot handle becomes a failed
     :class:`Result` that says why; any other error propagates.
     """
+    from ..device import GPU_READY
+
     spec = get_spec(name)
     opts = resolve_options(name, options)
     check_for_size(name, opts, problem.num_params)
+    if problem.device.type != "cpu" and name not in GPU_READY:
+        return Result.failed(name, spec.family, f"{spec.label} cannot run here: it runs on the CPU only "
+                             f"(GPU-ready: {', '.join(GPU_READY)}); use device=cpu for it", opts)
     try:
         check_method(name, spec.label, opts, problem.num_params, problem.batch_size, len(problem.layers))
         function = spec.load()

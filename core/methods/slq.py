@@ -27,7 +27,7 @@ def lanczos_tridiagonal(matvec, start: torch.Tensor, steps: int) -> tuple[np.nda
     """``steps`` Lanczos steps from ``start`` with full re-orthogonalisation: (alpha, beta)."""
     p = start.numel()
     steps = min(steps, p)
-    basis = torch.zeros(steps, p, dtype=start.dtype)
+    basis = torch.zeros(steps, p, dtype=start.dtype, device=start.device)
     alpha, beta = np.zeros(steps), np.zeros(max(steps - 1, 0))
     v = start / start.norm()
     for j in range(steps):
@@ -78,7 +78,7 @@ def slq(problem: Problem, opts: dict) -> Estimate:
     matvec = lambda v: problem.hvp_batch(v[None])[0]
     all_nodes, all_weights = [], []
     for _ in range(opts["runs"]):
-        start = torch.randint(0, 2, (problem.num_params,), generator=generator).double() * 2 - 1
+        start = (torch.randint(0, 2, (problem.num_params,), generator=generator).double() * 2 - 1).to(problem.device)
         nodes, weights = gauss_quadrature(*lanczos_tridiagonal(matvec, start, opts["iterations"]))
         pad = opts["iterations"] - len(nodes)  # early exit on an invariant subspace
         all_nodes.append(np.pad(nodes, (0, max(pad, 0)), constant_values=nodes[-1]))

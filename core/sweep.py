@@ -1,0 +1,294 @@
+"""Sweeps: a grid of configurations times methods and their options, one cached cell each, run
+serially, on local processes (joblib's ``loky``) or on a Dask cluster (joblib's ``dask``
+backend), with one code path.
+
+A cell is ``(config, method, options)`` and runs :func:`run_cell`, an importable function
+(not a closure) that sets the worker's workspace and calls :func:`core.pipeline.run`, so it is
+cached like every other result: the driver serves cached cells itself and sends only the
+missing ones, and a sweep that is stopped and started again computes only the cells it lacks.
+Identical cells running at once are safe: the cache holds a file lock while computing an entry
+and writes it atomically. The cache must be on storage every worker sees: before sending
+cells, :func:`check_workers_can_write` has each worker write into it and fails with the worker's
+name otherwise. A refused cell (over budget) or a failing one is a row that says why; the
+others go on. Arguments are plain data (config dicts, option dicts), never tensors.
+
+A sweep file (TOML)::
+
+    [grid]                      # any ExperimentConfig field, each a list of values
+    hidden = ["4", "8", "16,8"]
+    activation = ["relu", "tanh"]
+    seed = [0, 1]
+
+    [config]                    # fixed fields
+    dataset = "digits"
+    epochs = 3
+
+    [methods]                   # method -> options; an option given as a list is swept too
+    lanczos = {k = 10}
+    hutchinson = {samples = [50, 100]}
+    kfac = {}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import workspace
+from .config import ConfigError, ExperimentConfig, parse_hidden
+from .methods import MethodError, get_spec, resolve_options
+
+_FIELDS = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
+
+
+class SweepError(ValueError):
+    """A bad sweep specification; the message names the key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (configuration, method, options) of a sweep."""
+
+    config: ExperimentConfig
+    method: str
+    options: tuple[tuple[str, object], ...]
+
+    @property
+    def options_dict(self) -> dict:
+        return dict(self.options)
+
+
+def _field_value(name: str, value):
+    if name not in _FIELDS:
+        raise SweepError(f"grid key {name!r} is not a configuration field: one of {', '.join(_FIELDS)}")
+    if name == "hidden":
+        return parse_hidden(value) if isinstance(value, str) else tuple(value if isinstance(value, list) else [value])
+    return value
+
+
+def expand(grid: dict[str, list], fixed: dict, methods: dict[str, dict]) -> list[Cell]:
+    """Every cell of ``grid`` (field -> values) x ``methods`` (name -> options, lists swept).
+
+    Raises:
+        SweepError, ConfigError, MethodError: a bad key or value, before any work.
+
+    >>> cells = expand({"seed": [0, 1]}, {"dataset": "synthetic"}, {"hutchinson": {"samples": [10, 20]}})
+    >>> len(cells), cells[0].method, cells[0].options_dict["samples"]
+    (4, 'hutchinson', 10)
+    """
+    if not methods:
+        raise SweepError("a sweep needs at least one method")
+    for name, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise SweepError(f"grid key {name!r} must be a non-empty list of values, got {values!r}")
+    base = {name: _field_value(name, value) for name, value in fixed.items()}
+    names = list(grid)
+    configs = []
+    for combination in itertools.product(*(grid[n] for n in names)):
+        values = {**base, **{n: _field_value(n, v) for n, v in zip(names, combination)}}
+        configs.append(ExperimentConfig(**values))
+    cells = []
+    for method, options in methods.items():
+        get_spec(method)
+        if not isinstance(options, dict):
+            raise SweepError(f"methods.{method} must be a table of options, got {options!r}")
+        swept = {k: v if isinstance(v, list) else [v] for k, v in options.items()}
+        for combination in itertools.product(*swept.values()):
+            resolved = resolve_options(method, dict(zip(swept, combination)))
+            cells += [Cell(config, method, tuple(sorted(resolved.items()))) for config in configs]
+    return list(dict.fromkeys(cells))
+
+
+def load_file(path: str | Path) -> tuple[dict, dict, dict]:
+    """``(grid, config, methods)`` from a TOML sweep file, with one clear line on a bad key."""
+    import tomllib
+
+    try:
+        spec = tomllib.loads(Path(path).read_text())
+    except OSError as error:
+        raise SweepError(f"sweep file {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SweepError(f"sweep file {path}: not valid TOML ({error})") from None
+    unknown = set(spec) - {"grid", "config", "methods"}
+    if unknown:
+        raise SweepError(f"sweep file {path}: unknown section {sorted(unknown)[0]!r}; sections are grid, config, methods")
+    return spec.get("grid", {}), spec.get("config", {}), spec.get("methods", {})
+
+
+# ----------------------------------------------------------------------------- cells
+def run_cell(config_dict: dict, method: str, options: dict, cache_dir: str, data_dir: str):
+    """Run one cell on whichever process or worker calls it; returns its Result (or the error)."""
+    from . import library_warnings, pipeline
+
+    library_warnings.quiet()
+    workspace.use(data_dir, cache_dir)
+    try:
+        return pipeline.run(ExperimentConfig.from_dict(config_dict), method, options)
+    except (ConfigError, MethodError) as error:
+        from .results import Result
+
+        return Result.failed(method, get_spec(method).family, str(error), options)
+
+
+def probe_write(cache_dir: str) -> str:
+    """Write and remove a file in ``cache_dir``; return this worker's host name (or raise)."""
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".probe-", delete=True) as handle:
+        handle.write(b"ok")
+    return socket.gethostname()
+
+
+def check_workers_can_write(client, cache_dir: str) -> None:
+    """Every Dask worker writes into the cache directory, or :class:`SweepError` names it."""
+    for worker in client.scheduler_info()["workers"]:
+        try:
+            client.submit(probe_write, cache_dir, workers=[worker], pure=False).result(timeout=60)
+        except Exception as error:  # noqa: BLE001 - any failure means the cache is not shared
+            raise SweepError(f"worker {worker} cannot write the cache directory {cache_dir} ({error}); put the "
+                             "cache on storage every worker sees (--cache-dir)") from None
+
+
+# ----------------------------------------------------------------------------- driver
+def run_sweep(cells: list[Cell], jobs: int = 1, dask_scheduler: str | None = None, dask_local: int = 0,
+              progress: bool = False) -> tuple[dict[Cell, object], dict[str, int]]:
+    """Run ``cells`` (plus the exact Hessian of each configuration, the errors' reference).
+
+    Args:
+        jobs: local worker processes (``loky``); 1 runs in this process.
+        dask_scheduler: ``tcp://host:port`` of an existing Dask scheduler.
+        dask_local: start a ``distributed.LocalCluster`` with this many workers (and stop it).
+    Returns:
+        ``(results by cell, counts)`` with counts of ``cached``, ``computed`` and ``failed`` cells.
+    """
+    from joblib import Parallel, delayed, parallel_config
+    from tqdm import tqdm
+
+    from . import pipeline
+
+    exact = {Cell(c.config, "exact_hessian", tuple(sorted(resolve_options("exact_hessian").items())))
+             for c in cells}
+    everything = list(dict.fromkeys([*exact, *cells]))
+    results, missing = {}, []
+    for cell in everything:
+        if pipeline.is_cached(cell.config, cell.method, cell.options_dict):
+            results[cell] = pipeline.run(cell.config, cell.method, cell.options_dict)
+        else:
+            missing.append(cell)
+    counts = {"cached": len(results), "computed": 0, "failed": 0}
+    place = workspace.current()
+    args = [(c.config.to_dict(), c.method, c.options_dict, str(place.cache_dir), str(place.data_dir)) for c in missing]
+    bar = tqdm(total=len(everything), initial=len(results), desc="sweep cells", unit="cell", disable=not progress)
+
+    def collect(found):
+        for cell, result in zip(missing, found):
+            results[cell] = result
+            counts["computed" if result.ok else "failed"] += 1
+            if not result.ok and progress:
+                tqdm.write(f"failed: {cell.config.label()} {cell.method}: {result.error.splitlines()[0][:200]}")
+            bar.update(1)
+            bar.set_postfix(cached=counts["cached"], computed=counts["computed"], failed=counts["failed"])
+
+    if missing and (dask_scheduler or dask_local):
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True,
+                               dashboard_address=None) if dask_local else None
+        try:
+            with Client(cluster if cluster is not None else dask_scheduler) as client:
+                check_workers_can_write(client, str(place.cache_dir))
+                with parallel_config(backend="dask"):
+                    collect(Parallel(n_jobs=-1)(delayed(run_cell)(*a) for a in args))
+        finally:
+            if cluster is not None:
+                cluster.close()
+    elif missing and jobs > 1:
+        collect(Parallel(n_jobs=jobs, backend="loky")(delayed(run_cell)(*a) for a in args))
+    elif missing:
+        collect(run_cell(*a) for a in args)
+    bar.close()
+    return results, counts
+
+
+def table(cells: list[Cell], results: dict) -> list[dict]:
+    """One tidy row per cell: the configuration's fields, method, options, status, the errors
+    against the exact Hessian of the same configuration, the cost, P and the code version."""
+    from . import pipeline
+    from .cache import code_version
+    from .tables import comparison_row
+
+    rows = []
+    for cell in cells:
+        result = results[cell]
+        exact = results.get(Cell(cell.config, "exact_hessian",
+                                 tuple(sorted(resolve_options("exact_hessian").items()))))
+        config = cell.config.to_dict()
+        config["hidden"] = ",".join(map(str, cell.config.hidden))
+        try:
+            p = pipeline.size(cell.config)[0]
+        except Exception:  # noqa: BLE001 - a configuration that cannot load still gets its row
+            p = None
+        comparison = comparison_row(result, exact)
+        rows.append({**config, "method": cell.method, "options": json.dumps(cell.options_dict, sort_keys=True),
+                     "status": "ok" if result.ok else ("refused" if "refused" in (result.error or "") else "failed"),
+                     **{k: comparison[k] for k in ("top1", "top1_rel_error", "max_topk_rel_error", "trace",
+                                                    "trace_rel_error", "matvecs", "backward_passes", "seconds",
+                                                    "peak_memory_mib", "error")},
+                     "P": p, "code_version": code_version()})
+    return rows
+
+
+def write_table(rows: list[dict], out: str | Path) -> list[Path]:
+    """CSV always; Parquet beside it when pyarrow is installed, else JSON. Returns the paths."""
+    import pandas as pd
+
+    out = Path(out)
+    frame = pd.DataFrame(rows)
+    csv_path = out.with_suffix(".csv")
+    frame.to_csv(csv_path, index=False)
+    try:
+        import pyarrow  # noqa: F401
+
+        other = out.with_suffix(".parquet")
+        frame.to_parquet(other, index=False)
+    except ImportError:
+        other = out.with_suffix(".json")
+        other.write_text(frame.to_json(orient="records", indent=1))
+    return [csv_path, other]
+
+
+#: the columns of a sweep table that describe the configuration (the rest are results)
+CONFIG_COLUMNS = tuple(_FIELDS)
+
+
+def read_table(source) -> list[dict]:
+    """A sweep table written by :func:`write_table` (a path or a file-like CSV), as rows.
+
+    Raises:
+        SweepError: not a sweep table (a column it needs is missing).
+    """
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(source, comment="#")
+    except (OSError, ValueError) as error:
+        raise SweepError(f"cannot read the sweep table: {error}") from None
+    needed = {"method", "status", "seconds", "max_topk_rel_error", "trace_rel_error"}
+    if not needed <= set(frame.columns):
+        raise SweepError(f"not a sweep table: missing columns {sorted(needed - set(frame.columns))}")
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def swept_fields(rows: list[dict]) -> list[str]:
+    """The configuration columns that take more than one value in ``rows``."""
+    return [c for c in CONFIG_COLUMNS if len({str(r.get(c)) for r in rows}) > 1]
+
+
+def default_jobs() -> int:
+    """Worker processes for ``-j 0``: the machine's cores."""
+    return os.cpu_count() or 1
