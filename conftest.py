@@ -13,3 +13,14 @@ def private_workspace(tmp_path_factory):
     warnings.filterwarnings("ignore", category=FutureWarning)
     with workspace.using(cache_dir=tmp_path_factory.mktemp("cache")):
         yield
+
+
+@pytest.fixture(autouse=True)
+def keep_main_module():
+    """AppTest installs the page it ran as ``__main__``; processes spawned later (Dask workers,
+    loky, multiprocessing) would re-run it. Put the real one back after every test."""
+    import sys
+
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main

@@ -235,10 +235,11 @@ def fingerprint(config: ExperimentConfig, data_dir: str | Path | None = None) ->
     """
     if config.dataset == "synthetic":
         return "synthetic"
-    if config.dataset == "digits":
-        import sklearn
+    from importlib.metadata import version
 
-        return f"digits:scikit-learn {sklearn.__version__}"
+    sklearn_version = version("scikit-learn")  # without importing it (slow): only the bundled data's version
+    if config.dataset == "digits":
+        return f"digits:scikit-learn {sklearn_version}"
     data_dir = Path(data_dir) if data_dir is not None else workspace.current().data_dir
     parts = []
     for stem, path in mnist_files(data_dir).items():
@@ -246,9 +247,7 @@ def fingerprint(config: ExperimentConfig, data_dir: str | Path | None = None) ->
             parts.append(f"{stem}={file_digest(path)[:16] if path else 'absent'}")
         except DataFileError:
             parts.append(f"{stem}=unreadable")
-    import sklearn
-
-    return "mnist:" + ",".join(parts) + f";fallback scikit-learn {sklearn.__version__}"
+    return "mnist:" + ",".join(parts) + f";fallback scikit-learn {sklearn_version}"
 
 
 def _load_digits():

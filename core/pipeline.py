@@ -95,6 +95,10 @@ def num_params(config: ExperimentConfig) -> int:
 
 @lru_cache(maxsize=64)
 def _size(config: ExperimentConfig, data_key: str) -> tuple[int, int, int]:
+    if is_trained(config):  # the record says it: no data, no model, no torch
+        trained = train(config)
+        layers = len({name.rsplit(".", 1)[0] for name in trained.state})
+        return trained.num_params, config.hessian_batch_size, layers
     from .models import build_model, num_params as count
 
     data = dataset(config)  # an untrained model of the same shape: its size before any training
