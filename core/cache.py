@@ -148,9 +148,14 @@ def clean_temporary_files(store: Path, max_age_s: float = _TEMPORARY_MAX_AGE_S) 
 
 
 @lru_cache(maxsize=16)
+def _cleaned(store: str) -> None:
+    clean_temporary_files(Path(store))
+
+
 def _prepared(store: str) -> Path:
+    """The store, checked on every use (a stat: cheap), its stale temporary files cleaned once."""
     path = check_store(Path(store))
-    clean_temporary_files(path)
+    _cleaned(store)
     return path
 
 

@@ -112,3 +112,24 @@ def test_data_added_to_the_folder_changes_the_result(tmp_path, monkeypatch):
         assert before.num_params == 64 * 4 + 4 + 50 and after.num_params == 49 * 4 + 4 + 50
         assert pipeline.run(config, "exact_hessian").ok
         assert pipeline.is_cached(config, "exact_hessian")  # the cached run needs no network either
+
+
+def test_a_planted_entry_in_a_store_others_can_write_is_never_loaded(tmp_path):
+    """A pickle that would run a command when loaded, planted where the entry would be."""
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    store = tmp_path / "store"
+    with workspace.using(cache_dir=store):
+        pipeline.run(SMALL, "exact_hessian")  # learn where the entry lives
+        entry = entries(store)[0]
+        entry.write_bytes(pickle.dumps(Payload()))
+        os.chmod(store, 0o777)
+        with pytest.raises(cache.CacheError, match="writable by others"):
+            pipeline.run(SMALL, "exact_hessian")  # the same process, the store checked again
+    assert not marker.exists()

@@ -62,3 +62,12 @@ def test_warm_fills_the_cache_and_a_second_warm_computes_nothing(tmp_path):
     second = run_cli(*args, cache_dir=tmp_path / "c")
     assert second.returncode == 0
     assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "c").rglob("*.pkl")) == entries
+
+
+def test_compare_out_csv_keeps_the_json_beside_it(tmp_path):
+    out = tmp_path / "cmp.csv"
+    proc = run_cli("compare", *TINY, "--methods", "hutchinson", "--option", "hutchinson.samples=10", "--quiet",
+                   "--out", str(out), cache_dir=tmp_path / "c")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(out.with_suffix(".json").read_text())["rows"][0]["method"] == "hutchinson"
+    assert out.read_text().startswith("method,")
