@@ -217,3 +217,41 @@ def metric_against_field(rows: list[dict], field: str, metric: str, title: str, 
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
         tooltip=["label", f"{field}:N", alt.Tooltip(f"mean({metric}):Q", format=".3g")],
     ).add_params(pick).properties(height=height)
+
+
+def sharpness_and_loss(rows: list[dict], height: int = 260) -> alt.VConcatChart:
+    """Top eigenvalue against step with the dashed 2/lr line (full-batch GD), the training loss
+    below on the same step axis."""
+    frame = pd.DataFrame(rows)
+    x = alt.X("step:Q", scale=alt.Scale(type="symlog"), title="training step")
+    top = alt.Chart(frame).mark_line(point=True, color="black").encode(
+        x=x, y=alt.Y("top:Q", title="top eigenvalue λ_max"),
+        tooltip=["step", alt.Tooltip("top:Q", format=".4g"), alt.Tooltip("train_loss:Q", format=".4g")])
+    layers = [top]
+    if frame["two_over_lr"].notna().any():
+        layers.append(_reference_rule(float(frame["two_over_lr"].dropna().iloc[0]),
+                                      f"2/lr = {float(frame['two_over_lr'].dropna().iloc[0]):.3g}"))
+    loss = alt.Chart(frame).mark_line(point=True, color=METHOD_COLOURS["lanczos"]).encode(
+        x=x, y=alt.Y("train_loss:Q", title="training loss", scale=alt.Scale(type="log")),
+        tooltip=["step", alt.Tooltip("train_loss:Q", format=".4g"), alt.Tooltip("train_accuracy:Q", format=".3f")])
+    return alt.vconcat(alt.layer(*layers).properties(height=height), loss.properties(height=height // 2 + 60))
+
+
+def along_training(rows: list[dict], field: str, title: str, height: int = 260) -> alt.Chart:
+    """One quantity against the training step (the exact value and, for the trace and top-1,
+    the approximations followed by the trajectory)."""
+    frame = pd.DataFrame(rows)
+    series = {"exact" if field in ("trace", "top") else title: field}
+    if field in ("trace", "top"):
+        suffix = "_trace" if field == "trace" else "_top1"
+        series.update({REGISTRY[c[: -len(suffix)]].label: c for c in frame.columns
+                       if c.endswith(suffix) and c[: -len(suffix)] in REGISTRY})
+    long = pd.concat([pd.DataFrame({"step": frame.step, "value": frame[c], "method": name})
+                      for name, c in series.items()]).dropna()
+    long["method"] = long["method"].replace({"exact": EXACT})
+    return alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("step:Q", scale=alt.Scale(type="symlog"), title="training step"),
+        y=alt.Y("value:Q", title=title), color=_method_color(long) if set(long.method) <= set(LABEL_COLOURS)
+        else alt.value("black"),
+        tooltip=["method", "step", alt.Tooltip("value:Q", format=".4g")],
+    ).properties(height=height)

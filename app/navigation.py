@@ -29,5 +29,6 @@ PAGES = (
     PageInfo("views/hutchinson.py", "Hutchinson", "Hutchinson", ":material/casino:"),
     PageInfo("views/spectrum.py", "Spectrum", "Spectrum", ":material/bar_chart:"),
     PageInfo("views/cost.py", "Cost", "Cost", ":material/timer:"),
+    PageInfo("views/training.py", "Training", "Training", ":material/trending_up:"),
     PageInfo("views/sweep.py", "Sweep", "Sweep", ":material/grid_view:"),
 )

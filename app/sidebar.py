@@ -15,7 +15,7 @@ import streamlit as st
 
 from app import url_state
 from core import workspace
-from core.config import ACTIVATIONS, DATASETS, MNIST_INPUT_SIZES, ConfigError, ExperimentConfig, parse_hidden
+from core.config import ACTIVATIONS, DATASETS, MNIST_INPUT_SIZES, OPTIMIZERS, ConfigError, ExperimentConfig, parse_hidden
 from core.methods import DEFAULT_SAMPLES, DEFAULT_SELECTION, REGISTRY
 
 _CONFIG = ExperimentConfig()
@@ -32,6 +32,10 @@ DEFAULTS = {
     "cfg_samples": DEFAULT_SAMPLES,
     "cfg_present": False,
     "cfg_device": _CONFIG.device,
+    "cfg_optimizer": _CONFIG.optimizer,
+    "cfg_lr": _CONFIG.lr,
+    "cfg_checkpoints": _CONFIG.checkpoints,
+    "cfg_checkpoint": _CONFIG.checkpoint,
 }
 #: the short selection presentation mode starts with (fewer lines on a projector)
 PRESENTATION_METHODS = ["pyhessian_top_k", "diag_hessian", "kfac", "lanczos", "hutchpp"]
@@ -96,6 +100,17 @@ def draw() -> Selection:
         seed = st.number_input("seed", min_value=0, max_value=2**31 - 1, key="cfg_seed")
         device = st.selectbox("device", ("cpu", "auto", "cuda"), key="cfg_device",
                               help="auto: the GPU when there is one; results (and cache entries) are per device")
+        with st.expander("Training schedule and checkpoint"):
+            optimizer = st.selectbox("optimizer", OPTIMIZERS, key="cfg_optimizer",
+                                     help="gd: full-batch gradient descent with a fixed step (edge of stability)")
+            lr = st.number_input("learning rate", min_value=1e-5, max_value=10.0, format="%.4g", key="cfg_lr")
+            checkpoints = st.number_input("checkpoints kept", min_value=0, max_value=200, key="cfg_checkpoints",
+                                          help="parameter snapshots, log-spaced in steps; the Training page follows them")
+            if st.session_state["cfg_checkpoint"] >= checkpoints:
+                st.session_state["cfg_checkpoint"] = -1
+            checkpoint = st.selectbox("studied at checkpoint", list(range(-1, int(checkpoints))), key="cfg_checkpoint",
+                                      format_func=lambda i: "final parameters" if i == -1 else f"checkpoint {i}",
+                                      help="every page analyses the Hessian at this point of training")
         st.header("Methods")
         methods = st.multiselect("methods to compare", list(REGISTRY), key="cfg_methods",
                                  format_func=lambda n: REGISTRY[n].label)
@@ -105,7 +120,8 @@ def draw() -> Selection:
         config = ExperimentConfig(dataset=dataset, input_size=int(input_size) if uses_mnist else 28,
                                   hidden=parse_hidden(hidden),
                                   activation=activation, hessian_batch_size=int(batch), epochs=int(epochs),
-                                  seed=int(seed), device=device)
+                                  seed=int(seed), device=device, optimizer=optimizer, lr=float(lr),
+                                  checkpoints=int(checkpoints), checkpoint=int(checkpoint))
     except ConfigError as error:
         st.error(f"Invalid setting: {error}. Nothing was recomputed.")
         st.stop()

@@ -38,6 +38,19 @@ def _integer(name: str, low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _number(name: str, low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise ConfigError(name, text, f"a number from {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
 def _hidden(text: str) -> str:
     return ",".join(map(str, parse_hidden(text)))
 
@@ -69,6 +82,10 @@ PARAMS: dict[str, tuple[str, Callable, Callable]] = {
     "samples": ("cfg_samples", _integer("samples", 3, 500), str),
     "present": ("cfg_present", _flag, lambda on: "1" if on else "0"),
     "device": ("cfg_device", _choice("device", ("cpu", "auto", "cuda")), str),
+    "optimizer": ("cfg_optimizer", _choice("optimizer", ("adam", "sgd", "gd")), str),
+    "lr": ("cfg_lr", _number("lr", 1e-5, 10.0), repr),
+    "checkpoints": ("cfg_checkpoints", _integer("checkpoints", 0, 200), str),
+    "checkpoint": ("cfg_checkpoint", _integer("checkpoint", -1, 199), str),
 }
 
 

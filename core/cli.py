@@ -48,6 +48,10 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=DEFAULTS.seed, help="(default: %(default)s)")
     g.add_argument("--synthetic-dim", type=int, default=DEFAULTS.synthetic_dim,
                    help="input dimension of the synthetic task (default: %(default)s)")
+    g.add_argument("--checkpoints", type=int, default=DEFAULTS.checkpoints,
+                   help="parameter snapshots kept during training, log-spaced (default: %(default)s)")
+    g.add_argument("--checkpoint", type=int, default=DEFAULTS.checkpoint,
+                   help="the snapshot whose Hessian is studied, -1 for the final one (default: %(default)s)")
     g.add_argument("--device", default=DEFAULTS.device, choices=("cpu", "cuda", "auto"),
                    help="where to compute; auto: the GPU when there is one (default: $HESSIAN_DEVICE or cpu)")
     s = parser.add_argument_group("storage")
@@ -63,7 +67,8 @@ def config_from_args(args: argparse.Namespace, hidden: str | None = None,
         hidden=parse_hidden(hidden if hidden is not None else args.hidden),
         activation=activation or args.activation, epochs=args.epochs, optimizer=args.optimizer,
         lr=args.lr, train_batch_size=args.train_batch_size, train_subset=args.train_subset,
-        hessian_batch_size=args.hessian_batch, seed=args.seed, synthetic_dim=args.synthetic_dim, device=args.device)
+        hessian_batch_size=args.hessian_batch, seed=args.seed, synthetic_dim=args.synthetic_dim, device=args.device,
+        checkpoints=args.checkpoints, checkpoint=args.checkpoint)
 
 
 def print_table(rows: list[list], header: list[str], out=sys.stdout) -> None:
@@ -218,6 +223,33 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_trajectory(args) -> int:
+    from . import trajectory
+
+    config = config_from_args(args)
+    if config.checkpoints < 1:
+        raise ConfigError("--checkpoints", config.checkpoints, "at least 1 for a trajectory, e.g. 20")
+    _bounded("--k", args.k, 1, 1000)
+    rows = trajectory.trajectory(config, args.k)
+    columns = ["step", "train_loss", "train_accuracy", "top", "bottom", "trace", "top_k_gradient_fraction"]
+    print_table([[r[c] for c in columns] for r in rows], columns)
+    summary = trajectory.edge_of_stability(rows)
+    if summary:
+        within = (f"within {summary['within']:.0%} of 2/lr = {summary['two_over_lr']:.3g} from step "
+                  f"{summary['steps_within'][0]} to {summary['steps_within'][1]} ({summary['count']} checkpoints)"
+                  if summary["steps_within"] else f"never within {summary['within']:.0%} of 2/lr = {summary['two_over_lr']:.3g}")
+        print(f"\nedge of stability: peak top eigenvalue {summary['peak']:.4g} = {summary['peak_ratio']:.2f} x 2/lr; {within}")
+    if args.out:
+        import pandas as pd
+
+        out = Path(args.out)
+        out = out.with_suffix(".json") if out.suffix == ".csv" else out
+        out.write_text(json.dumps({"config": config.to_dict(), "rows": rows, "edge_of_stability": summary}, indent=2))
+        pd.DataFrame(rows).to_csv(out.with_suffix(".csv"), index=False)
+        print(f"\nwrote {out} and {out.with_suffix('.csv')}")
+    return 0
+
+
 def cmd_methods(args) -> int:
     rows = [[s.name, s.family, s.matrix, ", ".join(f"{k}={v}" for k, v in s.defaults.items()), s.reference]
             for s in REGISTRY.values()]
@@ -310,6 +342,17 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", default="sweep.csv", help="table path; .parquet or .json beside it (default: %(default)s)")
     sweep.add_argument("--quiet", action="store_true")
     sweep.set_defaults(func=cmd_sweep)
+
+    traj = sub.add_parser("trajectory", help="the spectrum along training: top eigenvalue vs 2/lr, trace, "
+                                             "gradient in the top eigenspace, at every checkpoint",
+                          description="Train with --checkpoints N (e.g. full-batch GD: --optimizer gd --lr 0.5) and "
+                                      "compute, at every checkpoint, the exact top/bottom eigenvalue and trace, the "
+                                      "approximations' top-1 and trace, and the gradient's fraction in the top-k "
+                                      "eigenspace. Cached per checkpoint: a stopped run resumes.")
+    add_config_arguments(traj)
+    traj.add_argument("--k", type=int, default=10, help="top eigenspace dimension for the gradient (default: %(default)s)")
+    traj.add_argument("--out", help="write JSON here and CSV beside it")
+    traj.set_defaults(func=cmd_trajectory)
 
     data = sub.add_parser("data", help="check the MNIST files, or download them (the only time anything is downloaded)",
                           description="`data check` verifies the MNIST files in the data directory against the "

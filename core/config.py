@@ -20,7 +20,7 @@ ARCHITECTURES = ("mlp",)
 LOSS_NAMES = ("cross_entropy",)
 MNIST_INPUT_SIZES = (28, 14, 7)
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "softplus")
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "sgd", "gd")
 
 #: Native side length of each dataset's images (synthetic data is a flat vector).
 NATIVE_SIZE = {"mnist": 28, "digits": 8}
@@ -68,6 +68,12 @@ class ExperimentConfig:
         hidden: hidden layer widths, at least one layer.
         activation: hidden activation.
         epochs, optimizer, lr, train_batch_size, train_subset: the training schedule.
+            ``optimizer="gd"`` is full-batch gradient descent with a fixed step (one step per
+            epoch over the whole training subset, no momentum): the setting of the edge of
+            stability (Cohen et al. 2021).
+        checkpoints: how many parameter snapshots training keeps (log-spaced in steps, the
+            first at step 0 and the last at the end); 0 keeps only the final parameters.
+        checkpoint: the snapshot whose Hessian is studied (``-1``: the final parameters).
         hessian_batch_size: N, the size of the fixed training batch whose loss Hessian
             (of the *mean* cross-entropy) is studied.
         seed: seeds data order, initialisation, training and the Hessian batch.
@@ -91,6 +97,8 @@ class ExperimentConfig:
     hessian_batch_size: int = 1000
     seed: int = 0
     synthetic_dim: int = 8
+    checkpoints: int = 0
+    checkpoint: int = -1
     device: str = field(default_factory=lambda: os.environ.get("HESSIAN_DEVICE", "cpu"))
 
     def __post_init__(self):
@@ -114,6 +122,10 @@ class ExperimentConfig:
         _check_int("hessian_batch_size", self.hessian_batch_size, 1, 60_000)
         _check_int("seed", self.seed, 0, 2**31 - 1)
         _check_int("synthetic_dim", self.synthetic_dim, 1, 1024)
+        _check_int("checkpoints", self.checkpoints, 0, 200)
+        if self.checkpoints and self.epochs == 0:
+            raise ConfigError("checkpoints", self.checkpoints, "0 when epochs=0 (nothing is trained)")
+        _check_int("checkpoint", self.checkpoint, -1, max(self.checkpoints - 1, -1))
         from .device import DEVICES, cuda_available, resolve
 
         _check_choice("device", self.device, DEVICES)
@@ -137,6 +149,10 @@ class ExperimentConfig:
         if name == "digits":
             return NATIVE_SIZE["digits"] ** 2
         return self.input_size**2
+
+    def training_key(self) -> "ExperimentConfig":
+        """The same training with the final parameters studied: what training depends on."""
+        return self if self.checkpoint == -1 else dataclasses.replace(self, checkpoint=-1)
 
     def replace(self, **changes) -> "ExperimentConfig":
         """A validated copy with some fields changed.

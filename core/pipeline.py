@@ -64,11 +64,13 @@ def train(config: ExperimentConfig, progress=None) -> TrainingResult:
     Returns:
         The weights and metrics (:class:`~core.results.TrainingResult`).
     """
+    config = config.training_key()  # the studied checkpoint does not change the training
     return _train(config.to_dict(), data_key(config), code_version(), progress=progress)
 
 
 def is_trained(config: ExperimentConfig) -> bool:
     """Whether :func:`train` would be served from the cache."""
+    config = config.training_key()
     return _train.is_cached(config.to_dict(), data_key(config), code_version())
 
 
@@ -82,7 +84,8 @@ def build_problem(config: ExperimentConfig, progress=None):
     trained = train(config, progress=progress)
     data = dataset(config)
     model = build_model(config, data.input_dim, data.num_classes)
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in trained.state.items()})
+    state = trained.state if config.checkpoint == -1 else trained.checkpoints[config.checkpoint]["state"]
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
     n = config.hessian_batch_size
     device = torch.device(config.device)
     return Problem(model.to(device), data.x_train[:n].to(device), data.y_train[:n].to(device), loss=config.loss)

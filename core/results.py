@@ -177,6 +177,8 @@ class TrainingResult:
         dataset_used: what was really loaded (``mnist``, ``mnist-t10k``, ``digits``, ``synthetic``).
         notice: a substitution said in words for a person, or None.
         history: per-epoch training loss and accuracy.
+        checkpoints: parameter snapshots during training, ``[{step, train_loss,
+            train_accuracy, state}]`` (see ``ExperimentConfig.checkpoints``).
     """
 
     state: dict[str, np.ndarray]
@@ -189,6 +191,7 @@ class TrainingResult:
     dataset_used: str
     notice: str | None
     history: list[dict] = field(default_factory=list)
+    checkpoints: list[dict] = field(default_factory=list)
 
     def metrics(self) -> dict:
         """The metrics without the weights."""

@@ -44,24 +44,59 @@ def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> Train
     model = build_model(config, data.input_dim, data.num_classes).to(device).train()
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    else:
+    elif config.optimizer == "sgd":
         optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9)
+    else:  # full-batch gradient descent: theta <- theta - lr * grad L(theta)
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
     n = len(data.x_train)
-    history = []
+    batch = n if config.optimizer == "gd" else config.train_batch_size
+    steps_per_epoch = -(-n // batch)
+    keep = checkpoint_steps(config.epochs * steps_per_epoch, config.checkpoints)
+    x_all, y_all = data.x_train.to(device), data.y_train.to(device)
+    history, checkpoints, step = [], [], 0
+
+    def snapshot():
+        loss, accuracy = evaluate(model, x_all, y_all, config.loss)
+        checkpoints.append({"step": step, "train_loss": loss, "train_accuracy": accuracy,
+                            "state": {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}})
+
+    if 0 in keep:
+        snapshot()
     for epoch in range(config.epochs):
         order = torch.randperm(n, generator=generator)
-        for start_idx in range(0, n, config.train_batch_size):
-            idx = order[start_idx : start_idx + config.train_batch_size]
+        for start_idx in range(0, n, batch):
+            idx = order[start_idx : start_idx + batch]
             optimizer.zero_grad()
             mean_loss(config.loss, model(data.x_train[idx].to(device)), data.y_train[idx].to(device)).backward()
             optimizer.step()
-        train_loss, train_acc = evaluate(model, data.x_train.to(device), data.y_train.to(device), config.loss)
-        history.append({"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": train_acc})
+            step += 1
+            if step in keep:
+                snapshot()
+        train_loss, train_acc = evaluate(model, x_all, y_all, config.loss)
+        history.append({"epoch": epoch + 1, "step": step, "train_loss": train_loss, "train_accuracy": train_acc})
         if progress is not None:
             progress((epoch + 1) / config.epochs)
     train_loss, train_acc = evaluate(model, data.x_train.to(device), data.y_train.to(device), config.loss)
     test_loss, test_acc = evaluate(model, data.x_test.to(device), data.y_test.to(device), config.loss)
     state = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
     return TrainingResult(state, num_params(model), train_loss, train_acc, test_loss, test_acc,
-                          time.perf_counter() - start, data.dataset_used, data.notice, history)
+                          time.perf_counter() - start, data.dataset_used, data.notice, history, checkpoints)
+
+
+def checkpoint_steps(total_steps: int, count: int) -> list[int]:
+    """``count`` training steps to snapshot, log-spaced from 0 to ``total_steps`` (distinct).
+
+    >>> checkpoint_steps(100, 5)
+    [0, 1, 5, 22, 100]
+    >>> checkpoint_steps(3, 10)
+    [0, 1, 2, 3]
+    """
+    import numpy as np
+
+    if count <= 0:
+        return []
+    if count == 1:
+        return [total_steps]
+    later = np.unique(np.round(np.geomspace(1, max(total_steps, 1), count - 1)).astype(int))
+    return sorted({0, *later.tolist()})

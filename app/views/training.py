@@ -1,0 +1,74 @@
+"""Training: the spectrum along training (top eigenvalue against 2/lr, loss, trace, the gradient in
+the top eigenspace), the checkpoint the other pages analyse, and sharpness under rescaling."""
+
+import pandas as pd
+import streamlit as st
+
+from app import charts, sidebar, widgets
+from core import trajectory
+
+DEMO = {"cfg_optimizer": "gd", "cfg_lr": 0.5, "cfg_epochs": 400, "cfg_checkpoints": 20, "cfg_activation": "tanh",
+        "cfg_hidden": "16"}
+
+
+def use_demo():
+    st.session_state.update(DEMO)
+    st.session_state["cfg_checkpoint"] = -1
+
+
+def move_to(step_by_checkpoint):
+    st.session_state["cfg_checkpoint"] = step_by_checkpoint[st.session_state["training_step"]]
+
+
+def render():
+    selection = sidebar.current()
+    widgets.presentation(selection)
+    config = selection.config
+    st.title("The spectrum along training")
+    if config.checkpoints == 0:
+        st.info("This configuration keeps no checkpoints: set 'checkpoints kept' in the sidebar's training schedule, "
+                "or try the edge of stability (Cohen et al. 2021): full-batch gradient descent, lr 0.5, 400 steps, "
+                "20 checkpoints, a tanh MLP of width 16.")
+        st.button("Use the edge-of-stability setup", on_click=use_demo)
+        return
+    slot = st.empty()
+    with slot.status("Following training, checkpoint by checkpoint (each cached)…", expanded=True):
+        bar = st.progress(0.0)
+        rows = trajectory.trajectory(config, progress=lambda i, n: bar.progress(i / n, text=f"checkpoint {i + 1} of {n}"))
+    slot.empty()
+    st.altair_chart(charts.sharpness_and_loss(rows), width="stretch")
+    summary = trajectory.edge_of_stability(rows)
+    if summary:
+        near = (f"within {summary['within']:.0%} of it from step {summary['steps_within'][0]} to "
+                f"{summary['steps_within'][1]} ({summary['count']} checkpoints)" if summary["steps_within"]
+                else f"never within {summary['within']:.0%} of it")
+        st.markdown(f"**Edge of stability** (Cohen et al. 2021): the top eigenvalue peaks at {summary['peak']:.3g} = "
+                    f"{summary['peak_ratio']:.2f} × 2/lr = {summary['two_over_lr']:.3g}; {near}.")
+    last = rows[-1]
+    if last.get("top_k_gradient_fraction") is not None:
+        st.markdown(f"**Gradient in the top eigenspace** (Gur-Ari et al. 2018): at the last checkpoint "
+                    f"{last['top_k_gradient_fraction']:.1%} of ‖g‖² lies in the span of the top 10 eigenvectors "
+                    f"(first checkpoint: {rows[0]['top_k_gradient_fraction']:.1%}).")
+    steps = {f"step {r['step']}": r["checkpoint"] for r in rows}
+    st.select_slider("analyse the other pages at", options=list(steps), key="training_step",
+                     value=next((k for k, v in steps.items() if v == config.checkpoint), list(steps)[-1]),
+                     on_change=move_to, args=(steps,))
+    c1, c2 = st.columns(2)
+    c1.altair_chart(charts.along_training(rows, "trace", "trace"), width="stretch")
+    c2.altair_chart(charts.along_training(rows, "top_k_gradient_fraction", "gradient fraction in the top-10 space"),
+                    width="stretch")
+    if config.activation in ("relu", "leaky_relu"):
+        study = trajectory.rescaling(config, 10.0)
+        if "top" in study["original"] and "top" in study["rescaled"]:
+            st.markdown(f"**Sharpness is not invariant** (Dinh et al. 2017): scaling layer 1 by 10 and layer 2 by 1/10 "
+                        f"changes the outputs by at most {study['max_output_difference']:.1e} (accuracy "
+                        f"{study['accuracy'][0]:.3f} both), while the top eigenvalue goes from "
+                        f"{study['original']['top']:.4g} to {study['rescaled']['top']:.4g} and the trace from "
+                        f"{study['original']['trace']:.4g} to {study['rescaled']['trace']:.4g}.")
+    with widgets.details(selection):
+        frame = pd.DataFrame(rows)
+        st.dataframe(frame, width="stretch", hide_index=True)
+        widgets.download_csv(frame, "trajectory", selection)
+
+
+widgets.guarded(render)

@@ -1,0 +1,176 @@
+r"""The spectrum along training, and sharpness under reparametrisation.
+
+* :func:`trajectory`: at every checkpoint of a training run (``ExperimentConfig.checkpoints``),
+  the training loss and accuracy, the exact top and bottom eigenvalue and trace (Lanczos and
+  Hutch++ where the budget refuses the dense matrix), and the fraction of the gradient in the
+  top-k eigenspace, :math:`\|V_k^\top g\|^2 / \|g\|^2` (Gur-Ari, Roberts & Dyer 2018). Each
+  checkpoint is a configuration of its own (``checkpoint=i``), so every method runs on it and is
+  cached per checkpoint: a stopped study resumes from the checkpoints it has. Under full-batch
+  gradient descent with step :math:`\eta` the top eigenvalue is compared with :math:`2/\eta`
+  (Cohen et al. 2021, the edge of stability).
+* :func:`rescaling`: Dinh et al. (2017). For a ReLU network, scaling the first layer by
+  :math:`a > 0` and the second layer's weights by :math:`1/a` leaves every output unchanged,
+  while at the rescaled point :math:`H' = D^{-1} H D^{-1}` with :math:`D` the diagonal rescaling
+  of the parameters, so the top eigenvalue and the trace change.
+"""
+
+from __future__ import annotations
+
+from .cache import COMPUTE_COUNTS, cached, code_version
+from .config import ConfigError, ExperimentConfig
+from .pipeline import build_problem, data_key, run, train
+
+
+def gradient_overlap(problem, k: int) -> float:
+    r""":math:`\|V_k^\top g\|^2 / \|g\|^2` for the top-k (largest) eigenvectors :math:`V_k` of H.
+
+    Dense ``eigh`` when ``k`` is close to P, ARPACK Lanczos (float64) otherwise.
+    """
+    import numpy as np
+    import torch
+
+    g = problem.gradient().double().cpu().numpy()
+    norm = float(g @ g)
+    if norm == 0.0:
+        return float("nan")
+    p = problem.num_params
+    if k >= p - 1:
+        from .curvature import dense
+
+        hessian = dense.dense_matrix(problem, dtype=torch.float64).cpu().numpy()
+        _, vectors = np.linalg.eigh(hessian)
+        top = vectors[:, -min(k, p):]
+    else:
+        from scipy.sparse.linalg import eigsh
+
+        from .methods.matrix_free import lanczos_subspace, scipy_operator
+
+        _, top = eigsh(scipy_operator(problem), k=k, which="LA", tol=1e-8, ncv=lanczos_subspace(k, p),
+                       v0=np.random.default_rng(0).standard_normal(p))
+    projected = top.T @ g
+    return float(projected @ projected / norm)
+
+
+@cached(returns=dict)
+def _checkpoint_point(config_dict: dict, k: int, data_key: str, version: str) -> dict:
+    COMPUTE_COUNTS["trajectory_point"] += 1
+    config = ExperimentConfig.from_dict(config_dict)
+    problem = build_problem(config)
+    return {"gradient_norm": float(problem.gradient().norm()), "top_k_gradient_fraction": gradient_overlap(problem, k)}
+
+
+#: the approximations the trajectory follows unless asked otherwise
+TRAJECTORY_METHODS = ("pyhessian_top_k", "kfac", "diag_hessian")
+
+
+def trajectory(config: ExperimentConfig, k: int = 10, methods=TRAJECTORY_METHODS, progress=None) -> list[dict]:
+    """One row per checkpoint of ``config``'s training (see the module docstring).
+
+    Args:
+        config: a configuration with ``checkpoints > 0``.
+        k: the top eigenspace's dimension for the gradient fraction (default: 10 classes).
+        methods: approximations whose top-1 and trace are followed.
+        progress: ``progress(i, n)`` before each checkpoint.
+    Returns:
+        ``[{checkpoint, step, train_loss, train_accuracy, top, bottom, trace, exact, <method>_top1,
+        <method>_trace, top_k_gradient_fraction, gradient_norm, two_over_lr}]``.
+    """
+    if config.checkpoints < 1:
+        raise ConfigError("checkpoints", config.checkpoints, "at least 1 for a trajectory (e.g. 20)")
+    if not 1 <= k <= 1000:
+        raise ConfigError("k", k, "an integer from 1 to 1000")
+    trained = train(config)
+    rows = []
+    for i, snapshot in enumerate(trained.checkpoints):
+        if progress is not None:
+            progress(i, len(trained.checkpoints))
+        at = config.replace(checkpoint=i)
+        row = {"checkpoint": i, "step": snapshot["step"], "train_loss": snapshot["train_loss"],
+               "train_accuracy": snapshot["train_accuracy"],
+               "two_over_lr": 2.0 / config.lr if config.optimizer == "gd" else None}
+        exact = run(at, "exact_hessian")
+        if exact.ok:
+            row.update(top=float(exact.top[0]), bottom=float(exact.bottom[0]), trace=float(exact.trace), exact=True)
+        else:  # over budget: the matrix-free estimates instead
+            lanczos, hutchpp = run(at, "lanczos"), run(at, "hutchpp")
+            row.update(top=float(lanczos.top[0]) if lanczos.ok else None,
+                       bottom=float(lanczos.bottom[0]) if lanczos.ok else None,
+                       trace=hutchpp.trace if hutchpp.ok else None, exact=False)
+        for name in methods:
+            found = run(at, name)
+            row[f"{name}_top1"] = float(found.top[0]) if found.ok and found.top is not None else None
+            row[f"{name}_trace"] = found.trace if found.ok else None
+        row.update(_checkpoint_point(at.to_dict(), int(k), data_key(at), code_version()))
+        rows.append(row)
+    return rows
+
+
+def edge_of_stability(rows: list[dict], within: float = 0.1) -> dict | None:
+    """How near the top eigenvalue comes to 2/lr and over which steps (full-batch GD only).
+
+    Returns:
+        ``{"two_over_lr", "peak", "peak_ratio", "steps_within": [first, last], "count"}`` where
+        ``steps_within`` spans the checkpoints with ``|λ_max / (2/lr) - 1| <= within``, or None
+        when the run is not full-batch gradient descent.
+    """
+    rows = [r for r in rows if r.get("two_over_lr") and r.get("top") is not None]
+    if not rows:
+        return None
+    limit = rows[0]["two_over_lr"]
+    near = [r["step"] for r in rows if abs(r["top"] / limit - 1) <= within]
+    peak = max(r["top"] for r in rows)
+    return {"two_over_lr": limit, "peak": peak, "peak_ratio": peak / limit,
+            "steps_within": [min(near), max(near)] if near else None, "count": len(near), "within": within}
+
+
+def rescale(model, scale: float):
+    """A copy of a ReLU ``Sequential`` MLP with layer 1 (weight, bias) times ``scale`` and layer 2's
+    weight divided by it; returns the copy and the diagonal ``D`` (flat, parameter order)."""
+    import copy
+
+    import torch
+
+    from .curvature.mlp_rop import supports
+
+    if not supports(model) or len(model) < 3 or type(model[1]).__name__ not in ("ReLU", "LeakyReLU"):
+        raise ConfigError("activation", type(model[1]).__name__ if len(model) > 1 else None,
+                          "relu or leaky_relu with at least one hidden layer (positive homogeneity)")
+    copied = copy.deepcopy(model)
+    factors = []
+    with torch.no_grad():
+        first, second = copied[0], copied[2]
+        first.weight.mul_(scale), first.bias.mul_(scale), second.weight.div_(scale)
+        for name, param in copied.named_parameters():
+            value = scale if name.startswith("fc1.") else (1 / scale if name == "fc2.weight" else 1.0)
+            factors.append(torch.full((param.numel(),), value, dtype=torch.float64))
+    return copied, torch.cat(factors)
+
+
+@cached(returns=dict)
+def _rescaling(config_dict: dict, scale: float, data_key: str, version: str) -> dict:
+    import torch
+
+    from .methods import run_method
+    from .problem import Problem
+
+    COMPUTE_COUNTS["rescaling"] += 1
+    config = ExperimentConfig.from_dict(config_dict)
+    problem = build_problem(config)
+    model, _ = rescale(problem.model, scale)
+    rescaled = Problem(model, problem.x, problem.y, loss=problem.loss_name)
+    with torch.no_grad():
+        same = float((problem.model(problem.x) - rescaled.model(rescaled.x)).abs().max())
+        accuracy = [float((m(problem.x).argmax(1) == problem.y).float().mean()) for m in (problem.model, model)]
+    before, after = run_method("exact_hessian", problem), run_method("exact_hessian", rescaled)
+    out = {"scale": scale, "max_output_difference": same, "accuracy": accuracy}
+    for key, result in (("original", before), ("rescaled", after)):
+        out[key] = {"top": float(result.top[0]), "trace": float(result.trace)} if result.ok else {"error": result.error}
+    return out
+
+
+def rescaling(config: ExperimentConfig, scale: float = 10.0) -> dict:
+    """Dinh et al.'s demonstration on ``config``: outputs and accuracy before and after the
+    rescaling, and the exact top eigenvalue and trace at both points."""
+    if not 1e-3 <= scale <= 1e3:
+        raise ConfigError("scale", scale, "a number from 0.001 to 1000")
+    return _rescaling(config.to_dict(), float(scale), data_key(config), code_version())

@@ -1,0 +1,110 @@
+"""The spectrum along training: checkpoints, the trajectory study, gradient overlap, rescaling."""
+
+import numpy as np
+import pytest
+import torch
+
+from core import cache, pipeline, trajectory, workspace
+from core.curvature import dense
+from factories import SMALL, tiny_problem
+
+GD = SMALL.replace(optimizer="gd", lr=0.5, epochs=30, checkpoints=6)
+
+
+def flat(state):
+    return np.concatenate([v.ravel() for v in state.values()])
+
+
+def test_checkpoints_reload_to_identical_parameters(fresh_cache):
+    trained = pipeline.train(GD)
+    steps = [c["step"] for c in trained.checkpoints]
+    assert steps[0] == 0 and steps[-1] == 30 and len(steps) == 6
+    last = pipeline.build_problem(GD.replace(checkpoint=5))
+    np.testing.assert_array_equal(last.flat_params().numpy(), flat(trained.state))
+    first = pipeline.build_problem(GD.replace(checkpoint=0))
+    from core.models import build_model
+
+    initial = build_model(GD, 5, 10)
+    np.testing.assert_array_equal(first.flat_params().numpy(),
+                                  torch.cat([p.detach().reshape(-1) for p in initial.parameters()]).numpy())
+    assert pipeline.COMPUTE_COUNTS["train"] == 1  # checkpoints never retrain
+
+
+def test_the_last_checkpoint_equals_the_single_model_result_and_a_resumed_study_equals_an_uninterrupted_one(tmp_path):
+    with workspace.using(cache_dir=tmp_path / "whole"):
+        whole = trajectory.trajectory(GD, k=3)
+        single = pipeline.run(GD, "exact_hessian")
+    assert whole[-1]["top"] == float(single.top[0]) and whole[-1]["trace"] == float(single.trace)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_two(i, n):
+        if i == 2:
+            raise Killed
+
+    with workspace.using(cache_dir=tmp_path / "resumed"):
+        with pytest.raises(Killed):
+            trajectory.trajectory(GD, k=3, progress=kill_after_two)
+        cache.COMPUTE_COUNTS.clear()
+        resumed = trajectory.trajectory(GD, k=3)
+    assert cache.COMPUTE_COUNTS["trajectory_point"] == 4 and cache.COMPUTE_COUNTS["train"] == 0
+    assert resumed == whole
+
+
+def test_gradient_overlap_is_one_for_k_equal_p_and_matches_a_dense_projection():
+    problem = tiny_problem("tanh", hidden=(4,), inputs=3, n=12)
+    assert trajectory.gradient_overlap(problem, problem.num_params) == pytest.approx(1.0, abs=1e-10)
+    h = dense.dense_matrix(problem, dtype=torch.float64).numpy()
+    _, vectors = np.linalg.eigh(h)
+    g = problem.gradient().numpy()
+    top = vectors[:, -3:]
+    expected = float(np.sum((top.T @ g) ** 2) / (g @ g))
+    assert trajectory.gradient_overlap(problem, 3) == pytest.approx(expected, rel=1e-6)
+
+
+def test_rescaled_relu_net_has_the_same_outputs_and_hessian_d_inverse_h_d_inverse():
+    problem = tiny_problem("relu", hidden=(5, 4), inputs=3, n=16)
+    model, d = trajectory.rescale(problem.model, 7.0)
+    from core.problem import Problem
+
+    rescaled = Problem(model, problem.x, problem.y)
+    torch.testing.assert_close(model(problem.x), problem.model(problem.x), rtol=1e-12, atol=1e-12)
+    h = dense.dense_matrix(problem, dtype=torch.float64)
+    h_rescaled = dense.dense_matrix(rescaled, dtype=torch.float64)
+    expected = h / d[:, None] / d[None, :]
+    torch.testing.assert_close(h_rescaled, expected, rtol=1e-8, atol=1e-10 * float(h.abs().max()))
+    assert abs(dense.eigenvalues(h_rescaled)[-1] - dense.eigenvalues(h)[-1]) > 1e-3  # sharpness moved
+
+
+def test_rescaling_study_and_edge_of_stability_summary(fresh_cache):
+    study = trajectory.rescaling(SMALL, 10.0)
+    assert study["max_output_difference"] < 1e-4 and study["accuracy"][0] == study["accuracy"][1]
+    assert study["rescaled"]["top"] != pytest.approx(study["original"]["top"], rel=1e-2)
+    rows = [{"step": s, "top": t, "two_over_lr": 4.0} for s, t in [(0, 1.0), (10, 3.9), (20, 4.2), (30, 4.05)]]
+    summary = trajectory.edge_of_stability(rows)
+    assert summary["steps_within"] == [10, 30] and summary["peak_ratio"] == pytest.approx(1.05)
+
+
+def test_the_training_page_follows_training_and_its_checkpoint_moves_the_other_pages(fresh_cache):
+    from streamlit.testing.v1 import AppTest
+
+    from factories import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=300)
+    state = {"cfg_dataset": "synthetic", "cfg_hidden": "6", "cfg_hessian_batch_size": 48, "cfg_epochs": 30,
+             "cfg_optimizer": "gd", "cfg_lr": 0.5, "cfg_checkpoints": 6, "cfg_methods": ["pyhessian_top_k", "kfac"],
+             "cfg_samples": 30}
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page("views/training.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    text = " ".join(m.value for m in at.markdown)
+    assert "Edge of stability" in text and "Gradient in the top eigenspace" in text
+    at.select_slider(key="training_step").set_value("step 0").run()
+    assert at.session_state["cfg_checkpoint"] == 0
+    at.switch_page("views/top_eigenvalues.py").run()
+    assert not at.exception and not at.error
+    assert at.session_state["_selection"].config.checkpoint == 0  # this page now analyses checkpoint 0
+    assert at.sidebar.selectbox(key="cfg_checkpoint").value == 0
