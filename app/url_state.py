@@ -25,30 +25,21 @@ def _choice(name: str, choices) -> Callable[[str], object]:
     return parse
 
 
+def _number(name: str, low: float, high: float, kind: type = float) -> Callable[[str], float]:
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise ConfigError(name, text, f"{'an integer' if kind is int else 'a number'} from {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
 def _integer(name: str, low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or not low <= value <= high:
-            raise ConfigError(name, text, f"an integer from {low} to {high}")
-        return value
-
-    return parse
-
-
-def _number(name: str, low: float, high: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = None
-        if value is None or not low <= value <= high:
-            raise ConfigError(name, text, f"a number from {low:g} to {high:g}")
-        return value
-
-    return parse
+    return _number(name, low, high, int)
 
 
 def _hidden(text: str) -> str:

@@ -109,6 +109,19 @@ def presentation(selection: Selection) -> None:
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
 
 
+def page_header(title: str, intro: str = "") -> Selection:
+    """What every page starts with: the sidebar's selection, presentation styling, the title and
+    (outside presentation mode) the page's introduction."""
+    from app import sidebar
+
+    selection = sidebar.current()
+    presentation(selection)
+    st.title(title)
+    if intro and not selection.present:
+        st.markdown(intro)
+    return selection
+
+
 def details(selection: Selection):
     """Where tables and downloads go: folded away in presentation mode, inline otherwise."""
     return st.expander("Tables and downloads", expanded=False) if selection.present else st.container()

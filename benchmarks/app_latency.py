@@ -53,7 +53,7 @@ def app_row(config: ExperimentConfig, data_dir, quick: bool) -> dict:
                  "cfg_hessian_batch_size": config.hessian_batch_size, "cfg_epochs": config.epochs,
                  "cfg_samples": samples}
         pages = {}
-        for page in [p for p in PAGES if p.url_path != "Sweep"]:  # the Sweep page reads a sweep table
+        for page in [p for p in PAGES if p.url_path not in ("Sweep", "Training")]:  # those need a table / checkpoints
             render_page(page.path, state)  # the first render warms what the page adds (trace study, sweep)
             pages[page.title] = stats(timed(lambda: render_page(page.path, state))[0] for _ in range(2 if quick else 3))
     return {"cold_default_analysis_s": cold, "cached_result_s": stats(served), "warm_page_render_s": pages,

@@ -22,8 +22,9 @@ def app(page: str = "views/home.py", **state) -> AppTest:
     return at
 
 
-#: pages that read the run's results (the Sweep page reads a sweep table: tests/test_sweep.py)
-RESULT_PAGES = [p.path for p in PAGES if p.url_path != "Sweep"]
+#: pages that read the run's results (Sweep reads a sweep table: tests/test_sweep.py; Training needs
+#: checkpoints: tests/test_trajectory.py)
+RESULT_PAGES = [p.path for p in PAGES if p.url_path not in ("Sweep", "Training")]
 
 
 @pytest.mark.parametrize("page", RESULT_PAGES)

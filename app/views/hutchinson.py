@@ -3,18 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from app import charts, sidebar, widgets
+from app import charts, widgets
 from core import studies, tables
 
 
 def render():
-    selection = sidebar.current()
-    widgets.presentation(selection)
-    st.title("Hutchinson trace estimate vs sample count")
-    if not selection.present:
-        st.markdown("Mean and 10-90 % band over independent repeats, against the exact trace (paper Fig. 3). "
-                    "Hutch++ at the same number of Hessian-vector products spends a third of them on the "
-                    "top eigen-directions and estimates only the rest.")
+    selection = widgets.page_header("Hutchinson trace estimate vs sample count", "Mean and 10-90 % band over independent repeats, against the exact trace (paper Fig. 3). "
+                                     "Hutch++ at the same number of Hessian-vector products spends a third of them on the "
+                                     "top eigen-directions and estimates only the rest.")
     found = widgets.results(selection, methods=["exact_hessian"])
     repeats = st.slider("repeats", 2, 50, studies.DEFAULT_REPEATS)
     with st.spinner("Sampling (cached afterwards)…"):

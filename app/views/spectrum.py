@@ -3,22 +3,18 @@
 import pandas as pd
 import streamlit as st
 
-from app import charts, sidebar, widgets
+from app import charts, widgets
 from core import tables
 from core.methods import yielding
 
 
 def render():
-    selection = sidebar.current()
-    widgets.presentation(selection)
-    st.title("The whole spectrum")
-    if not selection.present:
-        st.markdown("Histogram of all P eigenvalues of each method that has them, one row per method on shared "
-                    "bins and a shared axis labelled in eigenvalues. The symmetric-log axis is linear within the "
-                    "rounding noise floor and logarithmic beyond, so negative and small eigenvalues stay "
-                    "visible. Only the Hessian has negative curvature; the GGN and its "
-                    "approximations are positive semi-definite: eigenvalues within the rounding noise floor "
-                    "P·ε·max|λ| (ε of float32) are counted as zero, not as negative.")
+    selection = widgets.page_header("The whole spectrum", "Histogram of all P eigenvalues of each method that has them, one row per method on shared "
+                                     "bins and a shared axis labelled in eigenvalues. The symmetric-log axis is linear within the "
+                                     "rounding noise floor and logarithmic beyond, so negative and small eigenvalues stay "
+                                     "visible. Only the Hessian has negative curvature; the GGN and its "
+                                     "approximations are positive semi-definite: eigenvalues within the rounding noise floor "
+                                     "P·ε·max|λ| (ε of float32) are counted as zero, not as negative.")
     found = widgets.results(selection, methods=yielding(selection.methods, "spectrum")
                             + yielding(selection.methods, "density"))
     panels = st.container()  # the histograms first; their controls below them

@@ -3,20 +3,16 @@
 import pandas as pd
 import streamlit as st
 
-from app import charts, sidebar, widgets
+from app import charts, widgets
 from core import tables
 from core.methods import yielding
 
 
 def render():
-    selection = sidebar.current()
-    widgets.presentation(selection)
-    st.title("Top eigenvalues")
-    if not selection.present:
-        st.markdown("How close does each method come to the largest eigenvalues of the exact Hessian? "
-                    "(paper Fig. 1). Diagonal methods show their largest diagonal entries; Kronecker ones "
-                    "the largest products of factor eigenvalues; PyHessian's power iteration finds the "
-                    "largest |λ| and is ranked and scored by |λ|.")
+    selection = widgets.page_header("Top eigenvalues", "How close does each method come to the largest eigenvalues of the exact Hessian? "
+                                     "(paper Fig. 1). Diagonal methods show their largest diagonal entries; Kronecker ones "
+                                     "the largest products of factor eigenvalues; PyHessian's power iteration finds the "
+                                     "largest |λ| and is ranked and scored by |λ|.")
     found = widgets.results(selection, methods=yielding(selection.methods, "top"))
     chart = st.container()  # the chart first; its controls below it
     c1, c2 = st.columns([1, 3])

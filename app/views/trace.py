@@ -3,20 +3,16 @@
 import pandas as pd
 import streamlit as st
 
-from app import charts, sidebar, widgets
+from app import charts, widgets
 from core import tables
 from core.methods import yielding
 
 
 def render():
-    selection = sidebar.current()
-    widgets.presentation(selection)
-    st.title("Trace")
-    if not selection.present:
-        st.markdown("Each approximation's trace relative to the exact Hessian's (paper Fig. 2): zero is exact. "
-                    "Diagonal methods carry the exact diagonal of the matrix they approximate, so the "
-                    "Hessian's is exact and the GGN's differs by the GGN's own trace; Kronecker "
-                    "factorisations and sampling move it.")
+    selection = widgets.page_header("Trace", "Each approximation's trace relative to the exact Hessian's (paper Fig. 2): zero is exact. "
+                                     "Diagonal methods carry the exact diagonal of the matrix they approximate, so the "
+                                     "Hessian's is exact and the GGN's differs by the GGN's own trace; Kronecker "
+                                     "factorisations and sampling move it.")
     found = widgets.results(selection, methods=yielding(selection.methods, "trace"))
     errors = tables.trace_error_rows(found)
     if errors:
