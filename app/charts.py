@@ -224,14 +224,15 @@ def sharpness_and_loss(rows: list[dict], height: int = 260) -> alt.VConcatChart:
     below on the same step axis."""
     frame = pd.DataFrame(rows)
     x = alt.X("step:Q", scale=alt.Scale(type="symlog"), title="training step")
-    top = alt.Chart(frame).mark_line(point=True, color="black").encode(
+    top = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(color="black"), color="black").encode(
         x=x, y=alt.Y("top:Q", title="top eigenvalue λ_max"),
         tooltip=["step", alt.Tooltip("top:Q", format=".4g"), alt.Tooltip("train_loss:Q", format=".4g")])
     layers = [top]
     if frame["two_over_lr"].notna().any():
         layers.append(_reference_rule(float(frame["two_over_lr"].dropna().iloc[0]),
                                       f"2/lr = {float(frame['two_over_lr'].dropna().iloc[0]):.3g}"))
-    loss = alt.Chart(frame).mark_line(point=True, color=METHOD_COLOURS["lanczos"]).encode(
+    loss = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(color=METHOD_COLOURS["lanczos"]),
+                                      color=METHOD_COLOURS["lanczos"]).encode(
         x=x, y=alt.Y("train_loss:Q", title="training loss", scale=alt.Scale(type="log")),
         tooltip=["step", alt.Tooltip("train_loss:Q", format=".4g"), alt.Tooltip("train_accuracy:Q", format=".3f")])
     return alt.vconcat(alt.layer(*layers).properties(height=height), loss.properties(height=height // 2 + 60))

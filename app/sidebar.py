@@ -96,7 +96,8 @@ def draw() -> Selection:
         activation = st.selectbox("activation", ACTIVATIONS, key="cfg_activation")
         batch = st.number_input("Hessian batch size N", min_value=1, max_value=60_000, key="cfg_hessian_batch_size",
                                 help="the fixed batch whose mean-loss Hessian is studied")
-        epochs = st.number_input("training epochs", min_value=0, max_value=200, key="cfg_epochs")
+        epochs = st.number_input("training epochs", min_value=0, max_value=1000, key="cfg_epochs",
+                                 help="with the gd optimizer, one full-batch step per epoch")
         seed = st.number_input("seed", min_value=0, max_value=2**31 - 1, key="cfg_seed")
         device = st.selectbox("device", ("cpu", "auto", "cuda"), key="cfg_device",
                               help="auto: the GPU when there is one; results (and cache entries) are per device")

@@ -67,7 +67,7 @@ PARAMS: dict[str, tuple[str, Callable, Callable]] = {
     "hidden": ("cfg_hidden", _hidden, str),
     "activation": ("cfg_activation", _choice("activation", ACTIVATIONS), str),
     "N": ("cfg_hessian_batch_size", _integer("N", 1, 60_000), str),
-    "epochs": ("cfg_epochs", _integer("epochs", 0, 200), str),
+    "epochs": ("cfg_epochs", _integer("epochs", 0, 1000), str),
     "seed": ("cfg_seed", _integer("seed", 0, 2**31 - 1), str),
     "methods": ("cfg_methods", _methods, ",".join),
     "samples": ("cfg_samples", _integer("samples", 3, 500), str),

@@ -108,3 +108,21 @@ def test_the_training_page_follows_training_and_its_checkpoint_moves_the_other_p
     assert not at.exception and not at.error
     assert at.session_state["_selection"].config.checkpoint == 0  # this page now analyses checkpoint 0
     assert at.sidebar.selectbox(key="cfg_checkpoint").value == 0
+
+
+def test_the_edge_of_stability_button_sets_up_a_run_the_page_can_show(fresh_cache):
+    from streamlit.testing.v1 import AppTest
+
+    from factories import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=600)
+    for key, value in {"cfg_dataset": "synthetic", "cfg_hessian_batch_size": 48, "cfg_epochs": 2,
+                       "cfg_methods": ["kfac"], "cfg_samples": 30}.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page("views/training.py").run()
+    assert "keeps no checkpoints" in " ".join(i.value for i in at.info)
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.session_state["cfg_epochs"] == 400 and at.session_state["cfg_optimizer"] == "gd"
+    assert "Edge of stability" in " ".join(m.value for m in at.markdown)
