@@ -96,8 +96,8 @@ def download_json(found: dict[str, Result], selection: Selection, name: str = "r
 
 PRESENTATION_CSS = """
 <style>
-html, body, [class*="st-"], .stMarkdown p { font-size: 1.15rem; }
-[data-testid="stHeading"] h1, .stMainBlockContainer h1 { font-size: 2.6rem !important; padding-top: 0 !important; }
+.stMarkdown p, .stMarkdown li, .stCaption p, label p, [data-testid="stMetricLabel"] p { font-size: 1.15rem !important; }
+[data-testid="stMetricValue"] { font-size: 2.4rem !important; }
 .block-container { padding-top: 2.6rem !important; }
 </style>
 """
