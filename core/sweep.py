@@ -45,6 +45,8 @@ from .config import ConfigError, ExperimentConfig, parse_hidden
 from .methods import MethodError, get_spec, resolve_options
 
 _FIELDS = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
+#: the most cells one sweep may ask for (each is also budget-checked on its own)
+MAX_CELLS = 5000
 
 
 class SweepError(ValueError):
@@ -89,6 +91,11 @@ def expand(grid: dict[str, list], fixed: dict, methods: dict[str, dict]) -> list
             raise SweepError(f"grid key {name!r} must be a non-empty list of values, got {values!r}")
     base = {name: _field_value(name, value) for name, value in fixed.items()}
     names = list(grid)
+    size = 1
+    for values in grid.values():
+        size *= len(values)
+    if size > MAX_CELLS:
+        raise SweepError(f"the grid has {size:,} configurations; at most {MAX_CELLS:,} cells per sweep")
     configs = []
     for combination in itertools.product(*(grid[n] for n in names)):
         values = {**base, **{n: _field_value(n, v) for n, v in zip(names, combination)}}
@@ -102,6 +109,9 @@ def expand(grid: dict[str, list], fixed: dict, methods: dict[str, dict]) -> list
         for combination in itertools.product(*swept.values()):
             resolved = resolve_options(method, dict(zip(swept, combination)))
             cells += [Cell(config, method, tuple(sorted(resolved.items()))) for config in configs]
+            if len(cells) > MAX_CELLS:
+                raise SweepError(f"the sweep has more than {MAX_CELLS:,} cells (configurations x methods x options); "
+                                 "split it")
     return list(dict.fromkeys(cells))
 
 

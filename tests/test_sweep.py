@@ -66,6 +66,8 @@ def test_a_refused_cell_is_a_row(tmp_path, monkeypatch):
     ("[grid]\nseed = [0]\n", "a sweep needs at least one method"),
     ("[grids]\nseed = [0]\n", "unknown section 'grids'"),
     ("[grid\n", "not valid TOML"),
+    ("[grid]\nseed = [" + ",".join(map(str, range(100))) + "]\nlr = [" + ",".join(str(0.001 * (i + 1)) for i in range(100))
+     + "]\n[methods]\nlanczos = {}\n", "at most 5,000 cells per sweep"),
 ])
 def test_bad_sweep_files_get_one_line_naming_the_key(tmp_path, text, words):
     path = tmp_path / "sweep.toml"
