@@ -124,16 +124,21 @@ def cmd_compare(args) -> int:
         if row.get("error"):
             print(f"\n{row['method']}: {row['error']}")
     if args.out:
-        out = Path(args.out)
-        out = out.with_suffix(".json") if out.suffix == ".csv" else out
-        out.write_text(json.dumps(comparison, indent=2))
-        csv_path = out.with_suffix(".csv")
-        with csv_path.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(comparison["rows"][0]))
-            writer.writeheader()
-            writer.writerows(comparison["rows"])
-        print(f"\nwrote {out} and {csv_path}")
+        write_json_and_csv(args.out, comparison, comparison["rows"])
     return 0
+
+
+def write_json_and_csv(out: str, document: dict, rows: list[dict]) -> None:
+    """``document`` as JSON at ``out`` (``.json`` when ``out`` names a ``.csv``) and ``rows`` as CSV beside it."""
+    path = Path(out)
+    path = path.with_suffix(".json") if path.suffix == ".csv" else path
+    path.write_text(json.dumps(document, indent=2))
+    csv_path = path.with_suffix(".csv")
+    with csv_path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(dict.fromkeys(k for row in rows for k in row)))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\nwrote {path} and {csv_path}")
 
 
 def _parse_options(pairs: list[str]) -> dict[str, dict]:
@@ -240,13 +245,7 @@ def cmd_trajectory(args) -> int:
                   if summary["steps_within"] else f"never within {summary['within']:.0%} of 2/lr = {summary['two_over_lr']:.3g}")
         print(f"\nedge of stability: peak top eigenvalue {summary['peak']:.4g} = {summary['peak_ratio']:.2f} x 2/lr; {within}")
     if args.out:
-        import pandas as pd
-
-        out = Path(args.out)
-        out = out.with_suffix(".json") if out.suffix == ".csv" else out
-        out.write_text(json.dumps({"config": config.to_dict(), "rows": rows, "edge_of_stability": summary}, indent=2))
-        pd.DataFrame(rows).to_csv(out.with_suffix(".csv"), index=False)
-        print(f"\nwrote {out} and {out.with_suffix('.csv')}")
+        write_json_and_csv(args.out, {"config": config.to_dict(), "rows": rows, "edge_of_stability": summary}, rows)
     return 0
 
 
