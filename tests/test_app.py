@@ -198,3 +198,12 @@ def test_downloads_carry_the_configuration():
     assert any("code_version" in line for line in header)
     assert text.splitlines()[len(header):] == ["trace", "1.5"]
     assert widgets.file_label(selection) == "synthetic_h6_relu_N64_s0"
+
+
+def test_the_cost_page_refuses_an_unbounded_width_sweep_before_any_work(fresh_cache):
+    at = app("views/cost.py")
+    computed = sum(cache.COMPUTE_COUNTS.values())
+    at.text_input(key="cost_sweep_widths").set_value(",".join(str(w) for w in range(1, 40))).run()
+    assert not at.exception
+    assert any("Widths must be 1 to 8 integers" in e.value for e in at.error)
+    assert sum(cache.COMPUTE_COUNTS.values()) == computed

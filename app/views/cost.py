@@ -7,6 +7,9 @@ from app import charts, sidebar, widgets
 from core import studies, tables
 from core.methods import REGISTRY
 
+#: the most widths one sweep on this page may ask for (each trains and computes every method)
+MAX_WIDTHS = 8
+
 
 def render():
     selection = sidebar.current()
@@ -28,14 +31,14 @@ def render():
         widgets.download_csv(frame, "cost", selection)
 
     st.subheader("Scaling with width")
-    text = st.text_input("hidden widths to sweep (one hidden layer each)", "2,4,8")
+    text = st.text_input("hidden widths to sweep (one hidden layer each)", "2,4,8", key="cost_sweep_widths")
     try:
         widths = sorted({int(w) for w in text.split(",") if w.strip()})
     except ValueError:
         st.error(f"Widths must be comma-separated integers, got {text!r}.")
         return
-    if not widths or min(widths) < 1 or max(widths) > 4096:
-        st.error("Widths must be integers from 1 to 4096.")
+    if not widths or min(widths) < 1 or max(widths) > 4096 or len(widths) > MAX_WIDTHS:
+        st.error(f"Widths must be 1 to {MAX_WIDTHS} integers from 1 to 4096 (each point trains a network).")
         return
     with st.spinner("Sweeping widths (each point cached)…"):
         sweep = studies.width_sweep(selection.config, widths, selection.methods, selection.samples)
