@@ -15,9 +15,9 @@ from typing import Any
 
 DATASETS = ("mnist", "digits", "synthetic")
 #: the keys of :data:`core.models.MODELS` (kept here so the config imports no torch)
-ARCHITECTURES = ("mlp",)
+ARCHITECTURES = ("mlp", "cnn")
 #: the keys of :data:`core.losses.LOSSES`
-LOSS_NAMES = ("cross_entropy",)
+LOSS_NAMES = ("cross_entropy", "mse")
 MNIST_INPUT_SIZES = (28, 14, 7)
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "softplus")
 OPTIMIZERS = ("adam", "sgd", "gd")
@@ -25,6 +25,10 @@ OPTIMIZERS = ("adam", "sgd", "gd")
 #: Native side length of each dataset's images (synthetic data is a flat vector).
 NATIVE_SIZE = {"mnist": 28, "digits": 8}
 NUM_CLASSES = 10
+#: most convolution blocks a ``cnn`` may have (each halves the image side)
+MAX_CONV_LAYERS = 3
+#: most channels of one convolution (the exact spectrum is the point: P stays small)
+MAX_CHANNELS = 256
 
 
 class ConfigError(ValueError):
@@ -57,9 +61,19 @@ class ExperimentConfig:
     """What to train and which batch's Hessian to study.
 
     Attributes:
-        architecture: a key of :data:`core.models.MODELS` (``"mlp"``).
-        loss: a key of :data:`core.losses.LOSSES` (``"cross_entropy"``); always the mean over
-            the batch.
+        architecture: a key of :data:`core.models.MODELS`: ``"mlp"`` (``hidden`` are the
+            widths of its hidden layers) or ``"cnn"`` (a LeNet-style net: ``hidden`` are the
+            channel counts of its 3x3 convolutions, each followed by 2x2 max pooling, then one
+            linear head; images only).
+        loss: a key of :data:`core.losses.LOSSES`: ``"cross_entropy"`` or ``"mse"`` (squared
+            error against one-hot targets, PyTorch's mean over the N x C entries); always a
+            mean over the batch.
+        batch_norm: a BatchNorm layer after every hidden linear / convolution (before the
+            activation; that layer then has no bias of its own, as BatchNorm's shift replaces
+            it). The Hessian is that of the network in eval mode: BatchNorm uses its running
+            statistics, so the loss is a fixed function of the parameters.
+        num_classes: C, train and study on the first C classes (labels 0..C-1) only; the
+            head has C outputs.
         dataset: ``"mnist"`` (torchvision; falls back to scikit-learn's 8x8 digits when MNIST
             cannot be had), ``"digits"`` (scikit-learn's bundled 8x8 digits) or
             ``"synthetic"`` (a seeded Gaussian mixture, for fast tests).
@@ -85,6 +99,8 @@ class ExperimentConfig:
 
     architecture: str = "mlp"
     loss: str = "cross_entropy"
+    batch_norm: bool = False
+    num_classes: int = NUM_CLASSES
     dataset: str = "mnist"
     input_size: int = 28
     hidden: tuple[int, ...] = (8,)
@@ -106,6 +122,9 @@ class ExperimentConfig:
             object.__setattr__(self, "hidden", tuple(self.hidden))
         _check_choice("architecture", self.architecture, ARCHITECTURES)
         _check_choice("loss", self.loss, LOSS_NAMES)
+        if not isinstance(self.batch_norm, bool):
+            raise ConfigError("batch_norm", self.batch_norm, "true or false")
+        _check_int("num_classes", self.num_classes, 2, NUM_CLASSES)
         _check_choice("dataset", self.dataset, DATASETS)
         _check_choice("input_size", self.input_size, MNIST_INPUT_SIZES)
         if not isinstance(self.hidden, tuple) or len(self.hidden) == 0:
@@ -113,6 +132,8 @@ class ExperimentConfig:
         for width in self.hidden:
             if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= 4096:
                 raise ConfigError("hidden", self.hidden, "every width an integer from 1 to 4096")
+        if self.architecture == "cnn":
+            self._check_cnn()
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_int("epochs", self.epochs, 0, 1000)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -133,6 +154,23 @@ class ExperimentConfig:
             object.__setattr__(self, "device", resolve(self.device))
             if self.device == "cuda" and not cuda_available():
                 raise ConfigError("device", "cuda", "'cpu' or 'auto': no CUDA device is visible here")
+
+    def _check_cnn(self) -> None:
+        """A CNN needs images, and every convolution block halves the side: it must stay >= 1."""
+        if self.dataset == "synthetic":
+            raise ConfigError("architecture", "cnn", "'mlp' with dataset='synthetic' (a CNN needs images: "
+                              "dataset 'mnist' or 'digits')")
+        if len(self.hidden) > MAX_CONV_LAYERS:
+            raise ConfigError("hidden", self.hidden, f"at most {MAX_CONV_LAYERS} channel counts for a cnn "
+                              "(one per 3x3 convolution + 2x2 pooling block)")
+        if max(self.hidden) > MAX_CHANNELS:
+            raise ConfigError("hidden", self.hidden, f"every channel count of a cnn from 1 to {MAX_CHANNELS}")
+        # MNIST may fall back to the 8x8 digits, so both sides must survive the pooling
+        sides = [self.input_size, NATIVE_SIZE["digits"]] if self.dataset == "mnist" else [NATIVE_SIZE["digits"]]
+        for side in sides:
+            if side >> len(self.hidden) < 1:
+                raise ConfigError("hidden", self.hidden, f"at most {side.bit_length() - 1} convolution blocks "
+                                  f"on {side}x{side} images (each 2x2 pooling halves the side)")
 
     # ------------------------------------------------------------------ derived
     def input_dim(self, dataset_used: str | None = None) -> int:
@@ -182,10 +220,18 @@ class ExperimentConfig:
         return cls(**data)
 
     def label(self) -> str:
-        """Short human-readable description, e.g. ``mnist 28px 8 relu N=1000``."""
+        """Short human-readable description.
+
+        >>> ExperimentConfig().label()
+        'mnist 28px mlp[8] relu N=1000 seed=0'
+        >>> ExperimentConfig(architecture="cnn", batch_norm=True, loss="mse", num_classes=5).label()
+        'mnist 28px cnn[8]+BN relu mse C=5 N=1000 seed=0'
+        """
         size = f" {self.input_size}px" if self.dataset == "mnist" else ""
         widths = "x".join(map(str, self.hidden))
-        return f"{self.dataset}{size} [{widths}] {self.activation} N={self.hessian_batch_size} seed={self.seed}"
+        shape = f"{self.architecture}[{widths}]" + ("+BN" if self.batch_norm else "")
+        extra = (" mse" if self.loss == "mse" else "") + (f" C={self.num_classes}" if self.num_classes != NUM_CLASSES else "")
+        return f"{self.dataset}{size} {shape} {self.activation}{extra} N={self.hessian_batch_size} seed={self.seed}"
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:

@@ -50,14 +50,11 @@ class Dataset:
     y_test: "torch.Tensor"
     dataset_used: str
     notice: str | None = None
+    num_classes: int = NUM_CLASSES
 
     @property
     def input_dim(self) -> int:
         return int(self.x_train.shape[1])
-
-    @property
-    def num_classes(self) -> int:
-        return NUM_CLASSES
 
 
 # ----------------------------------------------------------------------------- IDX files
@@ -298,14 +295,18 @@ def load_dataset(config: ExperimentConfig, data_dir: str | Path | None = None) -
         x_tr, y_tr, x_te, y_te = _make_synthetic(config)
         used = "synthetic"
 
+    if config.num_classes < NUM_CLASSES:  # the first C classes only, in every split
+        keep_train, keep_test = y_tr < config.num_classes, y_te < config.num_classes
+        x_tr, y_tr, x_te, y_te = x_tr[keep_train], y_tr[keep_train], x_te[keep_test], y_te[keep_test]
     order = np.random.default_rng(config.seed).permutation(len(x_tr))[: config.train_subset]
     x_tr, y_tr = x_tr[order], y_tr[order]
     if config.hessian_batch_size > len(x_tr):
+        classes = f", classes 0-{config.num_classes - 1}" if config.num_classes < NUM_CLASSES else ""
         raise ConfigError("hessian_batch_size", config.hessian_batch_size,
                           f"at most the {len(x_tr)} training examples of {used} "
-                          f"(train_subset={config.train_subset})")
+                          f"(train_subset={config.train_subset}{classes})")
     import torch
 
     as_x = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
     as_y = lambda a: torch.as_tensor(np.asarray(a, dtype=np.int64))
-    return Dataset(as_x(x_tr), as_y(y_tr), as_x(x_te), as_y(y_te), used, notice)
+    return Dataset(as_x(x_tr), as_y(y_tr), as_x(x_te), as_y(y_te), used, notice, config.num_classes)

@@ -7,9 +7,15 @@ parameters are all trainable and are initialised from ``config.seed`` (PyTorch's
 initialisation, drawn from a private generator state so the global RNG is left as found).
 
 * ``mlp``: ``Linear -> act -> ... -> Linear`` as ``nn.Sequential`` named ``fc1, act1, ...``;
-  inputs arrive flattened (:mod:`core.data` pools and flattens images). That keeps it inside
-  what every method supports (BackPACK, the batched R-operator of
+  inputs arrive flattened (:mod:`core.data` pools and flattens images). Without BatchNorm that
+  keeps it inside what every method supports (BackPACK, the batched R-operator of
   :mod:`core.curvature.mlp_rop`).
+* ``cnn``: 3x3 convolutions with 2x2 max pooling, then a linear head, on ``(N, 1, s, s)``
+  images (:func:`model_inputs` shapes the flat rows).
+* ``batch_norm``: BatchNorm after each hidden linear / convolution (see :mod:`core.shapes`).
+
+The layer list itself lives in :mod:`core.shapes` (torch-free, so sizes are known before
+anything is built).
 
 >>> from core.config import ExperimentConfig
 >>> model = build_model(ExperimentConfig(hidden=(3,)), input_dim=4, num_classes=10)
@@ -55,12 +61,56 @@ def build_mlp(layer_sizes: list[int], activation: str, seed: int) -> nn.Sequenti
         return nn.Sequential(OrderedDict(layers))
 
 
-def _mlp(config: ExperimentConfig, input_dim: int, num_classes: int) -> nn.Module:
-    return build_mlp([input_dim, *config.hidden, num_classes], config.activation, config.seed)
+def build_from_shapes(config: ExperimentConfig, input_dim: int, num_classes: int) -> nn.Sequential:
+    """The ``nn.Sequential`` of :func:`core.shapes.layer_table`, initialised from ``config.seed``.
+
+    BatchNorm starts as PyTorch's (``gamma = 1``, ``beta = 0``, running mean 0 and variance 1).
+    """
+    from .shapes import KERNEL, POOL, layer_table
+
+    table = layer_table(config, input_dim, num_classes)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        layers: dict[str, nn.Module] = {}
+        for shape in table:
+            if shape.kind == "linear":
+                layers[shape.name] = nn.Linear(shape.inputs, shape.outputs, bias=shape.bias)
+            elif shape.kind == "conv2d":
+                layers[shape.name] = nn.Conv2d(shape.inputs, shape.outputs, KERNEL, padding=KERNEL // 2,
+                                               bias=shape.bias)
+            elif shape.kind == "batchnorm1d":
+                layers[shape.name] = nn.BatchNorm1d(shape.outputs)
+            elif shape.kind == "batchnorm2d":
+                layers[shape.name] = nn.BatchNorm2d(shape.outputs)
+            elif shape.kind == "activation":
+                layers[shape.name] = ACTIVATION_MODULES[config.activation]()
+            elif shape.kind == "maxpool2d":
+                layers[shape.name] = nn.MaxPool2d(POOL)
+            elif shape.kind == "flatten":
+                layers[shape.name] = nn.Flatten()
+            else:  # pragma: no cover - the table and this builder are written together
+                raise ValueError(f"no module for layer kind {shape.kind!r}")
+        return nn.Sequential(OrderedDict(layers))
 
 
-#: architecture name -> builder(config, input_dim, num_classes)
-MODELS: dict[str, Callable[[ExperimentConfig, int, int], nn.Module]] = {"mlp": _mlp}
+#: architecture name -> builder(config, input_dim, num_classes); both read :mod:`core.shapes`
+MODELS: dict[str, Callable[[ExperimentConfig, int, int], nn.Module]] = {"mlp": build_from_shapes,
+                                                                        "cnn": build_from_shapes}
+
+
+def model_inputs(config: ExperimentConfig, x: torch.Tensor) -> torch.Tensor:
+    """The data's flat rows shaped as the architecture takes them: ``(N, 1, s, s)`` images for
+    a ``cnn``, unchanged for an ``mlp``.
+
+    >>> model_inputs(ExperimentConfig(architecture="cnn"), torch.zeros(2, 64)).shape
+    torch.Size([2, 1, 8, 8])
+    """
+    if config.architecture != "cnn" or x.dim() == 4:
+        return x
+    import math
+
+    side = math.isqrt(x.shape[1])
+    return x.reshape(len(x), 1, side, side)
 
 
 def build_model(config: ExperimentConfig, input_dim: int, num_classes: int) -> nn.Module:

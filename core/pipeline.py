@@ -78,7 +78,7 @@ def build_problem(config: ExperimentConfig, progress=None):
     """The trained model, its loss and the fixed Hessian batch, as a :class:`~core.problem.Problem`."""
     import torch
 
-    from .models import build_model
+    from .models import build_model, model_inputs
     from .problem import Problem
 
     trained = train(config, progress=progress)
@@ -88,7 +88,8 @@ def build_problem(config: ExperimentConfig, progress=None):
     model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
     n = config.hessian_batch_size
     device = torch.device(config.device)
-    return Problem(model.to(device), data.x_train[:n].to(device), data.y_train[:n].to(device), loss=config.loss)
+    x = model_inputs(config, data.x_train[:n])
+    return Problem(model.to(device), x.to(device), data.y_train[:n].to(device), loss=config.loss)
 
 
 def num_params(config: ExperimentConfig) -> int:

@@ -15,22 +15,31 @@ from torch import nn
 
 from .config import ExperimentConfig
 from .data import Dataset
-from .losses import mean_loss
-from .models import build_model, num_params
+from .losses import mean_loss, targets
+from .models import build_model, model_inputs, num_params
 from .results import TrainingResult
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "cross_entropy") -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` on ``(x, y)``."""
-    logits = model(x)
-    value = mean_loss(loss, logits, y).item()
-    accuracy = (logits.argmax(1) == y).float().mean().item()
+    """Mean loss and accuracy of ``model`` on inputs ``x`` (shaped for it) and labels ``y``.
+
+    The model is evaluated in eval mode (BatchNorm with its running statistics) and left in
+    the mode it was in."""
+    was_training = model.training
+    model.eval()
+    outputs = model(x)
+    model.train(was_training)
+    value = mean_loss(loss, outputs, targets(loss, y, outputs.shape[1])).item()
+    accuracy = (outputs.argmax(1) == y).float().mean().item()
     return value, accuracy
 
 
 def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> TrainingResult:
     """Train the configured model on ``data`` with ``config``'s schedule.
+
+    BatchNorm layers train in train mode (batch statistics, running averages updated); every
+    evaluation and every snapshot's metrics use eval mode, the mode whose Hessian is studied.
 
     Args:
         config: architecture, loss and schedule (optimizer, lr, epochs, batch size, seed).
@@ -51,9 +60,11 @@ def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> Train
     generator = torch.Generator().manual_seed(config.seed)
     n = len(data.x_train)
     batch = n if config.optimizer == "gd" else config.train_batch_size
-    steps_per_epoch = -(-n // batch)
+    smallest = 2 if config.batch_norm else 1  # a last batch smaller than this is skipped
+    steps_per_epoch = n // batch + (1 if n % batch >= smallest else 0)
     keep = checkpoint_steps(config.epochs * steps_per_epoch, config.checkpoints)
-    x_all, y_all = data.x_train.to(device), data.y_train.to(device)
+    x_all, y_all = model_inputs(config, data.x_train).to(device), data.y_train.to(device)
+    t_all = targets(config.loss, y_all, data.num_classes)
     history, checkpoints, step = [], [], 0
 
     def snapshot():
@@ -67,8 +78,10 @@ def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> Train
         order = torch.randperm(n, generator=generator)
         for start_idx in range(0, n, batch):
             idx = order[start_idx : start_idx + batch]
+            if len(idx) < smallest:  # BatchNorm's batch statistics need two examples
+                continue
             optimizer.zero_grad()
-            mean_loss(config.loss, model(data.x_train[idx].to(device)), data.y_train[idx].to(device)).backward()
+            mean_loss(config.loss, model(x_all[idx]), t_all[idx]).backward()
             optimizer.step()
             step += 1
             if step in keep:
@@ -77,8 +90,9 @@ def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> Train
         history.append({"epoch": epoch + 1, "step": step, "train_loss": train_loss, "train_accuracy": train_acc})
         if progress is not None:
             progress((epoch + 1) / config.epochs)
-    train_loss, train_acc = evaluate(model, data.x_train.to(device), data.y_train.to(device), config.loss)
-    test_loss, test_acc = evaluate(model, data.x_test.to(device), data.y_test.to(device), config.loss)
+    train_loss, train_acc = evaluate(model, x_all, y_all, config.loss)
+    test_loss, test_acc = evaluate(model, model_inputs(config, data.x_test).to(device), data.y_test.to(device),
+                                   config.loss)
     state = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
     return TrainingResult(state, num_params(model), train_loss, train_acc, test_loss, test_acc,
                           time.perf_counter() - start, data.dataset_used, data.notice, history, checkpoints)

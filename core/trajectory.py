@@ -132,7 +132,10 @@ def rescale(model, scale: float):
 
     from .curvature.mlp_rop import supports
 
-    if not supports(model) or len(model) < 3 or type(model[1]).__name__ not in ("ReLU", "LeakyReLU"):
+    if not supports(model):
+        raise ConfigError("architecture", "cnn or batch_norm", "a plain mlp without BatchNorm (the rescaling "
+                          "moves weight between two consecutive linear layers)")
+    if len(model) < 3 or type(model[1]).__name__ not in ("ReLU", "LeakyReLU"):
         raise ConfigError("activation", type(model[1]).__name__ if len(model) > 1 else None,
                           "relu or leaky_relu with at least one hidden layer (positive homogeneity)")
     copied = copy.deepcopy(model)
@@ -157,10 +160,10 @@ def _rescaling(config_dict: dict, scale: float, data_key: str, version: str) -> 
     config = ExperimentConfig.from_dict(config_dict)
     problem = build_problem(config)
     model, _ = rescale(problem.model, scale)
-    rescaled = Problem(model, problem.x, problem.y, loss=problem.loss_name)
+    rescaled = Problem(model, problem.x, problem.labels, loss=problem.loss_name)
     with torch.no_grad():
         same = float((problem.model(problem.x) - rescaled.model(rescaled.x)).abs().max())
-        accuracy = [float((m(problem.x).argmax(1) == problem.y).float().mean()) for m in (problem.model, model)]
+        accuracy = [float((m(problem.x).argmax(1) == problem.labels).float().mean()) for m in (problem.model, model)]
     before, after = run_method("exact_hessian", problem), run_method("exact_hessian", rescaled)
     out = {"scale": scale, "max_output_difference": same, "accuracy": accuracy}
     for key, result in (("original", before), ("rescaled", after)):

@@ -79,8 +79,19 @@ def spectrum(problem: Problem, which: str = "hessian", dtype=torch.float32) -> d
 
 
 def eigenvalues(matrix: torch.Tensor) -> np.ndarray:
-    """All eigenvalues of a symmetric matrix, ascending, as float64 numpy."""
-    return torch.linalg.eigvalsh(matrix).double().cpu().numpy()
+    """All eigenvalues of a symmetric matrix, ascending, as float64 numpy.
+
+    LAPACK's divide-and-conquer ``syevd`` can fail to converge in float32 on matrices with
+    large clusters of equal eigenvalues (seen on squared-error MLPs, whose head bias block is
+    exactly :math:`2I/C`); the solve is then repeated in float64, which is exact enough and
+    only slower.
+    """
+    try:
+        return torch.linalg.eigvalsh(matrix).double().cpu().numpy()
+    except torch.linalg.LinAlgError:
+        if matrix.dtype == torch.float64:
+            raise
+        return torch.linalg.eigvalsh(matrix.double()).cpu().numpy()
 
 
 def hessian_rowwise(problem: Problem) -> torch.Tensor:

@@ -84,13 +84,21 @@ def supports(model: nn.Module) -> bool:
     return True
 
 
-def curvature_matmat(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor,
-                     vectors: torch.Tensor, ggn: bool = False) -> torch.Tensor:
-    """``H @ V`` (or ``G @ V`` with ``ggn=True``) for ``vectors`` of shape ``(c, P)``.
+#: the losses whose output gradient and Hessian are written out below
+LOSSES = ("cross_entropy", "mse")
 
-    The curvature is that of the mean cross-entropy over ``(x, y)``; parameters are flattened
-    in ``model.parameters()`` order (weight then bias, layer by layer). Returns ``(c, P)``.
+
+def curvature_matmat(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor,
+                     vectors: torch.Tensor, ggn: bool = False, loss: str = "cross_entropy") -> torch.Tensor:
+    r"""``H @ V`` (or ``G @ V`` with ``ggn=True``) for ``vectors`` of shape ``(c, P)``.
+
+    The curvature is that of the mean ``loss`` over ``(x, y)`` with ``y`` the class labels
+    (``"mse"``: squared error on one-hot targets averaged over the N x C entries, so
+    :math:`\delta_L = 2(f - e_y)/(NC)` and :math:`d\delta_L = 2\,df/(NC)`); parameters are
+    flattened in ``model.parameters()`` order (weight then bias, layer by layer). Returns ``(c, P)``.
     """
+    if loss not in LOSSES:
+        raise ValueError(f"loss={loss!r}: the R-operator knows {', '.join(LOSSES)}")
     linears = [model[i] for i in range(0, len(model), 2)]
     activations = [model[i] for i in range(1, len(model), 2)]
     n, c = x.shape[0], vectors.shape[0]
@@ -117,9 +125,14 @@ def curvature_matmat(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor,
             z.append(zl), d1.append(s1), d2.append(s2)
             a.append(act(zl))
         logits = a[-1] @ W[-1].T + b[-1]
-        p = torch.softmax(logits, dim=1)
+        one_hot = nn.functional.one_hot(y, logits.shape[1]).to(dtype)
         delta = [None] * len(linears)
-        delta[-1] = (p - nn.functional.one_hot(y, p.shape[1]).to(dtype)) / n
+        if loss == "mse":
+            scale = 2.0 / (n * logits.shape[1])
+            delta[-1] = scale * (logits - one_hot)
+        else:
+            p = torch.softmax(logits, dim=1)
+            delta[-1] = (p - one_hot) / n
         for l in range(len(linears) - 1, 0, -1):
             delta[l - 1] = (delta[l] @ W[l]) * d1[l - 1]
 
@@ -136,7 +149,10 @@ def curvature_matmat(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor,
             if l < len(activations):
                 da.append(d1[l] * dzl)
         df = dz[-1]
-        ddelta = (p * df - p * (p * df).sum(-1, keepdim=True)) / n
+        if loss == "mse":
+            ddelta = scale * df
+        else:
+            ddelta = (p * df - p * (p * df).sum(-1, keepdim=True)) / n
 
         # Tangent backward pass.
         out_W, out_b = [None] * len(linears), [None] * len(linears)

@@ -19,6 +19,7 @@ Spectra without dense matrices:
 from __future__ import annotations
 
 import copy
+import re
 
 import numpy as np
 import torch
@@ -53,8 +54,21 @@ def backward_with(model: nn.Module, loss_function: nn.Module, problem: Problem,
         with backpack.backpack(getattr(extensions, extension_name)(**kwargs)):
             loss_function(model(problem.x), problem.y).backward()
     except NotImplementedError as error:
-        raise NotImplementedError(f"BackPACK's {extension_name} does not support this model "
-                                  f"({error})") from None
+        raise NotImplementedError(unsupported_layers(model, f"BackPACK's {extension_name}", error)) from None
+
+
+def unsupported_layers(model: nn.Module, who: str, error: Exception) -> str:
+    """A one-line reason naming the layer type (and the model's layers of that type) a library
+    has no rule for, read from its error; the library's own words when it names none."""
+    match = re.search(r"<class '[\w.]+\.(\w+)'>", str(error))
+    if not match:
+        return f"{who} does not support this model ({error})"
+    kind = match.group(1)
+    names = [name for name, module in model.named_modules() if type(module).__name__ == kind]
+    where = f" ({', '.join(names)})" if names else ""
+    extra = (" (of BackPACK's second-order extensions only DiagGGNExact and DiagGGNMC handle BatchNorm)"
+             if kind.startswith("BatchNorm") else "")
+    return f"{who} has no rule for {kind} layers{where}{extra}"
 
 
 def backpack_quantities(problem: Problem, extension_name: str, **kwargs) -> list:
@@ -135,6 +149,10 @@ def ekfac(problem: Problem, opts: dict) -> Estimate:
     """
     from curvlinops import EKFACLinearOperator
 
+    others = [layer for layer in problem.layers if layer.kind not in EKFAC_LAYERS]
+    if others:
+        raise NotImplementedError("curvlinops' EKFAC has Kronecker factors for Linear and Conv2d layers only; this "
+                                  "model also has " + ", ".join(layer.label for layer in others))
     torch.manual_seed(opts["seed"])
     model = copy.deepcopy(problem.model)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -142,6 +160,10 @@ def ekfac(problem: Problem, opts: dict) -> Estimate:
                                    fisher_type="type-2", check_deterministic=False)
     eigenvalues = _ekfac_eigenvalues(operator)
     return Estimate(spectrum=eigenvalues, trace=float(eigenvalues.sum()), backward_passes=2)
+
+
+#: the parameterised layers curvlinops' KFAC-type operators have factors for
+EKFAC_LAYERS = ("linear", "conv2d")
 
 
 def _ekfac_eigenvalues(operator) -> np.ndarray:
