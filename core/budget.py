@@ -13,6 +13,12 @@ proportional to N P) plus the memory of the vectors they keep (:func:`estimate_m
 the products an upper bound from their options (Lanczos stops at ``max_products``). Measured
 here on the MNIST default (N = 1,000, P = 6,370): 2.9 ms per single-vector product
 (4.5e-10 s per N P) inside Lanczos; the constants below are rounded up.
+
+Other architectures (:class:`Work`): a product costs in proportion to N times the multiply-adds
+of one forward pass per example (for an MLP that is about P), times a factor for how the
+products are taken (:data:`PATH_FACTORS`, measured on this machine with N = 1,000: a
+BatchNorm MLP on 28x28 MNIST, P = 4,786, and a one-convolution CNN with 8 channels on 14x14
+MNIST, P = 4,010, against the plain MLP of the default).
 """
 
 from __future__ import annotations
@@ -30,6 +36,46 @@ DENSE_MATRICES_AT_PEAK = 3
 PRODUCT_SECONDS_PER_NP = 1e-9
 #: a library's own product (PyHessian's double backward, BackPACK's extended backward) against ours
 LIBRARY_PRODUCT_FACTOR = 4.0
+
+
+#: product path -> (factor on one product, factor on one column of a dense build), against the
+#: hand-written MLP R-operator per (N x forward multiply-adds). Measured: single products
+#: 2.7e-10 s (fast MLP), 4.0e-10 (BatchNorm MLP, torch.func), 7.6e-10 (CNN, reverse-over-reverse);
+#: dense build per column 5.4e-11, 1.1e-10 (vmap) and 7.6e-10 (no batching gain); rounded up.
+PATH_FACTORS = {"fast": (1.0, 1.0), "batched": (2.0, 2.5), "single": (3.0, 15.0)}
+#: the generic products batch with ``vmap`` while one vector's activations over the batch
+#: (N x activations per example, in floats) stay under this; above it reverse-over-reverse
+#: products one vector at a time are faster (measured: 4M floats, CNN on 14x14 MNIST: 16 ms a
+#: vector against 30-40 ms with vmap; 70k floats, CNN on 8x8 digits: 0.34 ms against 1.1 ms)
+VMAP_MAX_FLOATS = 2**20
+
+
+def product_path(fast: bool, batch_size: int, activations: int) -> str:
+    """How curvature products are taken: ``fast`` (the MLP R-operator), ``batched``
+    (``vmap(jvp(grad))``) or ``single`` (a kept gradient graph, one vector at a time).
+
+    >>> product_path(False, 1000, 3932), product_path(False, 100, 700), product_path(True, 1000, 28)
+    ('single', 'batched', 'fast')
+    """
+    if fast:
+        return "fast"
+    return "batched" if batch_size * activations <= VMAP_MAX_FLOATS else "single"
+
+
+@dataclass(frozen=True)
+class Work:
+    """What one curvature-vector product costs: the forward multiply-adds per example and the
+    product path (:func:`product_path`). ``None`` in the functions below means a plain MLP
+    (multiply-adds = P, fast path)."""
+
+    macs: float
+    path: str = "fast"
+
+    def single(self) -> float:
+        return self.macs * PATH_FACTORS[self.path][0]
+
+    def column(self) -> float:
+        return self.macs * PATH_FACTORS[self.path][1]
 
 
 class BudgetExceeded(RuntimeError):
@@ -69,7 +115,7 @@ class Estimate:
 
 
 def estimate_dense(num_params: int, batch_size: int, num_layers: int = 2, bytes_per_entry: int = 4,
-                   matrices: int = DENSE_MATRICES_AT_PEAK) -> Estimate:
+                   matrices: int = DENSE_MATRICES_AT_PEAK, work: Work | None = None) -> Estimate:
     """Memory and time of building dense P x P curvature matrices and a spectrum.
 
     Args:
@@ -79,19 +125,23 @@ def estimate_dense(num_params: int, batch_size: int, num_layers: int = 2, bytes_
     """
     p = float(num_params)
     gib = matrices * bytes_per_entry * p * p / 2**30
-    build = BUILD_SECONDS_PER_NP2 * batch_size * p * p * max(1, num_layers - 1)
+    per_column = work.column() if work is not None else p
+    build = BUILD_SECONDS_PER_NP2 * batch_size * p * per_column * max(1, num_layers - 1)
     seconds = build + EIGH_SECONDS_PER_P3 * p**3
     return Estimate(num_params, batch_size, gib, seconds)
 
 
 def largest_admitted_params(batch_size: int, budget: Budget | None = None, bytes_per_entry: int = 4,
-                            matrices: int = DENSE_MATRICES_AT_PEAK) -> int:
-    """The largest P whose dense spectrum the budget admits (bisection on the estimate)."""
+                            matrices: int = DENSE_MATRICES_AT_PEAK, work: Work | None = None,
+                            num_params: int | None = None) -> int:
+    """The largest P whose dense spectrum the budget admits (bisection on the estimate; the
+    forward cost per example scales with P as it does for the configured network)."""
     budget = budget or Budget()
     low, high = 1, 10_000_000
     while low < high:
         mid = (low + high + 1) // 2
-        e = estimate_dense(mid, batch_size, 2, bytes_per_entry, matrices)
+        scaled = Work(work.macs * mid / num_params, work.path) if work is not None and num_params else None
+        e = estimate_dense(mid, batch_size, 2, bytes_per_entry, matrices, scaled)
         if e.gib <= budget.max_gib and e.seconds <= budget.max_seconds:
             low = mid
         else:
@@ -101,22 +151,23 @@ def largest_admitted_params(batch_size: int, budget: Budget | None = None, bytes
 
 def check_dense(num_params: int, batch_size: int, num_layers: int = 2,
                 budget: Budget | None = None, hint: str = "", bytes_per_entry: int = 4,
-                matrices: int = DENSE_MATRICES_AT_PEAK) -> Estimate:
+                matrices: int = DENSE_MATRICES_AT_PEAK, work: Work | None = None) -> Estimate:
     """Return the estimate, or raise :class:`BudgetExceeded` with it and what to change."""
     budget = budget or Budget()
-    e = estimate_dense(num_params, batch_size, num_layers, bytes_per_entry, matrices)
+    e = estimate_dense(num_params, batch_size, num_layers, bytes_per_entry, matrices, work)
     if e.gib > budget.max_gib or e.seconds > budget.max_seconds:
-        limit = largest_admitted_params(batch_size, budget, bytes_per_entry, matrices)
+        limit = largest_admitted_params(batch_size, budget, bytes_per_entry, matrices, work, num_params)
         raise BudgetExceeded(
             f"The exact Hessian is refused: {e.describe()}, over the budget of "
             f"{budget.max_gib:g} GiB and {budget.max_seconds:g} s (largest P admitted: about "
-            f"{limit:,}). Make the network narrower, use a smaller MNIST input size (14 or 7 "
+            f"{limit:,}). Make the network narrower (fewer channels), use a smaller MNIST input size (14 or 7 "
             f"pixels a side) or a smaller Hessian batch{hint}; or raise the budget with "
             "$HESSIAN_MAX_GIB / $HESSIAN_MAX_SECONDS. The approximations still run.")
     return e
 
 
-def estimate_method(name: str, opts: dict, num_params: int, batch_size: int, num_layers: int = 2) -> Estimate:
+def estimate_method(name: str, opts: dict, num_params: int, batch_size: int, num_layers: int = 2,
+                    work: Work | None = None) -> Estimate:
     """Memory and time of running method ``name`` with ``opts`` on a problem of this size.
 
     Products are upper bounds read from the options; the memory counts the P-vectors the method
@@ -127,10 +178,10 @@ def estimate_method(name: str, opts: dict, num_params: int, batch_size: int, num
     True
     """
     p, n = float(num_params), float(batch_size)
-    per_product = PRODUCT_SECONDS_PER_NP * n * p
+    per_product = PRODUCT_SECONDS_PER_NP * n * (work.single() if work is not None else p)
     vector = 4 * p
     if name in ("exact_hessian", "exact_ggn"):
-        return estimate_dense(num_params, batch_size, num_layers, 8 if opts.get("float64") else 4)
+        return estimate_dense(num_params, batch_size, num_layers, 8 if opts.get("float64") else 4, work=work)
     if name == "lanczos":
         products = opts["max_products"] * (2 if opts["bottom"] else 1)
         seconds, gib = products * per_product, 8 * p * 4 * opts["k"] / 2**30
@@ -156,18 +207,19 @@ def estimate_method(name: str, opts: dict, num_params: int, batch_size: int, num
 
 
 def check_method(name: str, label: str, opts: dict, num_params: int, batch_size: int, num_layers: int = 2,
-                 budget: Budget | None = None) -> Estimate:
+                 budget: Budget | None = None, work: Work | None = None) -> Estimate:
     """Return :func:`estimate_method`'s estimate, or raise :class:`BudgetExceeded` saying what to change."""
     if name in ("exact_hessian", "exact_ggn"):
         return check_dense(num_params, batch_size, num_layers, budget,
-                           bytes_per_entry=8 if opts.get("float64") else 4)
+                           bytes_per_entry=8 if opts.get("float64") else 4, work=work)
     budget = budget or Budget()
-    e = estimate_method(name, opts, num_params, batch_size, num_layers)
+    e = estimate_method(name, opts, num_params, batch_size, num_layers, work)
     if e.gib > budget.max_gib or e.seconds > budget.max_seconds:
         low, high = 1, 100_000_000
         while low < high:  # the largest P this method admits with these options
             mid = (low + high + 1) // 2
-            m = estimate_method(name, opts, mid, batch_size, num_layers)
+            scaled = Work(work.macs * mid / num_params, work.path) if work is not None else None
+            m = estimate_method(name, opts, mid, batch_size, num_layers, scaled)
             low, high = (mid, high) if m.gib <= budget.max_gib and m.seconds <= budget.max_seconds else (low, mid - 1)
         raise BudgetExceeded(
             f"{label} is refused: {e.describe()} (an upper bound from its options), over the budget of "

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 from . import library_warnings, workspace
-from .config import ACTIVATIONS, DATASETS, MNIST_INPUT_SIZES, OPTIMIZERS, ConfigError, ExperimentConfig, parse_hidden
+from .config import (ACTIVATIONS, ARCHITECTURES, DATASETS, LOSS_NAMES, MNIST_INPUT_SIZES, OPTIMIZERS, ConfigError,
+                     ExperimentConfig, parse_hidden)
 from .methods import DEFAULT_SAMPLES, REGISTRY, MethodError, get_spec
 
 DEFAULTS = ExperimentConfig()
@@ -28,12 +29,22 @@ DEFAULTS = ExperimentConfig()
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("experiment (defaults: the app's default configuration)")
+    g.add_argument("--architecture", default=DEFAULTS.architecture, choices=ARCHITECTURES,
+                   help="mlp, or cnn: 3x3 convolutions + 2x2 max pooling then a linear head; --hidden gives "
+                        "its channel counts (default: %(default)s)")
+    g.add_argument("--batch-norm", action="store_true",
+                   help="BatchNorm after each hidden linear / convolution; the Hessian is taken in eval mode")
+    g.add_argument("--loss", default=DEFAULTS.loss, choices=LOSS_NAMES,
+                   help="cross_entropy, or mse: squared error on one-hot targets, mean over N x C (default: %(default)s)")
+    g.add_argument("--classes", type=int, default=DEFAULTS.num_classes,
+                   help="C: train and study the first C classes only, 2 to 10 (default: %(default)s)")
     g.add_argument("--dataset", default=DEFAULTS.dataset, choices=DATASETS,
                    help="mnist falls back to sklearn's 8x8 digits when MNIST cannot be had (default: %(default)s)")
     g.add_argument("--input-size", type=int, default=DEFAULTS.input_size, choices=MNIST_INPUT_SIZES,
                    help="MNIST side length after average pooling (default: %(default)s)")
     g.add_argument("--hidden", default=",".join(map(str, DEFAULTS.hidden)),
-                   help="hidden widths, comma separated, e.g. 16,8 (default: %(default)s)")
+                   help="hidden widths (mlp) or channel counts (cnn), comma separated, e.g. 16,8 "
+                        "(default: %(default)s)")
     g.add_argument("--activation", default=DEFAULTS.activation, choices=ACTIVATIONS,
                    help="hidden activation (default: %(default)s)")
     g.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="training epochs (default: %(default)s)")
@@ -63,6 +74,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace, hidden: str | None = None,
                      activation: str | None = None) -> ExperimentConfig:
     return ExperimentConfig(
+        architecture=args.architecture, batch_norm=args.batch_norm, loss=args.loss, num_classes=args.classes,
         dataset=args.dataset, input_size=args.input_size,
         hidden=parse_hidden(hidden if hidden is not None else args.hidden),
         activation=activation or args.activation, epochs=args.epochs, optimizer=args.optimizer,
@@ -279,11 +291,19 @@ def cmd_data(args) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (what is wrong and the allowed values) and
+    exit 2, like every other bad input; ``--help`` still shows the whole usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core", description=(
+    parser = OneLineParser(prog="python -m core", description=(
         "Hessian spectrum explorer: train a small MLP, compute its exact Hessian/GGN spectrum and "
         "compare PyHessian, BackPACK and matrix-free approximations. Results are cached (joblib)."))
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     run = sub.add_parser("run", help="the paper's table: exact Hessian vs PyHessian",
                          description="Print the paper's table (trace, largest/smallest eigenvalue, "

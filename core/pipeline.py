@@ -98,21 +98,24 @@ def num_params(config: ExperimentConfig) -> int:
 
 
 @lru_cache(maxsize=64)
-def _size(config: ExperimentConfig, data_key: str) -> tuple[int, int, int]:
-    if is_trained(config):  # the record says it: no data, no model, no torch
-        trained = train(config)
-        layers = len({name.rsplit(".", 1)[0] for name in trained.state})
-        return trained.num_params, config.hessian_batch_size, layers
-    from .models import build_model, num_params as count
+def _size(config: ExperimentConfig, data_key: str):
+    from . import shapes
+    from .budget import Work, product_path
 
-    data = dataset(config)  # an untrained model of the same shape: its size before any training
-    model = build_model(config, data.input_dim, data.num_classes)
-    layers = sum(1 for m in model.modules() if not list(m.children()) and any(True for _ in m.parameters()))
-    return count(model), config.hessian_batch_size, layers
+    if is_trained(config):  # the record says which data was used: no data, no model, no torch
+        input_dim = config.input_dim(train(config).dataset_used)
+    else:
+        input_dim = dataset(config).input_dim
+    c = config.num_classes
+    layers = len(shapes.parameterised_layers(config, input_dim, c))
+    path = product_path(shapes.fast_products(config), config.hessian_batch_size, shapes.activations(config, input_dim, c))
+    work = Work(shapes.forward_macs(config, input_dim, c), path)
+    return shapes.num_params(config, input_dim, c), config.hessian_batch_size, layers, work
 
 
-def size(config: ExperimentConfig) -> tuple[int, int, int]:
-    """``(P, N, parameterised layers)`` of the configured problem, known before any training."""
+def size(config: ExperimentConfig):
+    """``(P, N, parameterised layers, Work)`` of the configured problem, known before any
+    training (:class:`core.budget.Work`: what one curvature product costs)."""
     return _size(config, data_key(config))
 
 
@@ -130,9 +133,9 @@ def check(config: ExperimentConfig, method: str, options: dict | None = None) ->
     from .methods import check_for_size, get_spec
 
     resolved = resolve_options(method, options)
-    p, n, layers = size(config)
+    p, n, layers, work = size(config)
     check_for_size(method, resolved, p)
-    check_method(method, get_spec(method).label, resolved, p, n, layers)
+    check_method(method, get_spec(method).label, resolved, p, n, layers, work=work)
     return resolved
 
 

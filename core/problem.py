@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
+from .budget import Work, product_path
 from .curvature import mlp_rop
 from .losses import LOSSES, loss_module, targets
 
@@ -122,6 +123,7 @@ class Problem:
         per_vector = 4 * (2 * self.num_params + 4 * self.batch_size * max(sum(units), 1))
         self.chunk_size = max(1, min(chunk_size, CHUNK_BYTES // per_vector))
         self._fast = loss in mlp_rop.LOSSES and mlp_rop.supports(model)
+        self.product_path = product_path(self._fast, self.batch_size, sum(units))
         self.hvp_count = 0  # Hessian- (or GGN-) vector products applied so far
         self._gradient_graphs: dict = {}  # float type -> (parameters, gradient with its graph)
 
@@ -132,17 +134,41 @@ class Problem:
         return labels.dtype
 
     def _activations_per_example(self) -> list[int]:
-        """Output sizes of the leaf modules for one example, in forward order (the last: C)."""
-        sizes = []
-        hooks = [m.register_forward_hook(lambda _m, _i, out: sizes.append(out[0].numel()))
-                 for m in self.model.modules() if not list(m.children())]
+        """Output sizes of the leaf modules for one example, in forward order (the last: C);
+        also sets :attr:`forward_macs`, the multiply-adds of one example's forward pass."""
+        sizes, macs = [], []
+
+        def record(module, _inputs, out):
+            sizes.append(out[0].numel())
+            if isinstance(module, nn.Linear):
+                macs.append(module.in_features * module.out_features)
+            elif isinstance(module, nn.Conv2d):
+                kh, kw = module.kernel_size
+                macs.append(out[0].numel() * module.in_channels // module.groups * kh * kw)
+            elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+                macs.append(2 * out[0].numel())
+            elif isinstance(module, nn.Flatten):
+                macs.append(0)
+            elif isinstance(module, nn.MaxPool2d):
+                macs.append(out[0].numel() * module.kernel_size ** 2 if isinstance(module.kernel_size, int)
+                            else out[0].numel())
+            else:
+                macs.append(out[0].numel())
+
+        hooks = [m.register_forward_hook(record) for m in self.model.modules() if not list(m.children())]
         try:
             with torch.no_grad():
                 self.model(self.x[:1])
         finally:
             for hook in hooks:
                 hook.remove()
+        self.forward_macs = sum(macs)
         return sizes
+
+    @property
+    def work(self) -> Work:
+        """What one product costs, for the budget (:class:`core.budget.Work`)."""
+        return Work(self.forward_macs, self.product_path)
 
     @property
     def device(self) -> torch.device:
@@ -205,7 +231,7 @@ class Problem:
             theta = self.flat_params().to(vectors.dtype)
             gradient = grad(self._loss_in(vectors.dtype))
             batched = vmap(lambda v: jvp(gradient, (theta,), (v,))[1])
-            apply = lambda chunk: (batched(chunk) if len(chunk) > FEW_VECTORS
+            apply = lambda chunk: (batched(chunk) if len(chunk) > FEW_VECTORS and self.product_path == "batched"
                                    else self._hvp_reverse_over_reverse(chunk))
         return self._chunked(vectors, apply)
 
@@ -216,7 +242,9 @@ class Problem:
         Measured on an 8x8-digits CNN (P = 690, N = 100): 1.1 ms a vector against 4.7 ms for
         ``jvp(grad)``, which redoes the forward and first backward each call; for many vectors
         at once ``vmap(jvp(grad))`` is faster (22 ms for 64 against 47 ms), hence
-        :data:`FEW_VECTORS`."""
+        :data:`FEW_VECTORS`, unless one vector's activations over the batch are large
+        (:func:`core.budget.product_path`): on a CNN on 14x14 MNIST with N = 1,000 this path
+        takes 16 ms a vector at every chunk size and ``vmap`` 30-40 ms."""
         if vectors.dtype not in self._gradient_graphs:
             theta = self.flat_params().to(vectors.dtype).requires_grad_(True)
             with torch.enable_grad():

@@ -44,6 +44,7 @@ class LayerShape:
         inputs, outputs: features (linear), channels (conv, BatchNorm) in and out.
         bias: whether a linear or convolution layer has a bias.
         side: the side of its output image (cnn), else 0.
+        activations: the numbers it outputs for one example.
     """
 
     name: str
@@ -54,6 +55,7 @@ class LayerShape:
     outputs: int = 0
     bias: bool = True
     side: int = 0
+    activations: int = 0
 
     @property
     def label(self) -> str:
@@ -71,14 +73,15 @@ def _mlp(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[Lay
     layers, fan_in = [], input_dim
     for i, width in enumerate(config.hidden, start=1):
         bias = not config.batch_norm
-        layers.append(LayerShape(f"fc{i}", "linear", fan_in * width + width * bias, fan_in * width, fan_in, width, bias))
+        layers.append(LayerShape(f"fc{i}", "linear", fan_in * width + width * bias, fan_in * width, fan_in, width, bias,
+                                 activations=width))
         if config.batch_norm:
-            layers.append(LayerShape(f"bn{i}", "batchnorm1d", 2 * width, 2 * width, width, width))
-        layers.append(LayerShape(f"act{i}", "activation", 0, width))
+            layers.append(LayerShape(f"bn{i}", "batchnorm1d", 2 * width, 2 * width, width, width, activations=width))
+        layers.append(LayerShape(f"act{i}", "activation", 0, width, activations=width))
         fan_in = width
     n = len(config.hidden) + 1
     layers.append(LayerShape(f"fc{n}", "linear", fan_in * num_classes + num_classes, fan_in * num_classes,
-                             fan_in, num_classes))
+                             fan_in, num_classes, activations=num_classes))
     return layers
 
 
@@ -90,21 +93,24 @@ def _cnn(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[Lay
     for i, out in enumerate(config.hidden, start=1):
         bias = not config.batch_norm
         weights = channels * out * KERNEL * KERNEL
+        pixels = out * side * side
         layers.append(LayerShape(f"conv{i}", "conv2d", weights + out * bias, weights * side * side, channels, out,
-                                 bias, side))
+                                 bias, side, pixels))
         if config.batch_norm:
-            layers.append(LayerShape(f"bn{i}", "batchnorm2d", 2 * out, 2 * out * side * side, out, out, side=side))
-        layers.append(LayerShape(f"act{i}", "activation", 0, out * side * side, side=side))
+            layers.append(LayerShape(f"bn{i}", "batchnorm2d", 2 * out, 2 * pixels, out, out, side=side,
+                                     activations=pixels))
+        layers.append(LayerShape(f"act{i}", "activation", 0, pixels, side=side, activations=pixels))
         side //= POOL
         if side < 1:
             raise ValueError(f"{len(config.hidden)} pooling blocks leave no pixel of {math.isqrt(input_dim)}x"
                              f"{math.isqrt(input_dim)} images")
-        layers.append(LayerShape(f"pool{i}", "maxpool2d", 0, out * side * side * POOL * POOL, side=side))
+        layers.append(LayerShape(f"pool{i}", "maxpool2d", 0, out * side * side * POOL * POOL, side=side,
+                                 activations=out * side * side))
         channels = out
     features = channels * side * side
-    layers.append(LayerShape("flatten", "flatten", 0, 0))
+    layers.append(LayerShape("flatten", "flatten", 0, 0, activations=features))
     layers.append(LayerShape("fc", "linear", features * num_classes + num_classes, features * num_classes,
-                             features, num_classes))
+                             features, num_classes, activations=num_classes))
     return layers
 
 
@@ -127,9 +133,20 @@ def forward_macs(config: ExperimentConfig, input_dim: int, num_classes: int) -> 
 
     >>> from core.config import ExperimentConfig
     >>> forward_macs(ExperimentConfig(hidden=(8,)), 784, 10)  # an MLP: about P
-    6376
+    6360
     """
     return sum(layer.macs for layer in layer_table(config, input_dim, num_classes))
+
+
+def activations(config: ExperimentConfig, input_dim: int, num_classes: int) -> int:
+    """Numbers all layers output for one example (what a batched product keeps per vector)."""
+    return sum(layer.activations for layer in layer_table(config, input_dim, num_classes))
+
+
+def fast_products(config: ExperimentConfig) -> bool:
+    """Whether the hand-written R-operator (:mod:`core.curvature.mlp_rop`) applies: a plain
+    MLP (no BatchNorm), any of the configured activations, either loss."""
+    return config.architecture == "mlp" and not config.batch_norm
 
 
 def parameterised_layers(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[LayerShape]:

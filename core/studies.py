@@ -68,7 +68,7 @@ def _blocks(config_dict: dict, data_key: str, version: str) -> dict:
     COMPUTE_COUNTS["hessian_vs_ggn_blocks"] += 1
     config = ExperimentConfig.from_dict(config_dict)
     problem = build_problem(config)
-    check_dense(problem.num_params, problem.batch_size, len(problem.layers), matrices=4)
+    check_dense(problem.num_params, problem.batch_size, len(problem.layers), matrices=4, work=problem.work)
     hessian = dense.dense_matrix(problem, "hessian")
     ggn = dense.dense_matrix(problem, "ggn")
     return {"activation": config.activation, "blocks": dense.block_report(problem, hessian, ggn)}

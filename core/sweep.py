@@ -71,6 +71,8 @@ def _field_value(name: str, value):
         raise SweepError(f"grid key {name!r} is not a configuration field: one of {', '.join(_FIELDS)}")
     if name == "hidden":
         return parse_hidden(value) if isinstance(value, str) else tuple(value if isinstance(value, list) else [value])
+    if name == "batch_norm" and isinstance(value, (str, int)) and str(value).lower() in ("true", "false", "1", "0"):
+        return str(value).lower() in ("true", "1")
     return value
 
 

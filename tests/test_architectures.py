@@ -175,9 +175,13 @@ def test_kflr_conv_weight_block_with_batch_one_and_one_output_position_is_exact(
         exact = g[weight.start:weight.stop, weight.start:weight.stop]
         approx = kron_blocks(problem, "KFLR")[0]
         assert torch.allclose(approx, exact, rtol=1e-8, atol=1e-12) == exact_expected
-        # the trace relation holds for every size: tr(G (x) A) = tr(G) tr(A)
-        g_factor, a_factor = backpack_quantities(problem, "KFLR")[0]
-        assert torch.isclose(torch.trace(approx), torch.trace(g_factor) * torch.trace(a_factor))
+        # BackPACK's convention at every size: G = the exact GGN block of the bias, A = the
+        # unfolded 3x3 patches' outer products summed over the T output positions, over N
+        bias = problem.blocks[1]
+        g_bias = g[bias.start:bias.stop, bias.start:bias.stop]
+        patches = torch.nn.functional.unfold(x, 3)  # (N, 9, T)
+        a_expected = torch.einsum("nit,njt->ij", patches, patches) / len(x)
+        torch.testing.assert_close(approx, torch.kron(g_bias, a_expected), rtol=1e-8, atol=1e-12)
 
 
 def test_fast_products_cover_mse_mlps_and_agree_with_torch_func():

@@ -16,6 +16,14 @@ TINY = ["--dataset", "synthetic", "--hidden", "5", "--epochs", "2", "--train-sub
         "--hessian-batch", "32", "--synthetic-dim", "4"]  # P = 4*5 + 5 + 5*10 + 10 = 85
 
 CASES = [
+    (["run", "--architecture", "cnn", "--dataset", "synthetic"], "architecture='cnn' is not allowed: 'mlp' with"),
+    (["run", "--architecture", "cnn", "--hidden", "4,4,4,4"], "at most 3 channel counts for a cnn"),
+    (["run", "--architecture", "cnn", "--input-size", "7", "--hidden", "4,4,4"], "at most 2 convolution blocks on 7x7"),
+    (["run", "--classes", "11"], "num_classes=11 is not allowed: an integer from 2 to 10"),
+    (["run", "--classes", "1"], "num_classes=1 is not allowed"),
+    (["run", "--loss", "hinge"], "invalid choice: 'hinge'"),
+    (["run", "--dataset", "digits", "--classes", "2", "--hessian-batch", "1000"],
+     "hessian_batch_size=1000 is not allowed: at most the"),
     (["run", "--hidden", "8,x"], "hidden='8,x' is not allowed"),
     (["run", "--hessian-batch", "0"], "hessian_batch_size=0 is not allowed"),
     (["compare", "--methods", "nope"], "unknown method 'nope'"),

@@ -100,3 +100,21 @@ def test_every_registered_method_runs_and_gives_the_same_numbers_in_a_fresh_stor
     for key in first.state:
         assert np.array_equal(first.state[key], second.state[key])
     assert first.num_params == 5 * 6 + 6 + 6 * 10 + 10
+
+
+def test_a_cnn_is_costed_by_its_convolutions_not_its_parameter_count(fresh_cache):
+    """A CNN's products cost N x (forward multiply-adds), not N x P: a digits CNN with two
+    32-channel blocks (P = 10,858, 166k multiply-adds an example) is refused for its exact
+    Hessian, before any training, while an MLP of about the same P (11,260) is admitted."""
+    from core.config import ExperimentConfig
+
+    cnn = ExperimentConfig(architecture="cnn", dataset="digits", hidden=(32, 32), hessian_batch_size=1000)
+    mlp = ExperimentConfig(dataset="digits", hidden=(150,), hessian_batch_size=1000)
+    (p_cnn, _, _, work_cnn), (p_mlp, _, _, work_mlp) = pipeline.size(cnn), pipeline.size(mlp)
+    assert p_cnn == 10_858 and p_mlp == 11_260 and work_cnn.macs > 10 * p_cnn and work_mlp.path == "fast"
+    result = pipeline.run(cnn, "exact_hessian")
+    assert not result.ok and "refused" in result.error and "fewer channels" in result.error
+    assert cache.COMPUTE_COUNTS["train"] == 0
+    pipeline.check(mlp, "exact_hessian")  # admitted (not run: it would take a minute)
+    # the matrix-free methods are costed the same way, and still fit
+    pipeline.check(cnn, "hutchinson", {"samples": 10})

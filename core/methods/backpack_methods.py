@@ -14,6 +14,16 @@ Spectra without dense matrices:
   eigenvalues of :math:`G \otimes A` are all products :math:`\lambda_i(G)\lambda_j(A)`
   (Horn & Johnson, Thm. 4.2.12) and :math:`\mathrm{tr}(G \otimes A) = \mathrm{tr}G\,\mathrm{tr}A`,
   so the spectrum is the union over blocks of such products and never needs the product.
+
+Convolutions (BackPACK's convention, read from its source and tested in
+``tests/test_architectures.py``): the weight block of KFLR is :math:`G \otimes A` with
+:math:`G` the exact GGN block of the layer's bias (the backpropagated GGN square root summed
+over the T output positions) and :math:`A = \frac1N \sum_n \sum_t u_{n,t} u_{n,t}^\top` over
+the unfolded input patches :math:`u_{n,t}`. It is exact for one example and one output
+position, as for a linear layer; otherwise it is not KFC's factorisation (Grosse & Martens
+2016), which BackPACK's own notes say differs by a factor of T, so the conv blocks of KFAC,
+KFLR and KFRA overestimate the curvature on images. BatchNorm: BackPACK's DiagGGNExact and
+DiagGGNMC support it (in eval mode as well); DiagHessian, KFAC, KFLR and KFRA do not, and say so.
 """
 
 from __future__ import annotations

@@ -217,7 +217,8 @@ def run_method(name: str, problem: "Problem", options: dict | None = None, raise
         return Result.failed(name, spec.family, f"{spec.label} cannot run here: it runs on the CPU only "
                              f"(GPU-ready: {', '.join(GPU_READY)}); use device=cpu for it", opts)
     try:
-        check_method(name, spec.label, opts, problem.num_params, problem.batch_size, len(problem.layers))
+        check_method(name, spec.label, opts, problem.num_params, problem.batch_size, len(problem.layers),
+                     work=problem.work)
         function = spec.load()
         start_count = problem.hvp_count
         start = time.perf_counter()
