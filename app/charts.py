@@ -256,3 +256,27 @@ def along_training(rows: list[dict], field: str, title: str, height: int = 260) 
         else alt.value("black"),
         tooltip=["method", "step", alt.Tooltip("value:Q", format=".4g")],
     ).properties(height=height)
+
+
+def block_heatmap(blocks: list[dict], height: int | None = None) -> alt.LayerChart:
+    """H against the GGN per layer pair: each cell ||H_ij - G_ij||_F / ||H_ij||_F, written in the
+    cell; cells where the two agree up to float32 rounding are marked '= G'."""
+    frame = pd.DataFrame(blocks)
+    order = list(dict.fromkeys(frame["row_label"]))
+    frame["shown"] = frame["relative_difference"].clip(lower=1e-8)
+    frame["text"] = [("= G" if agree else f"{value:.2g}") for agree, value in
+                     zip(frame["agree"], frame["relative_difference"])]
+    size = height or max(160, 56 * len(order))
+    base = alt.Chart(frame).encode(
+        x=alt.X("col_label:N", sort=order, title=None, axis=alt.Axis(labelAngle=-20, labelLimit=220)),
+        y=alt.Y("row_label:N", sort=order, title=None, axis=alt.Axis(labelLimit=220)))
+    cells = base.mark_rect(stroke="white").encode(
+        color=alt.Color("shown:Q", scale=alt.Scale(type="log", scheme="oranges", domain=[1e-6, 1]),
+                        legend=alt.Legend(title="‖H−G‖/‖H‖ per block", format=".0e")),
+        tooltip=[alt.Tooltip("row_label:N", title="rows"), alt.Tooltip("col_label:N", title="columns"),
+                 alt.Tooltip("hessian_norm:Q", title="‖H block‖_F", format=".3g"),
+                 alt.Tooltip("difference_norm:Q", title="‖H − G‖_F", format=".3g"),
+                 alt.Tooltip("relative_difference:Q", title="relative", format=".3g")])
+    text = base.mark_text(fontSize=14, fontWeight="bold").encode(
+        text="text:N", color=alt.condition("datum.shown > 0.05", alt.value("white"), alt.value("black")))
+    return (cells + text).properties(height=size)

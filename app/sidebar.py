@@ -15,12 +15,17 @@ import streamlit as st
 
 from app import url_state
 from core import workspace
-from core.config import ACTIVATIONS, DATASETS, MNIST_INPUT_SIZES, OPTIMIZERS, ConfigError, ExperimentConfig, parse_hidden
+from core.config import (ACTIVATIONS, ARCHITECTURES, DATASETS, LOSS_NAMES, MNIST_INPUT_SIZES, NUM_CLASSES, OPTIMIZERS,
+                         ConfigError, ExperimentConfig, parse_hidden)
 from core.methods import DEFAULT_SAMPLES, DEFAULT_SELECTION, REGISTRY
 
 _CONFIG = ExperimentConfig()
 #: widget key -> default value
 DEFAULTS = {
+    "cfg_architecture": _CONFIG.architecture,
+    "cfg_batch_norm": _CONFIG.batch_norm,
+    "cfg_loss": _CONFIG.loss,
+    "cfg_num_classes": _CONFIG.num_classes,
     "cfg_dataset": _CONFIG.dataset,
     "cfg_input_size": _CONFIG.input_size,
     "cfg_hidden": ",".join(map(str, _CONFIG.hidden)),
@@ -37,6 +42,8 @@ DEFAULTS = {
     "cfg_checkpoints": _CONFIG.checkpoints,
     "cfg_checkpoint": _CONFIG.checkpoint,
 }
+ARCHITECTURE_LABELS = {"mlp": "MLP (fully connected)", "cnn": "CNN (3x3 conv + 2x2 max pool, linear head)"}
+LOSS_LABELS = {"cross_entropy": "cross-entropy", "mse": "squared error (MSE, one-hot targets)"}
 #: the short selection presentation mode starts with (fewer lines on a projector)
 PRESENTATION_METHODS = ["pyhessian_top_k", "diag_hessian", "kfac", "lanczos", "hutchpp"]
 _SELECTION_KEY = "_selection"
@@ -92,8 +99,23 @@ def draw() -> Selection:
                                   disabled=not uses_mnist,
                                   help="average pooling; fewer pixels, fewer first-layer parameters" if uses_mnist
                                   else "not used: no MNIST here, the 8x8 digits have their own size")
-        hidden = st.text_input("hidden widths (comma separated)", key="cfg_hidden", help="e.g. 16 or 16,8")
+        architecture = st.selectbox("architecture", ARCHITECTURES, key="cfg_architecture",
+                                    format_func=ARCHITECTURE_LABELS.get,
+                                    help="cnn: 3x3 convolutions (padding 1) each followed by 2x2 max pooling, then "
+                                         "one linear layer; images only")
+        is_cnn = architecture == "cnn"
+        hidden = st.text_input("channels per convolution (comma separated)" if is_cnn
+                               else "hidden widths (comma separated)", key="cfg_hidden",
+                               help="e.g. 4 or 4,8: one 3x3 convolution + pooling block each, at most 3"
+                               if is_cnn else "e.g. 16 or 16,8")
         activation = st.selectbox("activation", ACTIVATIONS, key="cfg_activation")
+        batch_norm = st.toggle("BatchNorm", key="cfg_batch_norm",
+                               help="after every hidden linear / convolution. The Hessian is taken in eval mode "
+                                    "(running statistics), so the loss is a fixed function of the parameters")
+        loss = st.selectbox("loss", LOSS_NAMES, key="cfg_loss", format_func=LOSS_LABELS.get,
+                            help="MSE: mean over the N x C entries, so the GGN's output Hessian is 2I/(NC)")
+        num_classes = st.slider("classes C", min_value=2, max_value=NUM_CLASSES, key="cfg_num_classes",
+                                help="train and study the first C classes (labels 0 to C-1); the head has C outputs")
         batch = st.number_input("Hessian batch size N", min_value=1, max_value=60_000, key="cfg_hessian_batch_size",
                                 help="the fixed batch whose mean-loss Hessian is studied")
         epochs = st.number_input("training epochs", min_value=0, max_value=1000, key="cfg_epochs",
@@ -118,7 +140,9 @@ def draw() -> Selection:
         samples = st.slider("Hutchinson sample count", min_value=3, max_value=500, key="cfg_samples",
                             help="also the product budget of Hutch++ and XTrace")
     try:
-        config = ExperimentConfig(dataset=dataset, input_size=int(input_size) if uses_mnist else 28,
+        config = ExperimentConfig(architecture=architecture, batch_norm=bool(batch_norm), loss=loss,
+                                  num_classes=int(num_classes),
+                                  dataset=dataset, input_size=int(input_size) if uses_mnist else 28,
                                   hidden=parse_hidden(hidden),
                                   activation=activation, hessian_batch_size=int(batch), epochs=int(epochs),
                                   seed=int(seed), device=device, optimizer=optimizer, lr=float(lr),

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from core.config import ACTIVATIONS, DATASETS, MNIST_INPUT_SIZES, ConfigError, parse_hidden
+from core.config import (ACTIVATIONS, ARCHITECTURES, DATASETS, LOSS_NAMES, MNIST_INPUT_SIZES, NUM_CLASSES, ConfigError,
+                         parse_hidden)
 from core.methods import REGISTRY
 
 
@@ -54,14 +55,21 @@ def _methods(text: str) -> list[str]:
     return names
 
 
-def _flag(text: str) -> bool:
-    if text not in ("0", "1"):
-        raise ConfigError("present", text, "1 (presentation mode) or 0")
-    return text == "1"
+def _flag(name: str, meaning: str) -> Callable[[str], bool]:
+    def parse(text: str) -> bool:
+        if text not in ("0", "1"):
+            raise ConfigError(name, text, f"1 ({meaning}) or 0")
+        return text == "1"
+
+    return parse
 
 
 #: URL parameter -> (widget key, parse text -> value, value -> text)
 PARAMS: dict[str, tuple[str, Callable, Callable]] = {
+    "arch": ("cfg_architecture", _choice("arch", ARCHITECTURES), str),
+    "bn": ("cfg_batch_norm", _flag("bn", "BatchNorm"), lambda on: "1" if on else "0"),
+    "loss": ("cfg_loss", _choice("loss", LOSS_NAMES), str),
+    "C": ("cfg_num_classes", _integer("C", 2, NUM_CLASSES), str),
     "dataset": ("cfg_dataset", _choice("dataset", DATASETS), str),
     "input_size": ("cfg_input_size", _choice("input_size", MNIST_INPUT_SIZES), str),
     "hidden": ("cfg_hidden", _hidden, str),
@@ -71,7 +79,7 @@ PARAMS: dict[str, tuple[str, Callable, Callable]] = {
     "seed": ("cfg_seed", _integer("seed", 0, 2**31 - 1), str),
     "methods": ("cfg_methods", _methods, ",".join),
     "samples": ("cfg_samples", _integer("samples", 3, 500), str),
-    "present": ("cfg_present", _flag, lambda on: "1" if on else "0"),
+    "present": ("cfg_present", _flag("present", "presentation mode"), lambda on: "1" if on else "0"),
     "device": ("cfg_device", _choice("device", ("cpu", "auto", "cuda")), str),
     "optimizer": ("cfg_optimizer", _choice("optimizer", ("adam", "sgd", "gd")), str),
     "lr": ("cfg_lr", _number("lr", 1e-5, 10.0), repr),

@@ -54,8 +54,23 @@ def notices(selection: Selection, found: dict[str, Result]) -> None:
             st.caption(f":material/info: {short}", help=info["notice"])
         else:
             st.warning(info["notice"])
+    config = selection.config
+    if config.batch_norm or config.loss == "mse":
+        words = []
+        if config.batch_norm:
+            words.append("BatchNorm: the Hessian is that of the network in eval mode (running statistics), so the "
+                         "loss is a fixed function of the parameters")
+        if config.loss == "mse":
+            words.append("MSE: mean over the N x C entries against one-hot targets; the GGN's output Hessian is "
+                         "2I/(NC)")
+        st.caption(":material/info: " + ". ".join(words) + ".")
+    cannot = {name: r.error for name, r in found.items() if not r.ok and "cannot run here" in r.error}
+    if cannot:
+        lines = "\n".join(f"- **{REGISTRY[name].label}**: {error.split('cannot run here: ', 1)[-1]}"
+                          for name, error in cannot.items())
+        st.info(f"Not run on this network (the others are unaffected):\n{lines}", icon=":material/block:")
     for name, result in found.items():
-        if not result.ok:
+        if not result.ok and name not in cannot:
             st.error(f"{REGISTRY[name].label}: {result.error}")
 
 
@@ -72,7 +87,9 @@ def file_label(selection: Selection) -> str:
     """A short file-name label of the configuration, e.g. ``mnist28_h8_relu_N1000_s0``."""
     c = selection.config
     size = str(c.input_size) if c.dataset == "mnist" else ""
-    return f"{c.dataset}{size}_h{'x'.join(map(str, c.hidden))}_{c.activation}_N{c.hessian_batch_size}_s{c.seed}"
+    shape = ("cnn_c" if c.architecture == "cnn" else "h") + "x".join(map(str, c.hidden)) + ("_bn" if c.batch_norm else "")
+    extra = ("_mse" if c.loss == "mse" else "") + (f"_C{c.num_classes}" if c.num_classes != 10 else "")
+    return f"{c.dataset}{size}_{shape}_{c.activation}{extra}_N{c.hessian_batch_size}_s{c.seed}"
 
 
 def csv_with_header(frame: pd.DataFrame, selection: Selection) -> str:

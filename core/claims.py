@@ -204,3 +204,89 @@ def paper_claims(config: ExperimentConfig, results: dict[str, Result], trace_stu
             f"largest relative block difference across layers: {max(b['relative_difference'] for b in across):.2f}; "
             f"smallest eigenvalue of H {blocks['hessian_min_eigenvalue']:.3g} vs GGN {blocks['ggn_min_eigenvalue']:.1e}")
     return claims
+
+
+#: outliers are looked for among the top ``OUTLIER_SEARCH(C)`` eigenvalues
+OUTLIER_SEARCH = lambda num_classes: 2 * num_classes + 2
+#: eigenvalues below this fraction of the largest are the bulk at zero, never an outlier gap
+OUTLIER_FLOOR = 1e-6
+
+OUTLIER_RULE = ("outliers = the top k eigenvalues, k where the ratio of consecutive eigenvalues "
+                "λ_k / λ_(k+1) is largest among the top 2C + 2 (eigenvalues below 1e-6 λ_1 excluded)")
+
+
+def outliers(eigenvalues, num_classes: int) -> dict:
+    """Eigenvalues clearly separated from the bulk, by the largest-gap rule :data:`OUTLIER_RULE`.
+
+    Papyan (2019, 2020) finds C outliers (or C - 1 by the structure used), from the class means
+    of the gradients; the rule needs no threshold chosen per run.
+
+    >>> outliers([0.0, 0.01, 0.02, 0.03, 1.0, 2.0, 3.0], 3)["count"]
+    3
+    """
+    values = np.sort(np.asarray(eigenvalues, dtype=float))[::-1]
+    top = values[0] if len(values) else 0.0
+    candidates = values[: OUTLIER_SEARCH(num_classes) + 1]
+    candidates = candidates[candidates > OUTLIER_FLOOR * top] if top > 0 else candidates[:0]
+    if len(candidates) < 2:
+        return {"count": 0, "gap": None, "values": candidates.tolist(), "rule": OUTLIER_RULE}
+    ratios = candidates[:-1] / candidates[1:]
+    k = int(np.argmax(ratios)) + 1
+    return {"count": k, "gap": float(ratios[k - 1]), "values": candidates[:k].tolist(),
+            "next": float(candidates[k]), "rule": OUTLIER_RULE}
+
+
+def shape_claims(config: ExperimentConfig, results: dict[str, Result], counterparts: dict | None = None) -> list[dict]:
+    """The claims the network's shape makes checkable, on this run (sources in each claim).
+
+    Args:
+        config: the experiment.
+        results: cached results with the exact Hessian's (and the exact GGN's, if computed).
+        counterparts: field -> :func:`core.studies.counterpart_study` for the claims that compare
+            two runs (``"loss"``: H vs GGN under MSE and cross-entropy; ``"batch_norm"``: with and
+            without BatchNorm); those claims are only made when given.
+    Returns:
+        ``[{"claim", "held" (True/False/None), "evidence"}]`` like :func:`paper_claims`.
+    """
+    claims = []
+    add = lambda claim, held, evidence: claims.append({"claim": claim, "held": held, "evidence": evidence})
+    exact = results.get("exact_hessian")
+    if exact is None or not exact.ok:
+        return [{"claim": "The shape claims need the exact Hessian", "held": None,
+                 "evidence": exact.error if exact is not None else "not computed"}]
+    c = config.num_classes
+    found = outliers(exact.spectrum, c)
+    add(f"About C outliers for C = {c} classes (Papyan 2019, 2020; Sagun et al. 2017)", found["count"] in (c - 1, c),
+        f"{found['count']} outliers ({', '.join(f'{v:.3g}' for v in found['values'][:12])}"
+        f"{', ...' if found['count'] > 12 else ''}) above a gap of {found['gap'] or 0:.2g}x; held if C - 1 or C. "
+        f"Rule: {OUTLIER_RULE}")
+    for field, study in (counterparts or {}).items():
+        runs = study["runs"]
+        if any("error" in r for r in runs):
+            add(f"Counterpart comparison ({field})", None, "; ".join(f"{r['label']}: {r['error']}" for r in runs
+                                                                 if "error" in r))
+            continue
+        here, there = runs
+        if field == "loss":
+            by_loss = {ExperimentConfig.from_dict(r["config"]).loss: r for r in runs}
+            mse, ce = by_loss["mse"], by_loss["cross_entropy"]
+            if mse["h_vs_g"] is None or ce["h_vs_g"] is None:
+                add("H is closer to the GGN under MSE than under cross-entropy", None,
+                    "the dense GGN is over the budget for one of the runs")
+                continue
+            add("H is closer to the GGN under MSE than under cross-entropy (Schraudolph 2002; Martens 2020, 'New insights and perspectives on the natural gradient method')",
+                mse["h_vs_g"] < ce["h_vs_g"],
+                f"‖H − G‖_F / ‖H‖_F = {mse['h_vs_g']:.2e} with MSE, {ce['h_vs_g']:.2e} with cross-entropy "
+                "(same network, schedule and seed; G uses each loss's own output Hessian)")
+        else:
+            with_bn, without = (here, there) if config.batch_norm else (there, here)
+            gap = lambda r: r["outliers"]["gap"] or 1.0
+            add("BatchNorm makes the top eigenvalues less isolated (Ghorbani, Krishnan & Xiao 2019)",
+                gap(with_bn) < gap(without),
+                f"outlier gap λ_k / λ_(k+1): {gap(with_bn):.2f}x with BatchNorm ({with_bn['outliers']['count']} "
+                f"outliers), {gap(without):.2f}x without ({without['outliers']['count']})")
+            add("BatchNorm lowers the top eigenvalue and the trace (not always: Yao et al. 2020)",
+                with_bn["top"] < without["top"] and with_bn["trace"] < without["trace"],
+                f"λ_max {with_bn['top']:.3g} with BatchNorm vs {without['top']:.3g} without; trace "
+                f"{with_bn['trace']:.3g} vs {without['trace']:.3g} (eval-mode Hessians, same schedule and seed)")
+    return claims

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .cache import COMPUTE_COUNTS, cached, code_version
 from .config import ConfigError, ExperimentConfig
 from .methods import DEFAULT_SAMPLES, get_spec, round_to_multiple
@@ -75,14 +77,17 @@ def _blocks(config_dict: dict, data_key: str, version: str) -> dict:
 
 
 def hessian_vs_ggn(config: ExperimentConfig) -> dict:
-    """Per layer-pair comparison of the dense Hessian and GGN (:func:`core.curvature.dense.block_report`).
+    r"""Per layer-pair comparison of the dense Hessian and GGN (:func:`core.curvature.dense.block_report`).
 
-    Also the smallest eigenvalue of each, from the cached exact spectra (not recomputed).
+    Also ``relative_difference`` :math:`\lVert H - G\rVert_F / \lVert H\rVert_F` over the whole
+    matrix, and the smallest eigenvalue of each, from the cached exact spectra (not recomputed).
 
     Raises:
         BudgetExceeded: the dense matrices do not fit the budget.
     """
     report = dict(_blocks(config.to_dict(), data_key(config), code_version()))
+    total = math.sqrt(sum(b["hessian_norm"] ** 2 for b in report["blocks"])) or 1.0
+    report["relative_difference"] = math.sqrt(sum(b["difference_norm"] ** 2 for b in report["blocks"])) / total
     for name, key in (("exact_hessian", "hessian_min_eigenvalue"), ("exact_ggn", "ggn_min_eigenvalue")):
         result = run(config, name)
         report[key] = float(result.spectrum[0]) if result.ok else None
@@ -124,3 +129,41 @@ def warm(config: ExperimentConfig, methods, samples: int = DEFAULT_SAMPLES) -> l
         pass
     trace_study(config, samples, DEFAULT_REPEATS)
     return [f"{name}: {r.error.splitlines()[0]}" for name, r in results.items() if not r.ok]
+
+
+#: what a counterpart run changes: the field and its other value
+COUNTERPARTS = {"loss": lambda c: c.replace(loss="mse" if c.loss == "cross_entropy" else "cross_entropy"),
+                "batch_norm": lambda c: c.replace(batch_norm=not c.batch_norm)}
+
+
+def counterpart_study(config: ExperimentConfig, field: str) -> dict:
+    r"""The configuration and its counterpart with ``field`` changed (the other loss; BatchNorm
+    toggled), each trained with the same schedule and seed: exact top eigenvalue, trace,
+    outliers (:func:`core.claims.outliers`) and :math:`\lVert H - G\rVert_F / \lVert H\rVert_F`.
+
+    Returns:
+        ``{"field", "runs": [{"label", "config", "top", "trace", "outliers", "h_vs_g"} or
+        {"label", "config", "error"}]}`` (current configuration first).
+    Raises:
+        ConfigError: ``field`` is not one of :data:`COUNTERPARTS`.
+    """
+    from .budget import BudgetExceeded
+    from .claims import outliers
+
+    if field not in COUNTERPARTS:
+        raise ConfigError("field", field, "one of " + ", ".join(COUNTERPARTS))
+    runs = []
+    for cfg in (config, COUNTERPARTS[field](config)):
+        entry = {"label": cfg.label(), "config": cfg.to_dict()}
+        exact = run(cfg, "exact_hessian")
+        if not exact.ok:
+            runs.append({**entry, "error": exact.error})
+            continue
+        try:
+            h_vs_g = hessian_vs_ggn(cfg)["relative_difference"]
+        except BudgetExceeded as refusal:
+            h_vs_g = None
+            entry["h_vs_g_error"] = str(refusal)
+        runs.append({**entry, "top": float(exact.spectrum[-1]), "trace": float(exact.trace),
+                     "outliers": outliers(exact.spectrum, cfg.num_classes), "h_vs_g": h_vs_g})
+    return {"field": field, "runs": runs}

@@ -207,3 +207,52 @@ def test_the_cost_page_refuses_an_unbounded_width_sweep_before_any_work(fresh_ca
     assert not at.exception
     assert any("Widths must be 1 to 8 integers" in e.value for e in at.error)
     assert sum(cache.COMPUTE_COUNTS.values()) == computed
+
+
+#: a CNN and a BatchNorm configuration, small enough for every page in seconds
+CNN = {"cfg_dataset": "digits", "cfg_architecture": "cnn", "cfg_hidden": "3", "cfg_hessian_batch_size": 48,
+       "cfg_epochs": 2, "cfg_num_classes": 4}
+BATCHNORM = {"cfg_dataset": "digits", "cfg_batch_norm": True, "cfg_hidden": "5", "cfg_hessian_batch_size": 48,
+             "cfg_epochs": 2, "cfg_loss": "mse"}
+
+
+@pytest.mark.parametrize("page", RESULT_PAGES)
+@pytest.mark.parametrize("shape", ["cnn", "batchnorm"])
+def test_every_page_runs_on_a_cnn_and_on_a_batchnorm_mlp(page, shape):
+    at = app(page, **(CNN if shape == "cnn" else BATCHNORM))
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.dataframe, "each page shows a table"
+    if shape == "batchnorm":  # what BackPACK cannot do is said once, with why; eval mode is said
+        notes = " ".join(i.value for i in at.info)
+        if page in ("views/home.py", "views/top_eigenvalues.py"):  # pages that compute KFAC
+            assert "Not run on this network" in notes and "no rule for BatchNorm1d layers (bn1)" in notes
+        assert any("eval mode" in c.value for c in at.caption)
+
+
+def test_home_checks_the_shape_claims_and_the_counterparts_on_request():
+    at = app(**CNN)
+    text = claims_text(at)
+    assert "About C outliers for C = 4 classes" in text and "largest among the top 2C + 2" in text
+    assert "MSE than under cross-entropy" not in text  # counterparts only on request
+    at.toggle(key="home_counterparts").set_value(True).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    text = claims_text(at)
+    for claim in ("H is closer to the GGN under MSE than under cross-entropy", "BatchNorm makes the top eigenvalues",
+                  "BatchNorm lowers the top eigenvalue and the trace"):
+        assert claim in text, claim
+
+
+def test_the_architecture_controls_are_in_the_url_and_label_the_width_as_channels():
+    at = app(**CNN)
+    assert at.sidebar.text_input(key="cfg_hidden").label.startswith("channels per convolution")
+    assert at.query_params["arch"] in ("cnn", ["cnn"]) and at.query_params["C"] in ("4", ["4"])
+    at.sidebar.toggle(key="cfg_batch_norm").set_value(True).run()
+    assert at.query_params["bn"] in ("1", ["1"]) and not at.exception
+    assert at.metric[0].value == f"{3 * 9 + 2 * 3 + 3 * 16 * 4 + 4:,}"  # conv (no bias) + BatchNorm + head
+
+
+def test_a_cnn_on_vector_data_is_refused_with_one_line():
+    at = app(**{**CNN, "cfg_dataset": "synthetic"})
+    assert not at.exception
+    assert len(at.error) == 1 and "architecture='cnn' is not allowed" in at.error[0].value

@@ -16,8 +16,9 @@ def render():
     st.title("Hessian spectrum explorer")
     if not selection.present:
         st.markdown(
-            "Trains a small MLP and computes the **exact** Hessian (and Gauss-Newton) spectrum of its mean "
-            "cross-entropy on a fixed batch. It then shows what **PyHessian**, **BackPACK** and better "
+            "Trains a small network (an MLP or a small CNN, with or without BatchNorm, on C classes) and computes "
+            "the **exact** Hessian (and Gauss-Newton) spectrum of its mean loss (cross-entropy or squared error) "
+            "on a fixed batch. It then shows what **PyHessian**, **BackPACK** and better "
             "matrix-free estimators (Lanczos, Hutch++) make of it: top eigenvalues, trace, the whole "
             "spectrum and what each costs. Every result is cached, so changing a control back is instant.")
     found = widgets.results(selection, methods=claims.claim_methods(selection.methods))
@@ -47,16 +48,32 @@ def render():
     with st.spinner("Hutchinson over independent repeats (cached afterwards)…"):
         study = studies.trace_study(config, selection.samples)
     verdicts = claims.paper_claims(config, found, study)
+    show_verdicts(verdicts)
+    st.caption("Each verdict is computed on this run against its exact Hessian (and GGN), never taken from "
+               "the paper" + ("." if same_data else "; only the paper table's numbers are MNIST's."))
+
+    st.subheader("What this network's shape makes checkable")
+    compare = st.toggle("also compare with counterpart runs: the other loss, and BatchNorm on/off",
+                        key="home_counterparts",
+                        help="trains two more networks with the same schedule and seed and computes their exact "
+                             "Hessian and GGN (cached afterwards)")
+    counterparts = {}
+    if compare:
+        with st.spinner("Training and analysing the counterpart networks (cached afterwards)…"):
+            counterparts = {field: studies.counterpart_study(config, field) for field in studies.COUNTERPARTS}
+    shape_verdicts = claims.shape_claims(config, found, counterparts)
+    show_verdicts(shape_verdicts)
+    with widgets.details(selection):
+        widgets.download_csv(numbers, "paper_table", selection)
+        widgets.download_csv(pd.DataFrame(verdicts + shape_verdicts), "claims", selection)
+        widgets.download_json(found, selection)
+
+
+def show_verdicts(verdicts: list[dict]) -> None:
     for claim in verdicts:
         mark = {True: ":green[:material/check_circle: held]", False: ":red[:material/cancel: did not hold]",
                 None: ":orange[:material/help: not checked]"}[claim["held"]]
         st.markdown(f"**{mark}** — {claim['claim']}  \n{claim['evidence']}")
-    st.caption("Each verdict is computed on this run against its exact Hessian (and GGN), never taken from "
-               "the paper" + ("." if same_data else "; only the paper table's numbers are MNIST's."))
-    with widgets.details(selection):
-        widgets.download_csv(numbers, "paper_table", selection)
-        widgets.download_csv(pd.DataFrame(verdicts), "paper_claims", selection)
-        widgets.download_json(found, selection)
 
 
 widgets.guarded(render)

@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from app import charts, widgets
-from core import tables
+from core import studies, tables
+from core.budget import BudgetExceeded
 from core.methods import yielding
 
 
@@ -30,7 +31,22 @@ def render():
     if density:
         st.subheader("Spectral density by stochastic Lanczos quadrature")
         st.altair_chart(charts.density_lines(density), width="stretch")
+    st.subheader("Hessian against Gauss-Newton, layer by layer")
+    try:
+        with st.spinner("Dense H and GGN blocks (cached afterwards)…"):
+            report = studies.hessian_vs_ggn(selection.config)
+    except BudgetExceeded as refusal:
+        report = None
+        st.info(str(refusal))
+    if report is not None:
+        st.altair_chart(charts.block_heatmap(report["blocks"]), width="stretch")
+        st.caption(f"Each cell: ‖H − G‖_F / ‖H‖_F for one block (rows and columns: layers, weights and "
+                   f"biases together). Whole matrix: {report['relative_difference']:.2g}. The GGN drops the "
+                   "terms that carry the loss gradient through the network's second derivatives; blocks that "
+                   "agree up to float32 rounding say '= G'.")
     with widgets.details(selection):
+        if report is not None:
+            widgets.download_csv(pd.DataFrame(report["blocks"]), "hessian_vs_ggn_blocks", selection)
         if methods:
             st.dataframe(pd.DataFrame(tables.spectrum_summary(found)).style.format(
                 {"smallest": "{:.4g}", "largest": "{:.4g}", "noise floor": "{:.1e}"}), width="stretch", hide_index=True)

@@ -110,19 +110,22 @@ def layer_slices(problem: Problem) -> dict[str, slice]:
 
 def block_report(problem: Problem, hessian: torch.Tensor, ggn: torch.Tensor,
                  agree_tol: float = 1e-4) -> list[dict]:
-    """Per layer pair: Frobenius norms of H's block and of H - G, and whether they agree.
+    """Per layer pair (named as people read them, e.g. ``conv1 (Conv2d 1→4, 3×3)``): Frobenius
+    norms of H's block and of H - G, and whether they agree.
 
     Blocks agree when ``||H_ij - G_ij||_F <= agree_tol * ||H||_F``: float32 rounding of the
     two products, not curvature, then explains the difference. Norms are taken in float64.
     """
     scale = float(torch.linalg.matrix_norm(hessian.double())) or 1.0
     slices = layer_slices(problem)
+    labels = {layer.name: layer.label for layer in problem.layers}
     report = []
     for row, rs in slices.items():
         for col, cs in slices.items():
             h, g = hessian[rs, cs].double(), ggn[rs, cs].double()
             h_norm, diff_norm = float(torch.linalg.matrix_norm(h)), float(torch.linalg.matrix_norm(h - g))
-            report.append({"row": row, "col": col, "within_layer": row == col,
+            report.append({"row": row, "col": col, "row_label": labels[row], "col_label": labels[col],
+                           "within_layer": row == col,
                            "hessian_norm": h_norm, "difference_norm": diff_norm,
                            "relative_difference": diff_norm / h_norm if h_norm > 0 else 0.0,
                            "agree": diff_norm <= agree_tol * scale})
