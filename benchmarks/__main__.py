@@ -52,6 +52,7 @@ def main(argv=None) -> int:
     from .first_paint import first_paint_row, import_seconds
     from .readme import markdown_table, update_readme
     from .scaling import scaling_row
+    from .shapes import print_shapes, shapes_row
     from .sweep_executors import sweep_row
     from .top_k import lanczos_vs_exact_row, top_k_row
     from .trace import trace_row
@@ -101,6 +102,9 @@ def main(argv=None) -> int:
 
     say("8. sweep executors")
     report["sweep"] = sweep_row(args.quick)
+    say("9. beyond the MLP: CNN, BatchNorm, classes")
+    report["shapes"] = shapes_row(args.quick)
+    print_shapes(report["shapes"])
     say("7. first paint")
     report["first_paint"] = {"imports_s": import_seconds()} if args.quick else first_paint_row(data_dir)
 

@@ -262,9 +262,15 @@ def cmd_trajectory(args) -> int:
 
 
 def cmd_methods(args) -> int:
-    rows = [[s.name, s.family, s.matrix, ", ".join(f"{k}={v}" for k, v in s.defaults.items()), s.reference]
-            for s in REGISTRY.values()]
-    print_table(rows, ["method", "family", "approximates", "options (defaults)", "reference"])
+    from .losses import OUTPUT_HESSIAN
+
+    rows = [[s.name, s.family, s.matrix, s.handles, ", ".join(f"{k}={v}" for k, v in s.defaults.items()),
+             s.reference] for s in REGISTRY.values()]
+    print_table(rows, ["method", "family", "approximates", "layers", "options (defaults)", "reference"])
+    print("\nConventions: the loss is always a mean over the batch. BatchNorm networks are studied in eval mode "
+          "(running statistics), so the loss is a fixed function of the parameters. The GGN's output Hessian:")
+    for name, words in OUTPUT_HESSIAN.items():
+        print(f"  {name}: {words}")
     return 0
 
 

@@ -232,3 +232,24 @@ def test_single_vector_products_by_reverse_over_reverse_match_forward_over_rever
     torch.testing.assert_close(problem.hvp_batch(vectors), reference, rtol=1e-10, atol=1e-12)
     # float32 vectors on the float64 model: computed in float32, still H
     torch.testing.assert_close(problem.hvp_batch(vectors[:2].float()).double(), reference[:2], rtol=1e-4, atol=1e-5)
+
+
+def test_what_the_registry_says_each_method_handles_is_what_happens_on_batchnorm_and_conv():
+    """``handles`` (shown by ``python -m core methods``) matches the runs: methods that say
+    'not BatchNorm' say 'cannot run here' on a BatchNorm network, every other one runs; and every
+    method runs on a plain CNN."""
+    from core.methods import REGISTRY
+
+    batchnorm = shaped_problem(architecture="mlp", batch_norm=True, hidden=(4,), side=3, dtype=torch.float32)
+    cnn = shaped_problem(architecture="cnn", dtype=torch.float32)
+    small = {"lanczos": {"k": 2, "max_products": 400}, "pyhessian_top_k": {"k": 2, "max_iter": 10},
+             "hutchpp": {"samples": 9}, "xtrace": {"samples": 8}, "hutchinson": {"samples": 5},
+             "slq": {"iterations": 10, "runs": 1}, "pyhessian_density": {"iterations": 10},
+             "pyhessian_hutchinson": {"samples": 5}}
+    for name, spec in REGISTRY.items():
+        on_bn = run_method(name, batchnorm, small.get(name))
+        assert on_bn.ok == ("not BatchNorm" not in spec.handles), (name, on_bn.error)
+        if not on_bn.ok:
+            assert "cannot run here" in on_bn.error and "BatchNorm1d" in on_bn.error
+        on_cnn = run_method(name, cnn, small.get(name))
+        assert on_cnn.ok, (name, on_cnn.error)

@@ -94,3 +94,33 @@ def test_presentation_mode_at_projector_size_puts_the_chart_first_and_nothing_ov
                 drawn = charts.nth(i).locator("canvas, svg").first.bounding_box(timeout=60_000)
                 assert drawn["x"] + drawn["width"] <= box["x"] + box["width"] + 2, (name, i, box, drawn)
         browser.close()
+
+
+#: a CNN and a BatchNorm MLP with squared error, by URL (each page a fresh session)
+SHAPES = {"cnn": "dataset=digits&arch=cnn&hidden=3&N=48&epochs=2&C=4",
+          "batchnorm": "dataset=digits&bn=1&loss=mse&hidden=5&N=48&epochs=2"}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_every_result_page_renders_a_cnn_and_a_batchnorm_network(server, shape):
+    """Screenshots: ``screenshots/<shape>_<page>.png``."""
+    from playwright.sync_api import sync_playwright
+
+    shots = ROOT / "screenshots"
+    shots.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for name in [path for path in PAGES if path not in ("Sweep", "Training")]:
+            page.goto(f"{server}/{name}?{SHAPES[shape]}")
+            wait_until_drawn(page, 240_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(shots / f"{shape}_{name or 'Home'}.png"), full_page=True)
+            assert page.locator("[data-testid=stException]").count() == 0, name
+            assert "Traceback" not in page.content(), name
+            drawn = page.locator("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg")
+            assert name == "" or drawn.count() >= 1, name
+            if shape == "batchnorm" and name in ("", "Top_eigenvalues"):
+                assert page.get_by_text("Not run on this network").count() >= 1, name
+                assert page.get_by_text("eval mode").count() >= 1, name
+        browser.close()

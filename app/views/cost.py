@@ -31,7 +31,9 @@ def render():
         widgets.download_csv(frame, "cost", selection)
 
     st.subheader("Scaling with width")
-    text = st.text_input("hidden widths to sweep (one hidden layer each)", "2,4,8", key="cost_sweep_widths")
+    label = ("channel counts to sweep (one convolution block each)" if selection.config.architecture == "cnn"
+             else "hidden widths to sweep (one hidden layer each)")
+    text = st.text_input(label, "2,4,8", key="cost_sweep_widths")
     try:
         widths = sorted({int(w) for w in text.split(",") if w.strip()})
     except ValueError:

@@ -8,7 +8,7 @@ from app import charts, sidebar, widgets
 from core import trajectory
 
 DEMO = {"cfg_optimizer": "gd", "cfg_lr": 0.5, "cfg_epochs": 400, "cfg_checkpoints": 20, "cfg_activation": "tanh",
-        "cfg_hidden": "16"}
+        "cfg_hidden": "16", "cfg_architecture": "mlp", "cfg_batch_norm": False}
 
 
 def use_demo():
@@ -57,7 +57,7 @@ def render():
     c1.altair_chart(charts.along_training(rows, "trace", "trace"), width="stretch")
     c2.altair_chart(charts.along_training(rows, "top_k_gradient_fraction", "gradient fraction in the top-10 space"),
                     width="stretch")
-    if config.activation in ("relu", "leaky_relu"):
+    if config.activation in ("relu", "leaky_relu") and config.architecture == "mlp" and not config.batch_norm:
         study = trajectory.rescaling(config, 10.0)
         if "top" in study["original"] and "top" in study["rescaled"]:
             st.markdown(f"**Sharpness is not invariant** (Dinh et al. 2017): scaling layer 1 by 10 and layer 2 by 1/10 "

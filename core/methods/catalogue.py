@@ -7,6 +7,9 @@ package and add one :func:`register` line here; the CLI, the app and the cache p
 from .registry import DEFAULT_SAMPLES, MethodSpec, register
 
 BACKPACK = "Dangel, Kunstner & Hennig (2020), BackPACK"
+#: what BackPACK's extensions have rules for (read from backpack.extensions.secondorder, v1.7)
+NO_BATCHNORM = "Linear, Conv2d, pooling; not BatchNorm"
+KRONECKER = "Linear, Conv2d (BackPACK's conv convention); not BatchNorm"
 PYHESSIAN = "Yao et al. (2020), PyHessian"
 
 # exact references
@@ -27,21 +30,24 @@ register(MethodSpec("pyhessian_density", "PyHessian SLQ density", "pyhessian", "
                     stochastic=True, yields=("trace", "density"), reference="Ghorbani et al. (2019); " + PYHESSIAN))
 # BackPACK's six extensions
 register(MethodSpec("diag_hessian", "BackPACK DiagHessian", "backpack", "hessian",
-                    "backpack_methods:diag_hessian", reference=BACKPACK))
+                    "backpack_methods:diag_hessian", reference=BACKPACK, handles=NO_BATCHNORM))
 register(MethodSpec("diag_ggn_exact", "BackPACK DiagGGNExact", "backpack", "ggn",
-                    "backpack_methods:diag_ggn_exact", reference=BACKPACK))
+                    "backpack_methods:diag_ggn_exact", reference=BACKPACK,
+                    handles="Linear, Conv2d, pooling, BatchNorm"))
 register(MethodSpec("diag_ggn_mc", "BackPACK DiagGGNMC", "backpack", "ggn", "backpack_methods:diag_ggn_mc",
-                    {"mc_samples": 1, "seed": 0}, stochastic=True, reference=BACKPACK))
+                    {"mc_samples": 1, "seed": 0}, stochastic=True, reference=BACKPACK,
+                    handles="Linear, Conv2d, pooling, BatchNorm"))
 register(MethodSpec("kfac", "BackPACK KFAC", "backpack", "ggn", "backpack_methods:kfac",
                     {"mc_samples": 1, "seed": 0}, stochastic=True,
-                    reference="Martens & Grosse (2015), KFAC; " + BACKPACK))
+                    reference="Martens & Grosse (2015), KFAC; " + BACKPACK, handles=KRONECKER))
 register(MethodSpec("kflr", "BackPACK KFLR", "backpack", "ggn", "backpack_methods:kflr",
-                    reference="Botev, Ritter & Barber (2017); " + BACKPACK))
+                    reference="Botev, Ritter & Barber (2017); " + BACKPACK, handles=KRONECKER))
 register(MethodSpec("kfra", "BackPACK KFRA", "backpack", "ggn", "backpack_methods:kfra",
-                    reference="Botev, Ritter & Barber (2017); " + BACKPACK))
+                    reference="Botev, Ritter & Barber (2017); " + BACKPACK, handles=KRONECKER))
 # curvlinops
 register(MethodSpec("ekfac", "EKFAC (curvlinops)", "curvlinops", "ggn", "backpack_methods:ekfac", {"seed": 0},
-                    reference="George et al. (2018), EKFAC; Dangel et al., curvlinops"))
+                    reference="George et al. (2018), EKFAC; Dangel et al., curvlinops",
+                    handles="Linear, Conv2d; not BatchNorm"))
 # matrix-free estimators over our batched products
 register(MethodSpec("lanczos", "Lanczos top/bottom-k", "matrix-free", "hessian", "matrix_free:lanczos",
                     {"k": 10, "tol": 1e-7, "bottom": True, "max_products": 5000, "seed": 0},

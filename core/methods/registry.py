@@ -60,6 +60,7 @@ class MethodSpec:
         yields: what it estimates, among ``top``, ``bottom``, ``trace``, ``spectrum``, ``density``
             (a page computes only the methods that yield what it shows).
         reference: the paper (and library) it comes from.
+        handles: the layers it works on (on others it says "cannot run here" and why).
     """
 
     name: str
@@ -74,6 +75,7 @@ class MethodSpec:
     yields: tuple[str, ...] = ("top", "trace", "spectrum")
     finds_largest_magnitude: bool = False
     reference: str = ""
+    handles: str = "any network (autograd)"
 
     def load(self) -> Callable:
         module, function = self.function.split(":")
