@@ -42,8 +42,8 @@ DEFAULTS = {
     "cfg_checkpoints": _CONFIG.checkpoints,
     "cfg_checkpoint": _CONFIG.checkpoint,
 }
-ARCHITECTURE_LABELS = {"mlp": "MLP (fully connected)", "cnn": "CNN (3x3 conv + 2x2 max pool, linear head)"}
-LOSS_LABELS = {"cross_entropy": "cross-entropy", "mse": "squared error (MSE, one-hot targets)"}
+ARCHITECTURE_LABELS = {"mlp": "MLP (fully connected)", "cnn": "CNN (LeNet-style)"}
+LOSS_LABELS = {"cross_entropy": "cross-entropy", "mse": "MSE (squared error)"}
 #: the short selection presentation mode starts with (fewer lines on a projector)
 PRESENTATION_METHODS = ["pyhessian_top_k", "diag_hessian", "kfac", "lanczos", "hutchpp"]
 _SELECTION_KEY = "_selection"

@@ -6,12 +6,14 @@ Nothing here computes curvature: it asks ``core`` and shows progress while ``cor
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import streamlit as st
 
 from app.sidebar import Selection
 from core import library_warnings, pipeline
+from core.budget import BudgetExceeded
 from core.config import ConfigError
 from core.methods import REGISTRY, MethodError
 from core.results import Result
@@ -66,8 +68,9 @@ def notices(selection: Selection, found: dict[str, Result]) -> None:
         st.caption(":material/info: " + ". ".join(words) + ".")
     cannot = {name: r.error for name, r in found.items() if not r.ok and "cannot run here" in r.error}
     if cannot:
-        lines = "\n".join(f"- **{REGISTRY[name].label}**: {error.split('cannot run here: ', 1)[-1]}"
-                          for name, error in cannot.items())
+        reason = lambda error: re.sub(r"^(BackPACK's \w+|curvlinops' EKFAC) ", "",
+                                      error.split("cannot run here: ", 1)[-1])
+        lines = "\n".join(f"- **{REGISTRY[name].label}**: {reason(error)}" for name, error in cannot.items())
         st.info(f"Not run on this network (the others are unaffected):\n{lines}", icon=":material/block:")
     for name, result in found.items():
         if not result.ok and name not in cannot:
@@ -150,6 +153,8 @@ def guarded(render) -> None:
         render()
     except (ConfigError, MethodError) as error:
         st.error(f"Invalid setting: {error}")
+    except BudgetExceeded as refusal:  # e.g. training that would not fit the budget: refused before it starts
+        st.error(str(refusal))
     except Exception as error:  # noqa: BLE001 - the page must never show a traceback
         if type(error).__name__ in ("StopException", "RerunException"):
             raise

@@ -63,9 +63,22 @@ def train(config: ExperimentConfig, progress=None) -> TrainingResult:
         progress: ``progress(fraction)`` during training, if it runs.
     Returns:
         The weights and metrics (:class:`~core.results.TrainingResult`).
+    Raises:
+        BudgetExceeded: training would take longer than the budget (checked before it starts).
     """
     config = config.training_key()  # the studied checkpoint does not change the training
+    if not is_trained(config):
+        check_training(config)
     return _train(config.to_dict(), data_key(config), code_version(), progress=progress)
+
+
+def check_training(config: ExperimentConfig):
+    """The estimate of training ``config`` (:func:`core.budget.check_training`), or BudgetExceeded."""
+    from .budget import check_training as check
+
+    examples = len(dataset(config).x_train)
+    steps_per_epoch = 1 if config.optimizer == "gd" else -(-examples // config.train_batch_size)
+    return check(config.epochs, examples, size(config)[3].macs, config.epochs * steps_per_epoch, config.checkpoints)
 
 
 def is_trained(config: ExperimentConfig) -> bool:
@@ -133,6 +146,8 @@ def check(config: ExperimentConfig, method: str, options: dict | None = None) ->
     from .methods import check_for_size, get_spec
 
     resolved = resolve_options(method, options)
+    if not is_trained(config):
+        check_training(config)
     p, n, layers, work = size(config)
     check_for_size(method, resolved, p)
     check_method(method, get_spec(method).label, resolved, p, n, layers, work=work)

@@ -256,3 +256,11 @@ def test_a_cnn_on_vector_data_is_refused_with_one_line():
     at = app(**{**CNN, "cfg_dataset": "synthetic"})
     assert not at.exception
     assert len(at.error) == 1 and "architecture='cnn' is not allowed" in at.error[0].value
+
+
+def test_training_over_the_budget_is_refused_on_the_page(fresh_cache, monkeypatch):
+    monkeypatch.setenv("HESSIAN_MAX_SECONDS", "20")
+    at = app(cfg_dataset="digits", cfg_hidden="64", cfg_epochs=1000)
+    assert not at.exception
+    assert any("Training is refused" in e.value for e in at.error)
+    assert cache.COMPUTE_COUNTS["train"] == 0

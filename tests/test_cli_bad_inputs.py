@@ -19,6 +19,8 @@ CASES = [
     (["run", "--architecture", "cnn", "--dataset", "synthetic"], "architecture='cnn' is not allowed: 'mlp' with"),
     (["run", "--architecture", "cnn", "--hidden", "4,4,4,4"], "at most 3 channel counts for a cnn"),
     (["run", "--architecture", "cnn", "--input-size", "7", "--hidden", "4,4,4"], "at most 2 convolution blocks on 7x7"),
+    (["run", "--dataset", "digits", "--architecture", "cnn", "--hidden", "256,256,256", "--epochs", "1000"],
+     "Training is refused: about"),
     (["run", "--classes", "11"], "num_classes=11 is not allowed: an integer from 2 to 10"),
     (["run", "--classes", "1"], "num_classes=1 is not allowed"),
     (["run", "--loss", "hinge"], "invalid choice: 'hinge'"),

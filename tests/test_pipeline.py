@@ -118,3 +118,22 @@ def test_a_cnn_is_costed_by_its_convolutions_not_its_parameter_count(fresh_cache
     pipeline.check(mlp, "exact_hessian")  # admitted (not run: it would take a minute)
     # the matrix-free methods are costed the same way, and still fit
     pipeline.check(cnn, "hutchinson", {"samples": 10})
+
+
+def test_training_over_the_budget_is_refused_before_it_starts(fresh_cache, monkeypatch):
+    from core.budget import BudgetExceeded
+    from core.config import ExperimentConfig
+
+    long = ExperimentConfig(dataset="digits", hidden=(64,), epochs=1000, hessian_batch_size=100)
+    monkeypatch.setenv("HESSIAN_MAX_SECONDS", "20")
+    result = pipeline.run(long, "lanczos")
+    assert not result.ok and "Training is refused" in result.error and "fewer epochs" in result.error
+    with pytest.raises(BudgetExceeded, match="Training is refused"):
+        pipeline.train(long)
+    assert cache.COMPUTE_COUNTS["train"] == 0
+    short = long.replace(epochs=2)  # the estimate scales with the epochs
+    monkeypatch.setenv("HESSIAN_MAX_SECONDS", "1e9")
+    ratio = pipeline.check_training(long).seconds / pipeline.check_training(short).seconds
+    assert ratio == pytest.approx(500, rel=1e-6)
+    monkeypatch.setenv("HESSIAN_MAX_SECONDS", "20")
+    assert pipeline.run(short, "hutchinson", {"samples": 5}).ok

@@ -76,9 +76,7 @@ def unsupported_layers(model: nn.Module, who: str, error: Exception) -> str:
     kind = match.group(1)
     names = [name for name, module in model.named_modules() if type(module).__name__ == kind]
     where = f" ({', '.join(names)})" if names else ""
-    extra = (" (of BackPACK's second-order extensions only DiagGGNExact and DiagGGNMC handle BatchNorm)"
-             if kind.startswith("BatchNorm") else "")
-    return f"{who} has no rule for {kind} layers{where}{extra}"
+    return f"{who} has no rule for {kind} layers{where}"
 
 
 def backpack_quantities(problem: Problem, extension_name: str, **kwargs) -> list:
