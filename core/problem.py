@@ -262,9 +262,35 @@ class Problem:
         if self._fast:
             apply = lambda chunk: mlp_rop.curvature_matmat(self.model, self.x, self.labels, chunk, ggn=True,
                                                            loss=self.loss_name)
-        else:
-            apply = vmap(self.ggn_vp_autodiff)  # in the vectors' float type
+        else:  # in the vectors' float type
+            batched = vmap(self.ggn_vp_autodiff)
+            apply = lambda chunk: (batched(chunk) if len(chunk) > FEW_VECTORS and self.product_path == "batched"
+                                   else self._ggn_reverse(chunk))
         return self._chunked(vectors, apply)
+
+    def _ggn_reverse(self, vectors: torch.Tensor) -> torch.Tensor:
+        r""":math:`Gv = J^\top H_L J v` through an output graph built once per float type: :math:`Jv`
+        by differentiating :math:`u \mapsto J^\top u` (linear in :math:`u`) along :math:`v`, then
+        :math:`J^\top (H_L Jv)` by one more backward pass; two backward passes a vector, no forward."""
+        key = ("ggn", vectors.dtype)
+        if key not in self._gradient_graphs:
+            theta = self.flat_params().to(vectors.dtype).requires_grad_(True)
+            with torch.enable_grad():
+                outputs = self._forward(vectors.dtype)(theta)
+                dummy = torch.zeros_like(outputs, requires_grad=True)
+                transposed = torch.autograd.grad(outputs, theta, dummy, create_graph=True)[0]
+            self._gradient_graphs[key] = (theta, outputs, dummy, transposed)
+        theta, outputs, dummy, transposed = self._gradient_graphs[key]
+        target = self.y.to(vectors.dtype) if self.y.is_floating_point() else self.y
+        output_grad = grad(lambda f: self._loss_function(f, target))
+        fixed = outputs.detach()
+        rows = []
+        with torch.enable_grad():
+            for v in vectors:
+                jv = torch.autograd.grad(transposed, dummy, v, retain_graph=True)[0]
+                hl_jv = jvp(output_grad, (fixed,), (jv,))[1]
+                rows.append(torch.autograd.grad(outputs, theta, hl_jv, retain_graph=True)[0])
+        return torch.stack(rows)
 
     def ggn_vp_autodiff(self, v: torch.Tensor) -> torch.Tensor:
         r"""Reference :math:`Gv = J^\top H_L J v` by ``torch.func`` (one vector).

@@ -232,6 +232,11 @@ def test_single_vector_products_by_reverse_over_reverse_match_forward_over_rever
     torch.testing.assert_close(problem.hvp_batch(vectors), reference, rtol=1e-10, atol=1e-12)
     # float32 vectors on the float64 model: computed in float32, still H
     torch.testing.assert_close(problem.hvp_batch(vectors[:2].float()).double(), reference[:2], rtol=1e-4, atol=1e-5)
+    # the GGN the same two ways
+    ggn_reference = torch.stack([problem.ggn_vp_autodiff(v) for v in vectors])
+    few = torch.cat([problem.ggn_vp_batch(vectors[i:i + 1]) for i in range(7)])
+    torch.testing.assert_close(few, ggn_reference, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(problem.ggn_vp_batch(vectors), ggn_reference, rtol=1e-10, atol=1e-12)
 
 
 def test_what_the_registry_says_each_method_handles_is_what_happens_on_batchnorm_and_conv():
