@@ -223,7 +223,8 @@ def sharpness_and_loss(rows: list[dict], height: int = 260) -> alt.VConcatChart:
     """Top eigenvalue against step with the dashed 2/lr line (full-batch GD), the training loss
     below on the same step axis."""
     frame = pd.DataFrame(rows)
-    x = alt.X("step:Q", scale=alt.Scale(type="symlog"), title="training step")
+    x = alt.X("step:Q", scale=alt.Scale(type="symlog"), title="training step (symmetric log)",
+              axis=alt.Axis(labelOverlap="greedy", labelSeparation=6))
     top = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(color="black"), color="black").encode(
         x=x, y=alt.Y("top:Q", title="top eigenvalue λ_max"),
         tooltip=["step", alt.Tooltip("top:Q", format=".4g"), alt.Tooltip("train_loss:Q", format=".4g")])

@@ -206,6 +206,15 @@ class Problem:
     def loss_at(self, flat: torch.Tensor) -> torch.Tensor:
         return self._loss_in(flat.dtype)(flat)
 
+    @property
+    def finite(self) -> bool:
+        """Whether the parameters, the loss and its gradient are finite (not after a diverged run)."""
+        if not hasattr(self, "_finite"):
+            theta = self.flat_params()
+            self._finite = bool(torch.isfinite(theta).all()) and bool(torch.isfinite(self.gradient(theta)).all()) \
+                and bool(torch.isfinite(self.loss_at(theta)))
+        return self._finite
+
     def loss(self) -> float:
         return float(self.loss_at(self.flat_params()))
 

@@ -21,32 +21,51 @@ from .config import ConfigError, ExperimentConfig
 from .pipeline import build_problem, data_key, run, train
 
 
+#: ARPACK restarts allowed for the gradient's top-k subspace (each a basis of 4k products)
+OVERLAP_MAX_RESTARTS = 50
+
+
 def gradient_overlap(problem, k: int) -> float:
     r""":math:`\|V_k^\top g\|^2 / \|g\|^2` for the top-k (largest) eigenvectors :math:`V_k` of H.
 
-    Dense ``eigh`` when ``k`` is close to P, ARPACK Lanczos (float64) otherwise.
+    Dense ``eigh`` (float64) when the budget admits the dense Hessian or ``k`` is close to P;
+    otherwise ARPACK Lanczos with at most :data:`OVERLAP_MAX_RESTARTS` restarts, and NaN (not a
+    guess) when it does not converge there (clustered top eigenvalues, as squared-error losses
+    give, can stall it).
     """
     import numpy as np
     import torch
 
+    from .budget import BudgetExceeded, check_dense
+
+    if not problem.finite:
+        return float("nan")
     g = problem.gradient().double().cpu().numpy()
     norm = float(g @ g)
     if norm == 0.0:
         return float("nan")
     p = problem.num_params
-    if k >= p - 1:
+    try:
+        check_dense(p, problem.batch_size, len(problem.layers), bytes_per_entry=8, work=problem.work)
+        dense_ok = True
+    except BudgetExceeded:
+        dense_ok = k >= p - 1
+    if dense_ok:
         from .curvature import dense
 
         hessian = dense.dense_matrix(problem, dtype=torch.float64).cpu().numpy()
         _, vectors = np.linalg.eigh(hessian)
         top = vectors[:, -min(k, p):]
     else:
-        from scipy.sparse.linalg import eigsh
+        from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
         from .methods.matrix_free import lanczos_subspace, scipy_operator
 
-        _, top = eigsh(scipy_operator(problem), k=k, which="LA", tol=1e-8, ncv=lanczos_subspace(k, p),
-                       v0=np.random.default_rng(0).standard_normal(p))
+        try:
+            _, top = eigsh(scipy_operator(problem), k=k, which="LA", tol=1e-8, ncv=lanczos_subspace(k, p),
+                           maxiter=OVERLAP_MAX_RESTARTS, v0=np.random.default_rng(0).standard_normal(p))
+        except ArpackNoConvergence:
+            return float("nan")
     projected = top.T @ g
     return float(projected @ projected / norm)
 

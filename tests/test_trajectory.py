@@ -126,3 +126,20 @@ def test_the_edge_of_stability_button_sets_up_a_run_the_page_can_show(fresh_cach
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.session_state["cfg_epochs"] == 400 and at.session_state["cfg_optimizer"] == "gd"
     assert "Edge of stability" in " ".join(m.value for m in at.markdown)
+
+
+def test_a_diverged_run_is_said_not_crashed(fresh_cache):
+    """Squared error with too large a step diverges to inf/NaN: every method says why it cannot run
+    at those checkpoints, and the trajectory still reports the finite ones."""
+    from core import pipeline, trajectory
+    from core.config import ExperimentConfig
+
+    config = ExperimentConfig(dataset="digits", activation="tanh", hidden=(8,), optimizer="gd", lr=4.0, loss="mse",
+                              epochs=40, checkpoints=6, hessian_batch_size=100)
+    losses = [c["train_loss"] for c in pipeline.train(config).checkpoints]
+    assert not np.isfinite(losses[-1]) and np.isfinite(losses[0])
+    final = pipeline.run(config, "exact_hessian")
+    assert not final.ok and "not finite at these parameters" in final.error and "lower the learning rate" in final.error
+    rows = trajectory.trajectory(config)
+    assert rows[0]["top"] is not None and rows[-1]["top"] is None
+    assert np.isnan(rows[-1]["top_k_gradient_fraction"])

@@ -218,6 +218,9 @@ def run_method(name: str, problem: "Problem", options: dict | None = None, raise
     if problem.device.type != "cpu" and name not in GPU_READY:
         return Result.failed(name, spec.family, f"{spec.label} cannot run here: it runs on the CPU only "
                              f"(GPU-ready: {', '.join(GPU_READY)}); use device=cpu for it", opts)
+    if not problem.finite:
+        return Result.failed(name, spec.family, f"{spec.label} cannot run here: the loss or its gradient is not "
+                             "finite at these parameters (training diverged: lower the learning rate)", opts)
     try:
         check_method(name, spec.label, opts, problem.num_params, problem.batch_size, len(problem.layers),
                      work=problem.work)
