@@ -83,6 +83,16 @@ def config_from_args(args: argparse.Namespace, hidden: str | None = None,
         checkpoints=args.checkpoints, checkpoint=args.checkpoint)
 
 
+def trainable(config: ExperimentConfig) -> ExperimentConfig:
+    """``config``, once its training is known to fit the budget (or is cached): a refusal is one
+    line before any work (:func:`core.pipeline.check_training`)."""
+    from . import pipeline
+
+    if not pipeline.is_trained(config):
+        pipeline.check_training(config)
+    return config
+
+
 def print_table(rows: list[list], header: list[str], out=sys.stdout) -> None:
     from .tables import format_cell
 
@@ -98,7 +108,7 @@ def print_table(rows: list[list], header: list[str], out=sys.stdout) -> None:
 def cmd_run(args) -> int:
     from . import claims
 
-    config = config_from_args(args)
+    config = trainable(config_from_args(args))
     summary = claims.paper_table(config, hutchinson_samples=args.samples, top_k=args.top_k,
                                  progress=not args.quiet)
     info = summary["info"]
@@ -120,7 +130,7 @@ def cmd_compare(args) -> int:
     from . import claims
     from .tables import COMPARE_COLUMNS
 
-    config = config_from_args(args)
+    config = trainable(config_from_args(args))
     methods = [m for m in args.methods.split(",") if m]
     for m in methods:
         get_spec(m)
@@ -181,6 +191,7 @@ def cmd_warm(args) -> int:
     configs = [config_from_args(args, hidden=h, activation=a)
                for h, a in itertools.product(args.widths.split(";"), args.activations.split(","))]
     for config in configs:  # every option against every P, before any work
+        trainable(config)
         p = pipeline.size(config)[0]
         for m in methods:
             check_for_size(m, resolve_options(m, options_for(m, args.samples)), p)
@@ -243,7 +254,7 @@ def cmd_sweep(args) -> int:
 def cmd_trajectory(args) -> int:
     from . import trajectory
 
-    config = config_from_args(args)
+    config = trainable(config_from_args(args))
     if config.checkpoints < 1:
         raise ConfigError("--checkpoints", config.checkpoints, "at least 1 for a trajectory, e.g. 20")
     _bounded("--k", args.k, 1, 1000)
