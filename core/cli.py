@@ -198,7 +198,7 @@ def cmd_warm(args) -> int:
     start = time.perf_counter()
     failures = 0
     for config in tqdm(configs, desc="warming cache", unit="configuration", disable=args.quiet):
-        for error in studies.warm(config, methods, args.samples):
+        for error in studies.warm(config, methods, args.samples, args.counterparts):
             failures += 1
             tqdm.write(f"{config.label()} {error}")
     print(f"warmed {len(configs) * len(selection(methods))} results for {len(configs)} configurations in "
@@ -354,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     warm.add_argument("--methods", default="all", help="comma-separated names or 'all' (default: %(default)s)")
     warm.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
                       help="Hutchinson sample count, as in the app (default: %(default)s)")
+    warm.add_argument("--counterparts", action="store_true",
+                      help="also the counterpart runs Home compares with on request (the other loss, BatchNorm "
+                           "toggled): two more trainings per configuration")
     warm.add_argument("--quiet", action="store_true")
     warm.set_defaults(func=cmd_warm)
 

@@ -112,8 +112,9 @@ def width_sweep(config: ExperimentConfig, widths, methods, samples: int) -> list
     return rows
 
 
-def warm(config: ExperimentConfig, methods, samples: int = DEFAULT_SAMPLES) -> list[str]:
-    """Compute every result and study the app's pages read for ``config``.
+def warm(config: ExperimentConfig, methods, samples: int = DEFAULT_SAMPLES, counterparts: bool = False) -> list[str]:
+    """Compute every result and study the app's pages read for ``config`` (with ``counterparts``,
+    also the counterpart runs Home compares with on request: :func:`counterpart_study`).
 
     Returns:
         The errors of the methods that could not run (``"<method>: <why>"``).
@@ -128,6 +129,9 @@ def warm(config: ExperimentConfig, methods, samples: int = DEFAULT_SAMPLES) -> l
     except BudgetExceeded:  # the app shows the refusal; nothing to warm
         pass
     trace_study(config, samples, DEFAULT_REPEATS)
+    if counterparts:
+        for field in COUNTERPARTS:
+            counterpart_study(config, field)
     return [f"{name}: {r.error.splitlines()[0]}" for name, r in results.items() if not r.ok]
 
 

@@ -264,3 +264,18 @@ def test_training_over_the_budget_is_refused_on_the_page(fresh_cache, monkeypatc
     assert not at.exception
     assert any("Training is refused" in e.value for e in at.error)
     assert cache.COMPUTE_COUNTS["train"] == 0
+
+
+def test_a_warm_with_counterparts_leaves_the_home_comparison_nothing_to_compute(fresh_cache):
+    from core import studies
+    from core.config import ExperimentConfig
+
+    config = ExperimentConfig(dataset="digits", architecture="cnn", hidden=(3,), hessian_batch_size=48, epochs=2,
+                              num_classes=4)
+    studies.warm(config, ["kflr"], 30, counterparts=True)
+    computed = dict(cache.COMPUTE_COUNTS)
+    at = app(**CNN, cfg_methods=["kflr"], cfg_samples=30)
+    at.toggle(key="home_counterparts").set_value(True).run()
+    assert not at.exception and not at.error
+    assert "BatchNorm lowers the top eigenvalue" in claims_text(at)
+    assert dict(cache.COMPUTE_COUNTS) == computed
