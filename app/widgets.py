@@ -6,7 +6,6 @@ Nothing here computes curvature: it asks ``core`` and shows progress while ``cor
 from __future__ import annotations
 
 import json
-import re
 
 import pandas as pd
 import streamlit as st
@@ -15,7 +14,7 @@ from app.sidebar import Selection
 from core import library_warnings, pipeline
 from core.budget import BudgetExceeded
 from core.config import ConfigError
-from core.methods import REGISTRY, MethodError
+from core.methods import REGISTRY, MethodError, cannot_run_reason
 from core.results import Result
 
 library_warnings.quiet()
@@ -66,11 +65,9 @@ def notices(selection: Selection, found: dict[str, Result]) -> None:
             words.append("MSE: mean over the N x C entries against one-hot targets; the GGN's output Hessian is "
                          "2I/(NC)")
         st.caption(":material/info: " + ". ".join(words) + ".")
-    cannot = {name: r.error for name, r in found.items() if not r.ok and "cannot run here" in r.error}
+    cannot = {name: cannot_run_reason(r.error) for name, r in found.items() if not r.ok and cannot_run_reason(r.error)}
     if cannot:
-        reason = lambda error: re.sub(r"^(BackPACK's \w+|curvlinops' EKFAC) ", "",
-                                      error.split("cannot run here: ", 1)[-1])
-        lines = "\n".join(f"- **{REGISTRY[name].label}**: {reason(error)}" for name, error in cannot.items())
+        lines = "\n".join(f"- **{REGISTRY[name].label}**: {reason}" for name, reason in cannot.items())
         st.info(f"Not run on this network (the others are unaffected):\n{lines}", icon=":material/block:")
     for name, result in found.items():
         if not result.ok and name not in cannot:

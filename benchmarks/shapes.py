@@ -13,7 +13,7 @@ import time
 
 from core import claims, metrics, pipeline
 from core.config import ExperimentConfig
-from core.methods import DEFAULT_SAMPLES, REGISTRY, MethodError, options_for
+from core.methods import DEFAULT_SAMPLES, REGISTRY, MethodError, cannot_run_reason, options_for
 
 
 def configs(quick: bool) -> dict[str, ExperimentConfig]:
@@ -42,7 +42,7 @@ def method_rows(config: ExperimentConfig) -> dict:
             rows["methods"][name] = {"error": str(unfit)}
             continue
         if not result.ok:
-            rows["methods"][name] = {"error": result.error.split("cannot run here: ", 1)[-1][:160]}
+            rows["methods"][name] = {"error": (cannot_run_reason(result.error) or result.error)[:160]}
             continue
         top = None
         if result.top is not None and len(result.top):

@@ -268,7 +268,7 @@ def shape_claims(config: ExperimentConfig, results: dict[str, Result], counterpa
             continue
         here, there = runs
         if field == "loss":
-            by_loss = {ExperimentConfig.from_dict(r["config"]).loss: r for r in runs}
+            by_loss = {r["config"]["loss"]: r for r in runs}
             mse, ce = by_loss["mse"], by_loss["cross_entropy"]
             if mse["h_vs_g"] is None or ce["h_vs_g"] is None:
                 add("H is closer to the GGN under MSE than under cross-entropy", None,

@@ -188,6 +188,20 @@ class ExperimentConfig:
             return NATIVE_SIZE["digits"] ** 2
         return self.input_size**2
 
+    def steps_per_epoch(self, examples: int) -> int:
+        """Optimizer steps in one epoch over ``examples``: one for full-batch ``gd``; else one per
+        mini-batch, a last one of a single example skipped with BatchNorm (its batch statistics
+        need two).
+
+        >>> ExperimentConfig(train_batch_size=64).steps_per_epoch(129), ExperimentConfig(
+        ...     train_batch_size=64, batch_norm=True).steps_per_epoch(129)
+        (3, 2)
+        """
+        if self.optimizer == "gd":
+            return 1
+        smallest = 2 if self.batch_norm else 1
+        return examples // self.train_batch_size + (1 if examples % self.train_batch_size >= smallest else 0)
+
     def training_key(self) -> "ExperimentConfig":
         """The same training with the final parameters studied: what training depends on."""
         return self if self.checkpoint == -1 else dataclasses.replace(self, checkpoint=-1)

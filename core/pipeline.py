@@ -77,8 +77,8 @@ def check_training(config: ExperimentConfig):
     from .budget import check_training as check
 
     examples = len(dataset(config).x_train)
-    steps_per_epoch = 1 if config.optimizer == "gd" else -(-examples // config.train_batch_size)
-    return check(config.epochs, examples, size(config)[3].macs, config.epochs * steps_per_epoch, config.checkpoints)
+    return check(config.epochs, examples, size(config)[3].macs, config.epochs * config.steps_per_epoch(examples),
+                 config.checkpoints)
 
 
 def is_trained(config: ExperimentConfig) -> bool:

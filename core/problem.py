@@ -106,7 +106,8 @@ class Problem:
         self.loss_name = loss
         units = self._activations_per_example()
         self.num_classes = units[-1] if units else 0
-        self.y = targets(loss, y, self.num_classes).to(self._target_dtype(y))
+        self.y = targets(loss, y, self.num_classes)
+        self.y = self._targets_in(next(model.parameters()).dtype)
         self._loss_function = LOSSES[loss][0]
         self.chunk_size = chunk_size
         self.blocks: list[Block] = []
@@ -125,17 +126,17 @@ class Problem:
         self._fast = loss in mlp_rop.LOSSES and mlp_rop.supports(model)
         self.product_path = product_path(self._fast, self.batch_size, sum(units))
         self.hvp_count = 0  # Hessian- (or GGN-) vector products applied so far
-        self._gradient_graphs: dict = {}  # float type -> (parameters, gradient with its graph)
+        self._gradient_graphs: dict = {}  # float type (or ("ggn", float type)) -> kept graphs
 
-    def _target_dtype(self, labels: torch.Tensor) -> torch.dtype:
-        """Labels stay int64; one-hot targets take the parameters' float type."""
-        if self.loss_name == "mse":
-            return next(self.model.parameters()).dtype
-        return labels.dtype
+    def _targets_in(self, dtype: torch.dtype | None) -> torch.Tensor:
+        """The targets for a loss computed in ``dtype``: labels stay int64, one-hot rows take ``dtype``."""
+        return self.y.to(dtype) if self.y.is_floating_point() and dtype is not None else self.y
 
     def _activations_per_example(self) -> list[int]:
         """Output sizes of the leaf modules for one example, in forward order (the last: C);
-        also sets :attr:`forward_macs`, the multiply-adds of one example's forward pass."""
+        also sets :attr:`forward_macs`, the multiply-adds of one example's forward pass, read from
+        the model itself so any model has a cost estimate (:mod:`core.shapes` gives the same
+        numbers for the configured architectures before anything is built; a test ties the two)."""
         sizes, macs = [], []
 
         def record(module, _inputs, out):
@@ -199,8 +200,7 @@ class Problem:
 
     def _loss_in(self, dtype: torch.dtype | None = None):
         """``flat -> mean loss`` computed in ``dtype``."""
-        forward = self._forward(dtype)
-        target = self.y.to(dtype) if self.y.is_floating_point() and dtype is not None else self.y
+        forward, target = self._forward(dtype), self._targets_in(dtype)
         return lambda flat: self._loss_function(forward(flat), target)
 
     def loss_at(self, flat: torch.Tensor) -> torch.Tensor:
@@ -290,7 +290,7 @@ class Problem:
                 transposed = torch.autograd.grad(outputs, theta, dummy, create_graph=True)[0]
             self._gradient_graphs[key] = (theta, outputs, dummy, transposed)
         theta, outputs, dummy, transposed = self._gradient_graphs[key]
-        target = self.y.to(vectors.dtype) if self.y.is_floating_point() else self.y
+        target = self._targets_in(vectors.dtype)
         output_grad = grad(lambda f: self._loss_function(f, target))
         fixed = outputs.detach()
         rows = []
@@ -311,7 +311,7 @@ class Problem:
         theta = self.flat_params().to(v.dtype)
         forward = self._forward(v.dtype)
         logits, jv = jvp(forward, (theta,), (v,))
-        target = self.y.to(v.dtype) if self.y.is_floating_point() else self.y
+        target = self._targets_in(v.dtype)
         output_grad = grad(lambda f: self._loss_function(f, target))
         hl_jv = jvp(output_grad, (logits,), (jv,))[1]
         return vjp(forward, theta)[1](hl_jv)[0]

@@ -60,9 +60,8 @@ def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> Train
     generator = torch.Generator().manual_seed(config.seed)
     n = len(data.x_train)
     batch = n if config.optimizer == "gd" else config.train_batch_size
-    smallest = 2 if config.batch_norm else 1  # a last batch smaller than this is skipped
-    steps_per_epoch = n // batch + (1 if n % batch >= smallest else 0)
-    keep = checkpoint_steps(config.epochs * steps_per_epoch, config.checkpoints)
+    smallest = 2 if config.batch_norm else 1  # a last batch smaller than this is skipped (steps_per_epoch)
+    keep = checkpoint_steps(config.epochs * config.steps_per_epoch(n), config.checkpoints)
     x_all, y_all = model_inputs(config, data.x_train).to(device), data.y_train.to(device)
     t_all = targets(config.loss, y_all, data.num_classes)
     history, checkpoints, step = [], [], 0

@@ -38,8 +38,6 @@ CONFIGS = [
 def test_the_torch_free_layer_table_agrees_with_the_built_model():
     """P, the parameterised layers, the activations and the forward multiply-adds that the budget
     reads before anything is built are those of the model that is built and hooked."""
-    import sys
-
     from core import shapes
     from core.problem import Problem
 
@@ -54,7 +52,18 @@ def test_the_torch_free_layer_table_agrees_with_the_built_model():
         assert shapes.forward_macs(config, inputs, classes) == problem.forward_macs
         assert problem.num_classes == classes
         assert problem._fast == shapes.fast_products(config)
-    assert "core.shapes" in sys.modules
+
+
+def test_the_layer_table_imports_no_torch():
+    """Sizes and costs are known before torch is imported (what lets a refusal come first)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from core import shapes; from core.config import ExperimentConfig as C; "
+            "p = shapes.num_params(C(architecture='cnn', dataset='digits', hidden=(4,)), 64, 10); "
+            "print(p, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["690", "False"]
 
 
 def test_batchnorm_layers_replace_the_bias_before_them_and_train_in_train_mode():

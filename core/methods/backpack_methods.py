@@ -68,15 +68,16 @@ def backward_with(model: nn.Module, loss_function: nn.Module, problem: Problem,
 
 
 def unsupported_layers(model: nn.Module, who: str, error: Exception) -> str:
-    """A one-line reason naming the layer type (and the model's layers of that type) a library
-    has no rule for, read from its error; the library's own words when it names none."""
+    """A one-line reason naming the layer type (and the model's layers of that type) the library
+    ``who`` has no rule for, read from its error; its own words when it names none. The method's
+    label comes before it ("BackPACK KFLR cannot run here: no rule for ...")."""
     match = re.search(r"<class '[\w.]+\.(\w+)'>", str(error))
     if not match:
         return f"{who} does not support this model ({error})"
     kind = match.group(1)
     names = [name for name, module in model.named_modules() if type(module).__name__ == kind]
     where = f" ({', '.join(names)})" if names else ""
-    return f"{who} has no rule for {kind} layers{where}"
+    return f"no rule for {kind} layers{where}"
 
 
 def backpack_quantities(problem: Problem, extension_name: str, **kwargs) -> list:
@@ -159,8 +160,8 @@ def ekfac(problem: Problem, opts: dict) -> Estimate:
 
     others = [layer for layer in problem.layers if layer.kind not in EKFAC_LAYERS]
     if others:
-        raise NotImplementedError("curvlinops' EKFAC has Kronecker factors for Linear and Conv2d layers only; this "
-                                  "model also has " + ", ".join(layer.label for layer in others))
+        raise NotImplementedError("Kronecker factors for Linear and Conv2d layers only; this model also has "
+                                  + ", ".join(layer.label for layer in others))
     torch.manual_seed(opts["seed"])
     model = copy.deepcopy(problem.model)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -34,6 +34,20 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_SAMPLES = 100
 
 
+#: what a failed Result's error says between the method's label and why it cannot run on this problem
+CANNOT_RUN = "cannot run here: "
+
+
+def cannot_run_reason(error: str | None) -> str | None:
+    """Why a method cannot run on this problem (a layer it has no rule for, non-finite parameters,
+    ...), or None when ``error`` is something else (a budget refusal, no error).
+
+    >>> cannot_run_reason("BackPACK KFLR cannot run here: no rule for BatchNorm1d layers (bn1)")
+    'no rule for BatchNorm1d layers (bn1)'
+    """
+    return error.split(CANNOT_RUN, 1)[1] if error and CANNOT_RUN in error else None
+
+
 #: the largest count any option may ask for (samples, iterations, products, k)
 MAX_COUNT = 100_000
 
@@ -216,10 +230,10 @@ def run_method(name: str, problem: "Problem", options: dict | None = None, raise
     opts = resolve_options(name, options)
     check_for_size(name, opts, problem.num_params)
     if problem.device.type != "cpu" and name not in GPU_READY:
-        return Result.failed(name, spec.family, f"{spec.label} cannot run here: it runs on the CPU only "
+        return Result.failed(name, spec.family, f"{spec.label} {CANNOT_RUN}it runs on the CPU only "
                              f"(GPU-ready: {', '.join(GPU_READY)}); use device=cpu for it", opts)
     if not problem.finite:
-        return Result.failed(name, spec.family, f"{spec.label} cannot run here: the loss or its gradient is not "
+        return Result.failed(name, spec.family, f"{spec.label} {CANNOT_RUN}the loss or its gradient is not "
                              "finite at these parameters (training diverged: lower the learning rate)", opts)
     try:
         check_method(name, spec.label, opts, problem.num_params, problem.batch_size, len(problem.layers),
@@ -235,7 +249,7 @@ def run_method(name: str, problem: "Problem", options: dict | None = None, raise
             raise
         return Result.failed(name, spec.family, str(refusal), opts)
     except NotImplementedError as unsupported:
-        return Result.failed(name, spec.family, f"{spec.label} cannot run here: {unsupported}", opts)
+        return Result.failed(name, spec.family, f"{spec.label} {CANNOT_RUN}{unsupported}", opts)
     if estimate.matvecs is None:
         estimate.matvecs = problem.hvp_count - start_count
     return Result.from_estimate(estimate, method=name, family=spec.family, matrix=spec.matrix,
