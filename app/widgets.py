@@ -5,9 +5,10 @@ Nothing here computes curvature: it asks ``core`` and shows progress while ``cor
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
-import pandas as pd
 import streamlit as st
 
 from app.sidebar import Selection
@@ -92,17 +93,46 @@ def file_label(selection: Selection) -> str:
     return f"{c.dataset}{size}_{shape}_{c.activation}{extra}_N{c.hessian_batch_size}_s{c.seed}"
 
 
-def csv_with_header(frame: pd.DataFrame, selection: Selection) -> str:
-    """The CSV of ``frame`` after ``# key: value`` lines that say what produced it."""
+def table_csv(table) -> str:
+    """CSV text of a pandas ``DataFrame`` or of a list of dicts (one a row; the columns are
+    every key, in order of appearance; a missing key is an empty cell). Lists need no pandas,
+    which Home does not import (0.4-0.6 s)."""
+    if hasattr(table, "to_csv"):
+        return table.to_csv(index=False)
+    rows = list(table)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def csv_with_header(table, selection: Selection) -> str:
+    """The CSV of ``table`` (see :func:`table_csv`) after ``# key: value`` lines that say what
+    produced it."""
     header = "".join(f"# {key}: {json.dumps(value)}\n" for key, value in provenance(selection).items())
-    return header + frame.to_csv(index=False)
+    return header + table_csv(table)
 
 
-def download_csv(frame: pd.DataFrame, name: str, selection: Selection) -> None:
+def download_csv(table, name: str, selection: Selection) -> None:
     """A CSV download whose header block carries the configuration; numbers stay numbers."""
     filename = f"{name}_{file_label(selection)}.csv"
-    st.download_button(f"Download {name}.csv", csv_with_header(frame, selection).encode(), filename,
+    st.download_button(f"Download {name}.csv", csv_with_header(table, selection).encode(), filename,
                        "text/csv", key=f"csv_{name}")
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> None:
+    """A small table as Markdown: drawn at once, with no pandas or Arrow (``st.dataframe``
+    costs Home 0.6-1 s of imports and a grid component for a few rows). Every column but the
+    first is right-aligned, for numbers."""
+    def cell(text) -> str:
+        return str(text).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |",
+             "|" + "|".join([":--", *["--:"] * (len(header) - 1)]) + "|"]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    st.markdown("\n".join(lines))
 
 
 def download_json(found: dict[str, Result], selection: Selection, name: str = "results") -> None:

@@ -29,9 +29,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(cache_dir, data_dir, timeout: float = 60):
-    """Start the app on a free localhost port with this cache and data directory; yield its URL."""
-    port = free_port()
+def running_app(cache_dir, data_dir, timeout: float = 60, port: int | None = None):
+    """Start the app on ``port`` (default: a free one) of localhost with this cache and data
+    directory; yield its URL."""
+    port = port or free_port()
     env = {**os.environ, "HESSIAN_CACHE_DIR": str(cache_dir), "HESSIAN_DATA_DIR": str(data_dir)}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -58,7 +59,13 @@ def running_app(cache_dir, data_dir, timeout: float = 60):
             proc.kill()
 
 
+#: what every result page draws last, after all its numbers: its downloads (keyed ``csv_<name>``
+#: or ``json_<name>``; the key is a class of the element's container, there as soon as the
+#: element is, while the button itself appears 0.05-0.4 s later, when its code has loaded)
+DRAWN = "[class*=st-key-csv_], [class*=st-key-json_]"
+
+
 def wait_until_drawn(page, timeout_ms: int = 600_000) -> None:
-    """Wait until a page shows its table and no script is running."""
-    page.wait_for_selector("[data-testid=stDataFrame]", timeout=timeout_ms)
+    """Wait until a page has drawn everything down to its downloads and no script runs."""
+    page.wait_for_selector(DRAWN, state="attached", timeout=timeout_ms)
     page.wait_for_function(f"!document.querySelector('{RUNNING}')", timeout=timeout_ms)

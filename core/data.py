@@ -223,6 +223,15 @@ def _load_mnist(config: ExperimentConfig, data_dir: Path):
     return None, f"training split: {train_problem}; test split: {test_problem}"
 
 
+@lru_cache(maxsize=1)
+def _sklearn_version() -> str:
+    """The installed scikit-learn's version, read from its metadata without importing it (slow);
+    the bundled digits are as that version ships them. Read once a process (2 ms a read)."""
+    from importlib.metadata import version
+
+    return version("scikit-learn")
+
+
 def fingerprint(config: ExperimentConfig, data_dir: str | Path | None = None) -> str:
     """What the loaded data depends on, for cache keys: the digests of the MNIST files found
     (whatever their folder), or the bundled dataset's package version, or the synthetic seed.
@@ -232,9 +241,7 @@ def fingerprint(config: ExperimentConfig, data_dir: str | Path | None = None) ->
     """
     if config.dataset == "synthetic":
         return "synthetic"
-    from importlib.metadata import version
-
-    sklearn_version = version("scikit-learn")  # without importing it (slow): only the bundled data's version
+    sklearn_version = _sklearn_version()
     if config.dataset == "digits":
         return f"digits:scikit-learn {sklearn_version}"
     data_dir = Path(data_dir) if data_dir is not None else workspace.current().data_dir
@@ -247,12 +254,31 @@ def fingerprint(config: ExperimentConfig, data_dir: str | Path | None = None) ->
     return "mnist:" + ",".join(parts) + f";fallback scikit-learn {sklearn_version}"
 
 
-def _load_digits():
+def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled 8x8 digits: pixels (1797, 64) in 0..16 and labels (1797,).
+
+    Read from the file scikit-learn ships (``sklearn/datasets/data/digits.csv.gz``, one image
+    a row, label last) without importing scikit-learn, whose import takes 1.2-1.7 s here, more
+    than training the app's default network; ``sklearn.datasets.load_digits`` reads the same
+    file (a test checks they agree) and is used if the file is not where it is expected.
+    """
+    from importlib.util import find_spec
+
+    spec = find_spec("sklearn")  # locates the package without running its __init__
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz" if spec else None
+    if path is not None and path.is_file():
+        with gzip.open(path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",")
+        return table[:, :-1], table[:, -1].astype(np.int64)
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    x = (digits.data.astype(np.float32) / 16.0 - 0.5) / 0.5
-    y = digits.target.astype(np.int64)
+    return digits.data, digits.target.astype(np.int64)
+
+
+def _load_digits():
+    pixels, y = digits_arrays()
+    x = (pixels.astype(np.float32) / 16.0 - 0.5) / 0.5
     order = np.random.default_rng(12345).permutation(len(x))  # fixed split, independent of seed
     x, y = x[order], y[order]
     cut = int(0.8 * len(x))

@@ -219,7 +219,11 @@ class Problem:
         return float(self.loss_at(self.flat_params()))
 
     def gradient(self, flat: torch.Tensor | None = None) -> torch.Tensor:
-        return grad(self.loss_at)(self.flat_params() if flat is None else flat)
+        """:math:`\\nabla L(\\theta)` by one reverse pass (``torch.autograd``, not ``torch.func.grad``,
+        whose first call imports ``torch._dynamo``: 1-2 s of the app's cold start)."""
+        flat = (self.flat_params() if flat is None else flat).detach().requires_grad_(True)
+        with torch.enable_grad():
+            return torch.autograd.grad(self.loss_at(flat), flat)[0]
 
     # --------------------------------------------------------------- curvature products
     def hvp_autodiff(self, v: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,9 @@
 Mini-batch order comes from a ``torch.Generator`` seeded by the config, so the same config
 gives bit-identical weights on the same machine. Results are plain data
 (:class:`~core.results.TrainingResult`: numpy weights and metrics) so joblib can cache them
-and the app can read them without torch (see :func:`core.pipeline.train`).
+and the app can read them without torch (see :func:`core.pipeline.train`). The optimizers
+are :mod:`core.optimizers` (``torch.optim``'s update rules without its 1-2 s import of
+``torch._dynamo``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 import torch
 from torch import nn
 
+from . import optimizers
 from .config import ExperimentConfig
 from .data import Dataset
 from .losses import mean_loss, targets
@@ -52,11 +55,11 @@ def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> Train
     device = torch.device(config.device)
     model = build_model(config, data.input_dim, data.num_classes).to(device).train()
     if config.optimizer == "adam":
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        optimizer = optimizers.Adam(model.parameters(), lr=config.lr)
     elif config.optimizer == "sgd":
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9)
+        optimizer = optimizers.SGD(model.parameters(), lr=config.lr, momentum=0.9)
     else:  # full-batch gradient descent: theta <- theta - lr * grad L(theta)
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+        optimizer = optimizers.SGD(model.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
     n = len(data.x_train)
     batch = n if config.optimizer == "gd" else config.train_batch_size

@@ -1,6 +1,7 @@
 import gzip
 import hashlib
 
+import numpy as np
 import pytest
 import torch
 
@@ -125,3 +126,15 @@ def test_shape_and_label_checks_name_the_file(tmp_path):
     _write_idx(raw / "t10k-images-idx3-ubyte", np.zeros((3, 28, 28)))
     with pytest.raises(DataFileError, match="t10k-labels-idx1-ubyte: labels must be one digit 0-9"):
         read_mnist_split(tmp_path, "test", verify_checksum=False)
+
+
+def test_digits_read_without_sklearn_equal_sklearns_loader():
+    from sklearn.datasets import load_digits
+
+    from core.data import digits_arrays
+
+    pixels, labels = digits_arrays()
+    reference = load_digits()
+    assert pixels.shape == (1797, 64) and labels.dtype == np.int64
+    np.testing.assert_array_equal(pixels, reference.data)
+    np.testing.assert_array_equal(labels, reference.target)

@@ -1,6 +1,5 @@
 """Home: what the tool does, the model, the paper's table and the paper-claims check."""
 
-import pandas as pd
 import streamlit as st
 
 from app import sidebar, widgets
@@ -39,14 +38,13 @@ def render():
         header = [h.replace("(paper", "(paper, its MNIST") for h in header]
         st.info(f"This run uses **{info['dataset_used']}**, not MNIST: the paper's columns are its MNIST figures, "
                 "so compare them with ours for shape (which is larger, by how much), not value.")
-    frame = pd.DataFrame(claims.formatted_rows(table), columns=["quantity", *header])
-    st.dataframe(frame.set_index("quantity"), width="stretch")
+    widgets.markdown_table(["quantity", *header], claims.formatted_rows(table))
     st.caption("Exact 'time for Tr(H)' includes building the dense Hessian. " + " ".join(table["notes"]))
-    numbers = pd.DataFrame(table["rows"], columns=["quantity", *header])  # numbers, not display strings
+    numbers = [dict(zip(["quantity", *header], row)) for row in table["rows"]]  # numbers, not display strings
 
     st.subheader("Do the paper's claims hold here?")
     with st.spinner("Hutchinson over independent repeats (cached afterwards)…"):
-        study = studies.trace_study(config, selection.samples)
+        study = studies.hutchinson_study(config, selection.samples)
     verdicts = claims.paper_claims(config, found, study)
     show_verdicts(verdicts)
     st.caption("Each verdict is computed on this run against its exact Hessian (and GGN), never taken from "
@@ -65,7 +63,7 @@ def render():
     show_verdicts(shape_verdicts)
     with widgets.details(selection):
         widgets.download_csv(numbers, "paper_table", selection)
-        widgets.download_csv(pd.DataFrame(verdicts + shape_verdicts), "claims", selection)
+        widgets.download_csv(verdicts + shape_verdicts, "claims", selection)
         widgets.download_json(found, selection)
 
 

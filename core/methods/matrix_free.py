@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.sparse.linalg import LinearOperator, eigsh
 
 from ..problem import Problem
 from ..results import Estimate
 
 
-def scipy_operator(problem: Problem, dtype=np.float64) -> LinearOperator:
-    """H as a SciPy LinearOperator (float64 products by default)."""
+def scipy_operator(problem: Problem, dtype=np.float64):
+    """H as a SciPy ``LinearOperator`` (float64 products by default). SciPy is imported here,
+    not with the module: Hutchinson, which the app's first page needs, does not use it."""
+    from scipy.sparse.linalg import LinearOperator
+
     torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
 
     def matmat(block):
@@ -62,7 +64,7 @@ def lanczos(problem: Problem, opts: dict) -> Estimate:
     ``tol`` is ARPACK's relative accuracy of each Ritz value; the products are bounded by
     ``max_products`` per end, after which it stops and says so.
     """
-    from scipy.sparse.linalg import ArpackNoConvergence
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
     operator = scipy_operator(problem)
     k = min(opts["k"], problem.num_params - 1)
