@@ -15,6 +15,8 @@ True
 
 from __future__ import annotations
 
+import json
+
 from functools import lru_cache
 
 from . import workspace
@@ -102,7 +104,8 @@ def build_problem(config: ExperimentConfig, progress=None):
     n = config.hessian_batch_size
     device = torch.device(config.device)
     x = model_inputs(config, data.x_train[:n])
-    return Problem(model.to(device), x.to(device), data.y_train[:n].to(device), loss=config.loss)
+    key = json.dumps([config.to_dict(), data_key(config), code_version()], sort_keys=True)
+    return Problem(model.to(device), x.to(device), data.y_train[:n].to(device), loss=config.loss, key=key)
 
 
 def num_params(config: ExperimentConfig) -> int:

@@ -98,12 +98,13 @@ class Problem:
     """
 
     def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "cross_entropy",
-                 chunk_size: int = 256):
+                 chunk_size: int = 256, key: str | None = None):
         if loss not in LOSSES:
             raise ValueError(f"loss={loss!r} is not one of {', '.join(LOSSES)}")
         self.model = model.eval()
         self.x, self.labels = x, y
         self.loss_name = loss
+        self.key = key  # what identifies this problem across rebuilds (configuration, data, code), if known
         units = self._activations_per_example()
         self.num_classes = units[-1] if units else 0
         self.y = targets(loss, y, self.num_classes)

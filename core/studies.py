@@ -105,8 +105,8 @@ def _blocks(config_dict: dict, data_key: str, version: str) -> dict:
     config = ExperimentConfig.from_dict(config_dict)
     problem = build_problem(config)
     check_dense(problem.num_params, problem.batch_size, len(problem.layers), matrices=4, work=problem.work)
-    hessian = dense.dense_matrix(problem, "hessian")
-    ggn = dense.dense_matrix(problem, "ggn")
+    hessian = dense.full_matrix(problem, "hessian")
+    ggn = dense.full_matrix(problem, "ggn")
     return {"activation": config.activation, "blocks": dense.block_report(problem, hessian, ggn)}
 
 
@@ -119,12 +119,12 @@ def hessian_vs_ggn(config: ExperimentConfig) -> dict:
     Raises:
         BudgetExceeded: the dense matrices do not fit the budget.
     """
+    exact = {name: run(config, name) for name in ("exact_hessian", "exact_ggn")}  # first: their matrices are reused
     report = dict(_blocks(config.to_dict(), data_key(config), code_version()))
     total = math.sqrt(sum(b["hessian_norm"] ** 2 for b in report["blocks"])) or 1.0
     report["relative_difference"] = math.sqrt(sum(b["difference_norm"] ** 2 for b in report["blocks"])) / total
     for name, key in (("exact_hessian", "hessian_min_eigenvalue"), ("exact_ggn", "ggn_min_eigenvalue")):
-        result = run(config, name)
-        report[key] = float(result.spectrum[0]) if result.ok else None
+        report[key] = float(exact[name].spectrum[0]) if exact[name].ok else None
     return report
 
 

@@ -66,6 +66,18 @@ class ConstantInputReduction:
         merged = (vectors[:, self.merged] * self.weights.to(vectors.dtype).to(vectors.device)).sum(-1)
         return torch.cat([vectors[:, self.kept], merged], dim=1)
 
+    def lift(self, vectors: torch.Tensor) -> torch.Tensor:
+        """``vectors @ E^T``: (c, P') -> (c, P), the inverse of :meth:`project` on range(E)."""
+        out = torch.zeros(vectors.shape[0], self.num_params, dtype=vectors.dtype, device=vectors.device)
+        out[:, self.kept] = vectors[:, : len(self.kept)]
+        out[:, self.merged] = vectors[:, len(self.kept):, None] * self.weights.to(vectors.dtype).to(vectors.device)
+        return out
+
+    def full_matrix(self, reduced: torch.Tensor) -> torch.Tensor:
+        r""":math:`H = E (E^\top H E) E^\top` from the reduced matrix: exact, because
+        :math:`\mathrm{range}(E)^\perp \subset \ker H` (module docstring). O(P^2), no products."""
+        return self.lift(self.lift(reduced).T.contiguous())
+
     def full_diagonal(self, reduced: torch.Tensor) -> np.ndarray:
         """diag(H) from the reduced matrix ``E^T H E`` (see the module docstring)."""
         diagonal = torch.zeros(self.num_params, dtype=torch.float64)
