@@ -8,11 +8,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from contextlib import contextmanager
 
 import streamlit as st
 
 from app.sidebar import Selection
-from core import library_warnings, pipeline
+from core import library_warnings, pipeline, progress
 from core.budget import BudgetExceeded
 from core.config import ConfigError
 from core.methods import REGISTRY, MethodError, cannot_run_reason
@@ -33,17 +34,42 @@ def results(selection: Selection, methods=None) -> dict[str, Result]:
         found = pipeline.results_for(config, methods, samples)
     else:
         slot = st.empty()
-        with slot.status("Training and computing; results are cached for next time", expanded=True):
+        with slot.status("Training and computing; results are cached for next time. Stop (top right) or a "
+                         "changed control interrupts it; nothing half-done is kept.", expanded=True):
             bar = st.progress(0.0)
+            now = {"i": 0, "n": 1, "label": "training", "since": None}
 
-            def progress(i, n, name):
-                bar.progress(i / n, text=f"{REGISTRY[name].label} ({i + 1} of {n})")
+            def show(counts):
+                done = counts.describe(since=now["since"])
+                bar.progress(now["i"] / now["n"], text=f"{now['label']} ({now['i'] + 1} of {now['n']})"
+                             + (f": {done} so far" if done else ""))
 
-            found = pipeline.results_for(config, methods, samples, progress=progress)
+            with progress.listening(show) as counts:
+                def next_method(i, n, name):
+                    now.update(i=i, n=n, label=REGISTRY[name].label, since=counts.done.copy())
+                    show(counts)
+
+                if not pipeline.is_trained(config) and pipeline.training_admitted(config):
+                    now["label"] = "Training the network"
+                    show(counts)
+                    pipeline.train(config)  # its own step (else the first method's); over budget, each method says so
+                found = pipeline.results_for(config, methods, samples, progress=next_method)
         slot.empty()  # the page, not the progress, once it is done
         st.toast("Results ready, and cached for next time", icon=":material/check_circle:")
     notices(selection, found)
     return found
+
+
+@contextmanager
+def working(text: str):
+    """A spinner for a computation ``core`` is about to run, with what it has done so far
+    (products, training steps) under it. Updating that line is also where Streamlit's Stop, or
+    a changed control, interrupts the computation mid-way (:mod:`core.progress`)."""
+    with st.spinner(text):
+        line = st.empty()
+        with progress.listening(lambda counts: line.caption(f":material/hourglass_top: {counts.describe()} so far")):
+            yield
+        line.empty()
 
 
 def notices(selection: Selection, found: dict[str, Result]) -> None:

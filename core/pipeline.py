@@ -83,6 +83,17 @@ def check_training(config: ExperimentConfig):
                  config.checkpoints)
 
 
+def training_admitted(config: ExperimentConfig) -> bool:
+    """Whether training ``config`` fits the budget (:func:`check_training` without raising)."""
+    from .budget import BudgetExceeded
+
+    try:
+        check_training(config)
+    except BudgetExceeded:
+        return False
+    return True
+
+
 def is_trained(config: ExperimentConfig) -> bool:
     """Whether :func:`train` would be served from the cache."""
     config = config.training_key()

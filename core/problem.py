@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
+from . import progress
+
 from .budget import Work, product_path
 from .curvature import mlp_rop
 from .losses import LOSSES, loss_module, targets
@@ -232,7 +234,10 @@ class Problem:
         return jvp(grad(self.loss_at), (self.flat_params(),), (v,))[1]
 
     def _chunked(self, vectors: torch.Tensor, apply) -> torch.Tensor:
-        out = [apply(vectors[i : i + self.chunk_size]) for i in range(0, len(vectors), self.chunk_size)]
+        out = []
+        for i in range(0, len(vectors), self.chunk_size):
+            out.append(apply(vectors[i : i + self.chunk_size]))
+            progress.tick(len(out[-1]))  # the progress bar, and where the app can stop a long method
         self.hvp_count += len(vectors)
         return torch.cat(out) if out else vectors.clone()
 

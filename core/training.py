@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from . import optimizers
+from .progress import tick
 from .config import ExperimentConfig
 from .data import Dataset
 from .losses import mean_loss, targets
@@ -86,6 +87,7 @@ def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> Train
             mean_loss(config.loss, model(x_all[idx]), t_all[idx]).backward()
             optimizer.step()
             step += 1
+            tick(1, "training steps")
             if step in keep:
                 snapshot()
         train_loss, train_acc = evaluate(model, x_all, y_all, config.loss)

@@ -124,3 +124,53 @@ def test_every_result_page_renders_a_cnn_and_a_batchnorm_network(server, shape):
                 assert page.get_by_text("Not run on this network").count() >= 1, name
                 assert page.get_by_text("eval mode").count() >= 1, name
         browser.close()
+
+
+#: Lanczos at P = 37,510 (8x8 digits, one hidden layer of 500): minutes of products, admitted by the
+#: budget, while the exact Hessian is refused at once
+LONG = "Top_eigenvalues?dataset=digits&hidden=500&methods=lanczos"
+
+
+def test_a_long_computation_stops_from_the_page_and_a_changed_control_abandons_it(tmp_path):
+    """Streamlit's Stop (top right) ends a method mid-way; a changed control does not wait for the
+    old setting's computation; neither leaves anything half-done in the cache."""
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    from core import pipeline, workspace
+    from core.config import ExperimentConfig
+    from core.methods import DEFAULT_SAMPLES, options_for
+
+    chromium_or_skip()
+    cache_dir, data_dir = tmp_path / "cache", tmp_path / "no-mnist"
+    data_dir.mkdir()
+    with running_app(cache_dir, data_dir) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/{LONG}")
+        page.get_by_text("products so far").first.wait_for(timeout=120_000)  # inside Lanczos
+        start = time.monotonic()
+        page.get_by_role("button", name="Stop").click()
+        page.wait_for_selector("[data-testid=stStatusWidget]", state="detached", timeout=30_000)
+        stopped_after = time.monotonic() - start
+
+        page.goto(f"{url}/{LONG}")  # nothing was kept, so Lanczos starts again
+        page.get_by_text("products so far").first.wait_for(timeout=120_000)
+        start = time.monotonic()
+        widths = page.get_by_role("textbox", name="hidden widths (comma separated)")
+        widths.fill("7")
+        widths.press("Enter")
+        wait_until_drawn(page, 120_000)
+        redrawn_after = time.monotonic() - start
+        page.screenshot(path=str(ROOT / "screenshots" / "after_changed_control.png"), full_page=True)
+        assert "hidden=7" in page.url
+        browser.close()
+    assert stopped_after < 15, stopped_after
+    assert redrawn_after < 60, redrawn_after  # the old Lanczos alone would take minutes
+    with workspace.using(cache_dir=cache_dir, data_dir=data_dir):
+        big = ExperimentConfig(dataset="digits", hidden=(500,))
+        options = options_for("lanczos", DEFAULT_SAMPLES)
+        assert pipeline.is_trained(big) and not pipeline.is_cached(big, "lanczos", options)
+        assert pipeline.is_cached(big.replace(hidden=(7,)), "lanczos", options)
+    assert not list(cache_dir.rglob("*.tmp"))

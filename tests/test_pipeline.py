@@ -137,3 +137,41 @@ def test_training_over_the_budget_is_refused_before_it_starts(fresh_cache, monke
     assert ratio == pytest.approx(500, rel=1e-6)
     monkeypatch.setenv("HESSIAN_MAX_SECONDS", "20")
     assert pipeline.run(short, "hutchinson", {"samples": 5}).ok
+
+
+class Interrupted(Exception):
+    """What Streamlit's stop or rerun request is to core: an exception from the progress listener."""
+
+
+@pytest.mark.parametrize("method", ["lanczos", "exact_hessian", "pyhessian_top_k"])
+def test_a_computation_stopped_mid_method_caches_nothing_and_recomputes_cleanly(fresh_cache, method):
+    from core import progress
+
+    pipeline.train(SMALL)  # trained first, so the interruption lands inside the method
+    calls = []
+
+    def stop_on_first_report(counts):
+        calls.append(counts["products"])
+        raise Interrupted
+
+    with pytest.raises(Interrupted), progress.listening(stop_on_first_report, interval=0.0):
+        pipeline.run(SMALL, method)
+    assert calls[-1] > 0  # stopped after some products, before the method returned
+    assert not pipeline.is_cached(SMALL, method)
+    assert not list(fresh_cache.rglob("*.tmp"))
+    with progress.listening(lambda counts: None) as counts:
+        finished = pipeline.run(SMALL, method)
+    assert finished.ok and counts["products"] >= calls[-1]  # all of it again: nothing was kept
+    with workspace.using(cache_dir=fresh_cache.parent / "another"):
+        reference = pipeline.run(SMALL, method)
+    np.testing.assert_array_equal(finished.top if finished.top is not None else finished.spectrum,
+                                  reference.top if reference.top is not None else reference.spectrum)
+
+
+def test_without_a_listener_ticks_cost_nothing_and_training_reports_its_steps(fresh_cache):
+    from core import progress
+
+    progress.tick(5)  # no listener: nothing happens
+    with progress.listening(lambda counts: None, interval=0.0) as counts:
+        pipeline.train(SMALL)
+    assert counts["training steps"] == SMALL.epochs * SMALL.steps_per_epoch(SMALL.train_subset)

@@ -42,7 +42,7 @@ def render():
     if not widths or min(widths) < 1 or max(widths) > 4096 or len(widths) > MAX_WIDTHS:
         st.error(f"Widths must be 1 to {MAX_WIDTHS} integers from 1 to 4096 (each point trains a network).")
         return
-    with st.spinner("Sweeping widths (each point cached)…"):
+    with widgets.working("Sweeping widths (each point cached)…"):
         sweep = studies.width_sweep(selection.config, widths, selection.methods, selection.samples)
     families = list(dict.fromkeys(REGISTRY[r["method"]].family for r in sweep if r["method"] != "exact_hessian"))
     metric = st.radio("show", ["wall time [s]", "max top-10 relative error"], horizontal=True)

@@ -43,7 +43,7 @@ def render():
     numbers = [dict(zip(["quantity", *header], row)) for row in table["rows"]]  # numbers, not display strings
 
     st.subheader("Do the paper's claims hold here?")
-    with st.spinner("Hutchinson over independent repeats (cached afterwards)…"):
+    with widgets.working("Hutchinson over independent repeats (cached afterwards)…"):
         study = studies.hutchinson_study(config, selection.samples)
     verdicts = claims.paper_claims(config, found, study)
     show_verdicts(verdicts)
@@ -57,7 +57,7 @@ def render():
                              "Hessian and GGN (cached afterwards)")
     counterparts = {}
     if compare:
-        with st.spinner("Training and analysing the counterpart networks (cached afterwards)…"):
+        with widgets.working("Training and analysing the counterpart networks (cached afterwards)…"):
             counterparts = {field: studies.counterpart_study(config, field) for field in studies.COUNTERPARTS}
     shape_verdicts = claims.shape_claims(config, found, counterparts)
     show_verdicts(shape_verdicts)

@@ -13,7 +13,7 @@ def render():
                                      "top eigen-directions and estimates only the rest.")
     found = widgets.results(selection, methods=["exact_hessian"])
     repeats = st.slider("repeats", 2, 50, studies.DEFAULT_REPEATS)
-    with st.spinner("Sampling (cached afterwards)…"):
+    with widgets.working("Sampling (cached afterwards)…"):
         study = studies.trace_study(selection.config, selection.samples, repeats)
     exact = found["exact_hessian"]
     rows = tables.hutchinson_rows(study, exact.trace if exact.ok else None)

@@ -33,7 +33,7 @@ def render():
         st.altair_chart(charts.density_lines(density), width="stretch")
     st.subheader("Hessian against Gauss-Newton, layer by layer")
     try:
-        with st.spinner("Dense H and GGN blocks (cached afterwards)…"):
+        with widgets.working("Dense H and GGN blocks (cached afterwards)…"):
             report = studies.hessian_vs_ggn(selection.config)
     except BudgetExceeded as refusal:
         report = None

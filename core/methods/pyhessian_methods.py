@@ -21,6 +21,7 @@ import copy
 import numpy as np
 import torch
 
+from .. import progress
 from ..problem import Problem
 from ..results import Estimate
 
@@ -79,6 +80,7 @@ class _Counter:
 
         def counted(*args, **kwargs):
             self.count += 1
+            progress.tick()
             return original(*args, **kwargs)
 
         module.hessian_vector_product = counted
