@@ -50,6 +50,7 @@ def main(argv=None) -> int:
     from .backpack_cost import backpack_row
     from .exact_spectrum import exact_row
     from .first_paint import first_paint_row, import_seconds
+    from .parallel_methods import parallel_row
     from .readme import markdown_table, update_readme
     from .scaling import scaling_row
     from .shapes import print_shapes, shapes_row
@@ -105,6 +106,8 @@ def main(argv=None) -> int:
     say("9. beyond the MLP: CNN, BatchNorm, classes")
     report["shapes"] = shapes_row(args.quick)
     print_shapes(report["shapes"])
+    say("10. the default methods in worker processes")
+    report["parallel"] = parallel_row(app_config, None if args.quick else data_dir)
     say("7. first paint")
     report["first_paint"] = {"imports_s": import_seconds()} if args.quick else first_paint_row(data_dir)
 

@@ -86,6 +86,11 @@ def markdown_table(report: dict) -> str:
                      " / ".join(f"{v:.1f}" for v in sw["seconds"].values()) + " (ratio to serial "
                      + " / ".join(f"{v:.2f}" for v in sw["ratio_to_serial"].values()) + ")", ""))
         rows.append(("sweep: overhead per cached cell [s]", f"{sw['cached_cell_s']:.3f}", ""))
+    par = report.get("parallel")
+    if par:
+        rows.append((f"the app's {par['methods']} default methods, cold: serial / 2 worker processes [s] "
+                     "(workers' start included)", f"{par['serial']:.1f} / {par['2 workers']:.1f} "
+                     f"(ratio {par['ratio']:.2f})", ""))
     fp = report.get("first_paint", {})
     if fp:
         rows.append(("import time of a fresh interpreter [s]: " + ", ".join(fp["imports_s"]),

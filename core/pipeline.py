@@ -219,7 +219,8 @@ def selection(methods) -> list[str]:
     return list(dict.fromkeys(["exact_hessian", *methods]))
 
 
-def results_for(config: ExperimentConfig, methods, samples: int, progress=None) -> dict[str, Result]:
+def results_for(config: ExperimentConfig, methods, samples: int, progress=None,
+                workers: int | None = None) -> dict[str, Result]:
     """Results of ``methods`` plus the exact Hessian, each with the options ``samples`` sets.
 
     Args:
@@ -227,20 +228,37 @@ def results_for(config: ExperimentConfig, methods, samples: int, progress=None) 
         methods: registry names.
         samples: the Hutchinson sample count (see :func:`core.methods.options_for`).
         progress: ``progress(i, n, name)`` before each method, if given.
+        workers: worker processes for the methods not cached yet (default
+            :func:`core.parallel.workers`: none on fewer than 4 cores); the exact dense
+            methods always run here.
+    Returns:
+        ``{name: Result}`` in the order of :func:`selection`.
     """
+    from . import parallel
     from .methods import MethodError, get_spec
 
     names = selection(methods)
+    options = {name: options_for(name, samples) for name in names}
+    workers = parallel.workers() if workers is None else workers
+    farmed = [name for name in names if name not in parallel.IN_CALLER and not is_cached(config, name, options[name])]
+    pending = {}
+    if workers > 1 and len(farmed) >= 2 and (is_trained(config) or training_admitted(config)):
+        train(config)  # once, here: the workers read the weights from the cache
+        pending = parallel.submit(config, farmed, options, workers)
     results = {}
-    for i, name in enumerate(names):
-        if progress is not None:
-            progress(i, len(names), name)
-        options = options_for(name, samples)
-        try:
-            results[name] = run(config, name, options)
-        except MethodError as unfit:  # a default that does not fit this P: that method says so
-            results[name] = Result.failed(name, get_spec(name).family, str(unfit), options)
-    return results
+    try:
+        order = [name for name in names if name not in pending] + list(pending)
+        for i, name in enumerate(order):
+            if progress is not None:
+                progress(i, len(order), name)
+            try:
+                results[name] = pending.pop(name).result() if name in pending else run(config, name, options[name])
+            except MethodError as unfit:  # a default that does not fit this P: that method says so
+                results[name] = Result.failed(name, get_spec(name).family, str(unfit), options[name])
+    finally:
+        for future in pending.values():  # interrupted: what has not started does not start
+            future.cancel()
+    return {name: results[name] for name in names}
 
 
 def missing(config: ExperimentConfig, methods, samples: int) -> list[str]:

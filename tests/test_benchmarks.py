@@ -27,7 +27,8 @@ def test_quick_benchmark_produces_a_number_in_every_row(tmp_path):
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
-    for row in ("exact", "top_k", "lanczos_vs_exact", "trace", "backpack", "cache_app", "scaling", "first_paint", "sweep"):
+    for row in ("exact", "top_k", "lanczos_vs_exact", "trace", "backpack", "cache_app", "scaling", "first_paint", "sweep",
+                "parallel"):
         values = list(numbers(report[row]))
         assert values, row
         assert all(math.isfinite(v) for v in values), row

@@ -1,0 +1,72 @@
+"""Independent methods of one configuration in parallel worker processes, when cores are free.
+
+The methods of one configuration share only the trained weights, which the caller trains (and
+caches) first; each method can then run in its own process. A worker computes through
+:func:`core.pipeline.run`, so every result is cached on its own, under the same per-entry file
+lock as a serial run (two processes never compute one entry twice), and is the same result a
+serial run gives (same seeds; a test compares them).
+
+Workers come from joblib's reusable loky executor: started once, reused by later calls, so the
+import of torch and the loading of the data (2-2.5 s a worker here) are paid once per server.
+
+How many: ``$HESSIAN_WORKERS`` if set (1 turns parallelism off), else half the cores when
+there are at least 4, else none. The exact dense methods always stay in the calling process:
+their eigensolver already uses every core (MKL), and the H-vs-GGN block report reuses their
+matrices there (:func:`core.curvature.dense.full_matrix`). On a 2-core machine there is no core
+to spare beside them, so the default is serial; ``python -m benchmarks`` measures both.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .config import ConfigError, ExperimentConfig
+
+#: environment variable: the number of worker processes (1: none)
+WORKERS_ENV = "HESSIAN_WORKERS"
+#: methods that always run in the calling process (see the module docstring)
+IN_CALLER = ("exact_hessian", "exact_ggn")
+
+
+def workers(cores: int | None = None) -> int:
+    """How many worker processes to use: ``$HESSIAN_WORKERS``, else ``cores // 2`` from 4 cores up, else 1.
+
+    >>> workers(cores=2), workers(cores=8)
+    (1, 4)
+    """
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if value:
+        try:
+            count = int(value)
+        except ValueError:
+            count = 0
+        if not 1 <= count <= 64:
+            raise ConfigError(f"${WORKERS_ENV}", value, "a whole number of worker processes from 1 to 64")
+        return count
+    cores = cores or os.cpu_count() or 1
+    return cores // 2 if cores >= 4 else 1
+
+
+def _compute(config_dict: dict, method: str, options: dict, data_dir: str, cache_dir: str, threads: int):
+    """In a worker: the method's result, computed (and cached) there, or read from the cache."""
+    import torch
+
+    from . import pipeline, workspace
+
+    torch.set_num_threads(threads)
+    with workspace.using(data_dir=data_dir, cache_dir=cache_dir):
+        return pipeline.run(ExperimentConfig.from_dict(config_dict), method, options)
+
+
+def submit(config: ExperimentConfig, methods: list[str], options: dict[str, dict], count: int) -> dict:
+    """Start ``methods`` on ``count`` workers; ``{method: future}`` (``future.result()`` is its Result)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    from . import workspace
+
+    here = workspace.current()
+    threads = max(1, (os.cpu_count() or 1) // (2 * count))
+    executor = get_reusable_executor(max_workers=count)
+    return {name: executor.submit(_compute, config.to_dict(), name, options[name], str(here.data_dir),
+                                  str(here.cache_dir), threads)
+            for name in methods}
