@@ -449,3 +449,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, MethodError, CacheError, BudgetExceeded, SweepError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what finished is cached, the interrupted entry is not
+        print("interrupted: results finished before are cached; the one interrupted was not kept", file=sys.stderr)
+        return 130

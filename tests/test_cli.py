@@ -71,3 +71,27 @@ def test_compare_out_csv_keeps_the_json_beside_it(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(out.with_suffix(".json").read_text())["rows"][0]["method"] == "hutchinson"
     assert out.read_text().startswith("method,")
+
+
+def test_ctrl_c_ends_with_one_line_and_keeps_nothing_half_done(tmp_path):
+    """SIGINT during a minutes-long Lanczos (P = 37,510): exit 130, one line, no traceback, no entry."""
+    import signal
+    import time
+
+    cache_dir = tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, "-m", "core", "compare", "--dataset", "digits", "--hidden", "500",
+                             "--methods", "lanczos", "--cache-dir", str(cache_dir)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while not [p for p in cache_dir.rglob("*.pkl") if p.parent.parent.name == "train"]:  # trained: Lanczos next
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    time.sleep(3)  # inside Lanczos (it needs minutes)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not list(cache_dir.rglob("*.tmp"))
+    assert not [p for p in cache_dir.rglob("*.pkl") if p.parent.parent.name == "run"]  # no method result
+    assert [p for p in cache_dir.rglob("*.pkl") if p.parent.parent.name == "train"]  # training finished before
