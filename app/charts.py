@@ -40,6 +40,13 @@ def _method_color(frame: pd.DataFrame, title: str = "method (click to highlight)
     return alt.Color(f"{field}:N", scale=scale, sort=present, legend=alt.Legend(title=title, labelLimit=260))
 
 
+def rows_height(rows: int, per_row: int = 34) -> int:
+    """The height of a chart with one bar a row: Streamlit sizes the whole chart (axes and
+    titles included, about 90 px) to this, so few rows need the overhead added or their labels
+    collide (three methods in presentation mode drew 20 px rows and lost a label)."""
+    return per_row * rows + 90
+
+
 def _reference_rule(value: float, text: str, axis: str = "y") -> alt.LayerChart:
     """A dashed black line at ``value`` with its label written beside it."""
     frame = pd.DataFrame({"value": [value], "text": [text]})
@@ -76,7 +83,7 @@ def trace_errors(rows: list[dict], height: int | None = None) -> alt.Chart:
     pick = _legend_selection()
     bars = alt.Chart(frame).mark_bar().encode(
         y=alt.Y("method:N", sort=alt.EncodingSortField("signed_relative_error", order="descending"), title=None,
-                axis=alt.Axis(labelLimit=260)),
+                axis=alt.Axis(labelLimit=260, labelOverlap=False)),
         x=alt.X("signed_relative_error:Q", title="trace relative to the exact trace (signed)",
                 axis=alt.Axis(format="+.1%")),
         color=_method_color(frame),
@@ -84,18 +91,18 @@ def trace_errors(rows: list[dict], height: int | None = None) -> alt.Chart:
         tooltip=["method", alt.Tooltip("trace:Q", format=".5g"), alt.Tooltip("exact_trace:Q", format=".5g"),
                  alt.Tooltip("signed_relative_error:Q", format="+.3%"), "matvecs", alt.Tooltip("seconds:Q", format=".3f")],
     ).add_params(pick)
-    return (bars + _reference_rule(0.0, "exact trace", axis="x")).properties(height=height or 34 * len(frame) + 50)
+    return (bars + _reference_rule(0.0, "exact trace", axis="x")).properties(height=height or rows_height(len(frame)))
 
 
 def trace_bars(rows: list[dict]) -> alt.Chart:
     """Each method's trace (used when there is no exact trace to compare with)."""
     frame = pd.DataFrame(rows)
     return alt.Chart(frame).mark_bar().encode(
-        y=alt.Y("method:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+        y=alt.Y("method:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
         x=alt.X("trace:Q", title="trace", scale=alt.Scale(zero=False)),
         color=_method_color(frame),
         tooltip=["method", alt.Tooltip("trace:Q", format=".5g"), "matvecs"],
-    ).properties(height=34 * len(frame) + 50)
+    ).properties(height=rows_height(len(frame)))
 
 
 def hutchinson_curve(rows: list[dict], exact_trace: float | None, height: int = 420) -> alt.Chart:
@@ -155,12 +162,12 @@ def cost_bars(rows: list[dict], field: str = "seconds",
               title: str = "wall time [s] (computing, not loading from the cache)") -> alt.Chart:
     frame = pd.DataFrame(rows).dropna(subset=[field])
     return (alt.Chart(frame).mark_bar().encode(
-        y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+        y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
         x=alt.X(f"{field}:Q", title=title),
         color=_method_color(frame, "method", field="label"),
         tooltip=["label", alt.Tooltip("seconds:Q", format=".3f"), alt.Tooltip("peak_memory_mib:Q", format=".1f"),
                  "matvecs", "backward_passes"],
-    ).properties(height=26 * len(frame) + 40))
+    ).properties(height=rows_height(len(frame), per_row=26)))
 
 
 def sweep_lines(rows: list[dict], y: str, title: str, log: bool = True, height: int = 260) -> alt.Chart:
