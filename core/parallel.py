@@ -6,8 +6,9 @@ caches) first; each method can then run in its own process. A worker computes th
 lock as a serial run (two processes never compute one entry twice), and is the same result a
 serial run gives (same seeds; a test compares them).
 
-Workers come from joblib's reusable loky executor: started once, reused by later calls, so the
-import of torch and the loading of the data (2-2.5 s a worker here) are paid once per server.
+Workers come from a loky process pool (joblib's executor), started once and reused by later
+calls, so the import of torch and the loading of the data (2-2.5 s a worker here) are paid once
+per server.
 
 How many: ``$HESSIAN_WORKERS`` if set (1 turns parallelism off), else half the cores when
 there are at least 4, else none. The exact dense methods always stay in the calling process:
@@ -18,6 +19,7 @@ to spare beside them, so the default is serial; ``python -m benchmarks`` measure
 
 from __future__ import annotations
 
+import atexit
 import os
 
 from .config import ConfigError, ExperimentConfig
@@ -58,15 +60,35 @@ def _compute(config_dict: dict, method: str, options: dict, data_dir: str, cache
         return pipeline.run(ExperimentConfig.from_dict(config_dict), method, options)
 
 
+#: the worker pool, kept between calls: ``{worker count: executor}`` (at most one)
+_POOL: dict = {}
+
+
+def _executor(count: int):
+    """Our own loky pool of ``count`` workers, started on first use and reused.
+
+    Not loky's process-wide reusable executor: joblib's ``Parallel(backend="loky")`` (the
+    sweeps) reuses that one and expects it to have been made by joblib, and breaks otherwise.
+    """
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    pool = _POOL.get(count)
+    if pool is None or getattr(getattr(pool, "_flags", None), "broken", None):
+        for old in _POOL.values():
+            old.shutdown(wait=False)
+        _POOL.clear()
+        pool = _POOL[count] = ProcessPoolExecutor(max_workers=count)
+        atexit.register(pool.shutdown, wait=False)
+    return pool
+
+
 def submit(config: ExperimentConfig, methods: list[str], options: dict[str, dict], count: int) -> dict:
     """Start ``methods`` on ``count`` workers; ``{method: future}`` (``future.result()`` is its Result)."""
-    from joblib.externals.loky import get_reusable_executor
-
     from . import workspace
 
     here = workspace.current()
     threads = max(1, (os.cpu_count() or 1) // (2 * count))
-    executor = get_reusable_executor(max_workers=count)
+    executor = _executor(count)
     return {name: executor.submit(_compute, config.to_dict(), name, options[name], str(here.data_dir),
                                   str(here.cache_dir), threads)
             for name in methods}
