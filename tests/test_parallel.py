@@ -29,6 +29,9 @@ def test_methods_in_two_workers_equal_a_serial_run_and_are_each_cached(tmp_path)
             assert pipeline.is_cached(SMALL, name, found[name].options), name
     from joblib import Parallel, delayed  # the sweeps' executor still works beside our pool
     assert Parallel(n_jobs=2, backend="loky")(delayed(abs)(-i) for i in range(3)) == [0, 1, 2]
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor(reuse=True).shutdown(wait=True)  # leave no executor set up for other tests
     for name in found:
         assert found[name].ok and serial[name].ok, name
         for ours, theirs in zip(_numbers(found[name]), _numbers(serial[name]), strict=True):
