@@ -258,3 +258,21 @@ def test_what_the_registry_says_each_method_handles_is_what_happens_on_batchnorm
             assert "cannot run here" in on_bn.error and "BatchNorm1d" in on_bn.error
         on_cnn = run_method(name, cnn, small.get(name))
         assert on_cnn.ok, (name, on_cnn.error)
+
+
+def test_the_single_path_reports_progress_every_few_vectors_and_still_gives_h():
+    """On the one-vector-at-a-time path a chunk could take seconds: it reports (and can be stopped)
+    every ``SINGLE_PATH_REPORT`` vectors instead."""
+    from core import progress
+    from core.problem import SINGLE_PATH_REPORT
+
+    problem = shaped_problem(**SHAPES["cnn+bn"])
+    problem.chunk_size = 64
+    problem.product_path = "single"
+    vectors = torch.randn(SINGLE_PATH_REPORT * 2 + 3, problem.num_params, dtype=torch.float64)
+    reports = []
+    with progress.listening(lambda counts: reports.append(counts["products"]), interval=0.0):
+        found = problem.hvp_batch(vectors)
+    assert reports == [SINGLE_PATH_REPORT, 2 * SINGLE_PATH_REPORT, len(vectors)]
+    reference = torch.stack([problem.hvp_autodiff(v) for v in vectors])
+    torch.testing.assert_close(found, reference, rtol=1e-10, atol=1e-12)
