@@ -31,7 +31,8 @@ def render():
     cols[4].metric("training time", f"{info['seconds']:.1f} s")
 
     st.subheader("The paper's table, on this configuration")
-    table = claims.paper_table(config)
+    with widgets.working("The paper's table: PyHessian's Hutchinson trace with its m = 25 (cached afterwards)…"):
+        table = claims.paper_table(config)
     header = table["header"][1:]
     same_data = info["dataset_used"] in PAPER_DATASETS
     if not same_data:
