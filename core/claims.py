@@ -125,15 +125,17 @@ def compare(config: ExperimentConfig, methods: list[str], options: dict | None =
             "results": {n: r.to_dict() for n, r in results.items()}}
 
 
-def paper_claims(config: ExperimentConfig, results: dict[str, Result], trace_study: dict | None = None) -> list[dict]:
+def paper_claims(config: ExperimentConfig, results: dict[str, Result], trace_study: dict | str | None = None
+                 ) -> list[dict]:
     """Each claim of the paper checked on this configuration: held / did not hold, with numbers.
 
     Args:
         config: the experiment (the H-vs-GGN block report is read for it).
         results: cached results, the exact Hessian's among them (and the exact GGN's for the
             GGN diagonals).
-        trace_study: :func:`core.studies.trace_study`'s result for the Hutchinson verdict,
-            decided from the spread over its repeats (not from one seed).
+        trace_study: :func:`core.studies.hutchinson_study`'s result for the Hutchinson verdict,
+            decided from the spread over its repeats (not from one seed); a string is why the
+            study was refused (the verdict is then "not checked", with that reason).
     Returns:
         ``[{"claim", "held" (True/False/None for not checked), "evidence"}]``.
     """
@@ -178,13 +180,16 @@ def paper_claims(config: ExperimentConfig, results: dict[str, Result], trace_stu
         errors = {label(n): metrics.trace_error(results[n], exact) for n in kron}
         add("Kronecker-factored traces differ from the exact trace", all(e > 1e-4 for e in errors.values()),
             "; ".join(f"{n}: {e:.1%}" for n, e in errors.items()))
-    if trace_study is not None:
+    hutchinson_claim = "Hutchinson's estimate approaches the exact trace as samples grow"
+    if isinstance(trace_study, str):
+        add(hutchinson_claim, None, trace_study)
+    elif trace_study is not None:
         rows = {r["samples"]: r for r in trace_study["hutchinson_curve"]}
         m_first = max(m for m in rows if m <= PAPER["hutchinson_samples"])
         m_last = max(rows)
         rmse = {m: np.sqrt(rows[m]["std"] ** 2 + (rows[m]["mean"] - exact.trace) ** 2) / abs(exact.trace)
                 for m in (m_first, m_last)}
-        add("Hutchinson's estimate approaches the exact trace as samples grow", bool(rmse[m_last] < rmse[m_first]),
+        add(hutchinson_claim, bool(rmse[m_last] < rmse[m_first]),
             f"relative RMSE over {trace_study['repeats']} independent repeats: {rmse[m_first]:.1%} at {m_first} "
             f"samples, {rmse[m_last]:.1%} at {m_last}")
     try:

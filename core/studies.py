@@ -15,7 +15,8 @@ import math
 from .cache import COMPUTE_COUNTS, cached, code_version
 from .config import ConfigError, ExperimentConfig
 from .methods import DEFAULT_SAMPLES, get_spec, round_to_multiple
-from .pipeline import data_key, build_problem, num_params, results_for, run
+from .pipeline import (build_problem, check_training, data_key, is_trained, num_params, results_for, run,
+                       size)
 
 #: independent repeats of the trace study unless chosen
 DEFAULT_REPEATS = 10
@@ -44,12 +45,16 @@ def _hutchpp_study(config_dict: dict, samples: int, repeats: int, data_key: str,
     COMPUTE_COUNTS["hutchpp_study"] += 1
     config = ExperimentConfig.from_dict(config_dict)
     problem = build_problem(config)
-    multiple = get_spec("hutchpp").budget_multiple
-    budgets = [b for b in sorted({round_to_multiple(c, multiple) for c in _sample_counts(samples)})
-               if b <= samples and b < problem.num_params]
     return [{"samples": budget,
              "estimates": [curvlinops_trace(hutchpp_trace, problem, budget, seed) for seed in range(repeats)]}
-            for budget in budgets]
+            for budget in _hutchpp_budgets(samples, problem.num_params)]
+
+
+def _hutchpp_budgets(samples: int, num_params: int) -> list[int]:
+    """The product counts Hutch++ is run at: the sample counts rounded to its multiple, below P."""
+    multiple = get_spec("hutchpp").budget_multiple
+    return [b for b in sorted({round_to_multiple(c, multiple) for c in _sample_counts(samples)})
+            if b <= samples and b < num_params]
 
 
 def _sample_counts(samples: int) -> list[int]:
@@ -59,9 +64,31 @@ def _sample_counts(samples: int) -> list[int]:
     return sorted({int(c) for c in np.unique(np.geomspace(1, samples, 12).round())})
 
 
-def _check_study(samples: int, repeats: int) -> None:
+def _check_study(config: ExperimentConfig, samples: int, repeats: int, hutchpp: bool = False) -> None:
+    """Refuse before any work: counts out of range, or the study over the budget.
+
+    A study's cost is its methods' estimate (:func:`core.budget.check_method`) for all the
+    products of all its repeats at once (Hutchinson: ``samples`` a repeat; Hutch++: the sum of
+    its product counts a repeat): exact for the time, an upper bound for the memory (the
+    repeats run one after the other). The refusal reads like a method's, with the largest P.
+
+    Raises:
+        ConfigError: ``samples`` < 1 or ``repeats`` < 2.
+        BudgetExceeded: training or the study would not fit the budget.
+    """
+    from .budget import check_method
+
     if samples < 1 or repeats < 2:
         raise ConfigError("samples/repeats", (samples, repeats), "samples >= 1 and repeats >= 2")
+    if not is_trained(config):
+        check_training(config)
+    p, n, layers, work = size(config)
+    products = {"hutchinson": samples * repeats}
+    if hutchpp:
+        products["hutchpp"] = sum(_hutchpp_budgets(samples, p)) * repeats
+    for method, count in products.items():
+        check_method(method, f"The {get_spec(method).label} study ({repeats} repeats, {count:,} products)",
+                     {"samples": count}, p, n, layers, work=work)
 
 
 def hutchinson_study(config: ExperimentConfig, samples: int = DEFAULT_SAMPLES,
@@ -71,11 +98,14 @@ def hutchinson_study(config: ExperimentConfig, samples: int = DEFAULT_SAMPLES,
     The part of :func:`trace_study` the Home page's verdict reads; cached on its own so Home
     does not wait for the Hutch++ repeats (about 0.2 s against 1 s on the offline default).
 
+    Raises:
+        ConfigError, BudgetExceeded: before any work (:func:`_check_study`).
     Returns:
         ``{"samples", "repeats", "counts", "hutchinson_runs": [[running estimates]],
         "hutchinson_curve": [{samples, mean, std, q10, q90}]}``.
     """
-    _check_study(samples, repeats)
+    if not _hutchinson_study.is_cached(config.to_dict(), int(samples), int(repeats), data_key(config), code_version()):
+        _check_study(config, samples, repeats)
     return _hutchinson_study(config.to_dict(), int(samples), int(repeats), data_key(config), code_version())
 
 
@@ -86,13 +116,17 @@ def trace_study(config: ExperimentConfig, samples: int = DEFAULT_SAMPLES, repeat
         config: the experiment.
         samples: the largest sample count (products per repeat).
         repeats: independent repeats (seeds ``0 .. repeats-1``), at least 2.
+    Raises:
+        ConfigError, BudgetExceeded: before any work (:func:`_check_study`).
     Returns:
         :func:`hutchinson_study`'s result plus ``"hutchpp": [{samples, estimates}]``; compare
         with the exact trace for errors.
     """
-    _check_study(samples, repeats)
+    key = (config.to_dict(), int(samples), int(repeats), data_key(config), code_version())
+    if not _hutchpp_study.is_cached(*key):
+        _check_study(config, samples, repeats, hutchpp=True)
     study = dict(hutchinson_study(config, samples, repeats))
-    study["hutchpp"] = _hutchpp_study(config.to_dict(), int(samples), int(repeats), data_key(config), code_version())
+    study["hutchpp"] = _hutchpp_study(*key)
     return study
 
 
@@ -162,7 +196,10 @@ def warm(config: ExperimentConfig, methods, samples: int = DEFAULT_SAMPLES, coun
         hessian_vs_ggn(config)
     except BudgetExceeded:  # the app shows the refusal; nothing to warm
         pass
-    trace_study(config, samples, DEFAULT_REPEATS)
+    try:
+        trace_study(config, samples, DEFAULT_REPEATS)
+    except BudgetExceeded:  # refused before any work; the Hutchinson page says so
+        pass
     if counterparts:
         for field in COUNTERPARTS:
             counterpart_study(config, field)

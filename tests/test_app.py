@@ -64,6 +64,22 @@ def test_home_claims_panel_checks_the_paper():
     assert "did not hold]** — 'relu: Hessian = GGN' across layers" in text
 
 
+def test_a_refused_hutchinson_study_leaves_that_verdict_unchecked_and_the_rest_of_home_drawn(monkeypatch):
+    from core import studies
+    from core.budget import BudgetExceeded
+
+    def refused(*args, **kwargs):
+        raise BudgetExceeded("The Hutchinson study (10 repeats, 1,000 products) is refused: over the budget")
+
+    monkeypatch.setattr(studies, "hutchinson_study", refused)
+    at = app()
+    assert not at.exception and not at.error
+    text = claims_text(at)
+    assert "not checked]** — Hutchinson's estimate approaches the exact trace" in text
+    assert "1,000 products) is refused" in text
+    assert "across layers" in text  # the claims after it are still checked
+
+
 def trace_cell(at):
     """Home's paper table: the exact trace (first row, first number)."""
     return markdown_tables(at)[0][1][1]

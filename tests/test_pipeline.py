@@ -175,3 +175,25 @@ def test_without_a_listener_ticks_cost_nothing_and_training_reports_its_steps(fr
     with progress.listening(lambda counts: None, interval=0.0) as counts:
         pipeline.train(SMALL)
     assert counts["training steps"] == SMALL.epochs * SMALL.steps_per_epoch(SMALL.train_subset)
+
+
+def test_a_trace_study_over_the_budget_is_refused_before_any_product(fresh_cache, monkeypatch):
+    from core import studies
+    from core.budget import BudgetExceeded, estimate_method
+
+    pipeline.train(SMALL)  # trained under the default budget; the study is what is refused below
+    p, n, _, work = pipeline.size(SMALL)
+    one_repeat = estimate_method("hutchinson", {"samples": 40}, p, n, work=work).seconds
+    monkeypatch.setenv("HESSIAN_MAX_SECONDS", repr(one_repeat * 5))  # 40 samples fit; 10 repeats of them do not
+    assert pipeline.run(SMALL, "hutchinson", {"samples": 40}).ok
+    for study in (studies.hutchinson_study, studies.trace_study):
+        with pytest.raises(BudgetExceeded, match=r"Hutchinson.* study \(10 repeats, 400 products\) is refused"):
+            study(SMALL, 40, 10)
+    assert cache.COMPUTE_COUNTS["hutchinson_study"] == 0 and cache.COMPUTE_COUNTS["hutchpp_study"] == 0
+    assert studies.hutchinson_study(SMALL, 40, 2)["repeats"] == 2  # 80 products fit
+    # Hutch++ runs at every product count up to the samples: its study is costed by their sum
+    monkeypatch.setenv("HESSIAN_MAX_SECONDS", repr(one_repeat * 2 * 1.01))
+    studies.hutchinson_study(SMALL, 40, 2)  # cached: no check, no work
+    with pytest.raises(BudgetExceeded, match=r"Hutch\+\+.* study \(2 repeats, [0-9,]+ products\) is refused"):
+        studies.trace_study(SMALL, 40, 2)
+    assert cache.COMPUTE_COUNTS["hutchpp_study"] == 0

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app import sidebar, widgets
 from core import claims, pipeline, studies
+from core.budget import BudgetExceeded
 
 PAPER_DATASETS = ("mnist", "mnist-t10k")
 
@@ -44,8 +45,11 @@ def render():
     numbers = [dict(zip(["quantity", *header], row)) for row in table["rows"]]  # numbers, not display strings
 
     st.subheader("Do the paper's claims hold here?")
-    with widgets.working("Hutchinson over independent repeats (cached afterwards)…"):
-        study = studies.hutchinson_study(config, selection.samples)
+    try:
+        with widgets.working("Hutchinson over independent repeats (cached afterwards)…"):
+            study = studies.hutchinson_study(config, selection.samples)
+    except BudgetExceeded as refusal:  # that verdict says why it was not checked; the others still show
+        study = str(refusal)
     verdicts = claims.paper_claims(config, found, study)
     show_verdicts(verdicts)
     st.caption("Each verdict is computed on this run against its exact Hessian (and GGN), never taken from "
