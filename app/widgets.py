@@ -37,20 +37,19 @@ def results(selection: Selection, methods=None) -> dict[str, Result]:
         with slot.status("Training and computing; results are cached for next time. Stop (top right) or a "
                          "changed control interrupts it; nothing half-done is kept.", expanded=True):
             bar = st.progress(0.0)
-            now = {"i": 0, "n": 1, "label": "training", "since": None}
+            step = {"text": "Training the network", "fraction": 0.0, "since": None}  # what runs now
 
             def show(counts):
-                done = counts.describe(since=now["since"])
-                bar.progress(now["i"] / now["n"], text=f"{now['label']} ({now['i'] + 1} of {now['n']})"
-                             + (f": {done} so far" if done else ""))
+                done = counts.describe(since=step["since"])
+                bar.progress(step["fraction"], text=step["text"] + (f": {done} so far" if done else ""))
 
             with progress.listening(show) as counts:
                 def next_method(i, n, name):
-                    now.update(i=i, n=n, label=REGISTRY[name].label, since=counts.done.copy())
+                    step.update(text=f"{REGISTRY[name].label} ({i + 1} of {n})", fraction=i / n,
+                                since=counts.done.copy())
                     show(counts)
 
                 if not pipeline.is_trained(config) and pipeline.training_admitted(config):
-                    now["label"] = "Training the network"
                     show(counts)
                     pipeline.train(config)  # its own step (else the first method's); over budget, each method says so
                 found = pipeline.results_for(config, methods, samples, progress=next_method)

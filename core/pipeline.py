@@ -240,11 +240,12 @@ def results_for(config: ExperimentConfig, methods, samples: int, progress=None,
     names = selection(methods)
     options = {name: options_for(name, samples) for name in names}
     workers = parallel.workers() if workers is None else workers
-    farmed = [name for name in names if name not in parallel.IN_CALLER and not is_cached(config, name, options[name])]
     pending = {}
-    if workers > 1 and len(farmed) >= 2 and (is_trained(config) or training_admitted(config)):
-        train(config)  # once, here: the workers read the weights from the cache
-        pending = parallel.submit(config, farmed, options, workers)
+    if workers > 1:
+        farmed = [n for n in names if n not in parallel.IN_CALLER and not is_cached(config, n, options[n])]
+        if len(farmed) >= 2 and (is_trained(config) or training_admitted(config)):
+            train(config)  # once, here: the workers read the weights from the cache
+            pending = parallel.submit(config, farmed, options, workers)
     results = {}
     try:
         order = [name for name in names if name not in pending] + list(pending)

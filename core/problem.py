@@ -28,7 +28,6 @@ from torch import nn
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
 from . import progress
-
 from .budget import Work, product_path
 from .curvature import mlp_rop
 from .losses import LOSSES, loss_module, targets

@@ -35,7 +35,6 @@ class Counts:
     """What was done since listening began, e.g. ``{"products": 1200, "training steps": 150}``."""
 
     done: Counter = field(default_factory=Counter)
-    started: float = field(default_factory=time.monotonic)
 
     def __getitem__(self, what: str) -> int:
         return self.done[what]
