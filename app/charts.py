@@ -12,21 +12,16 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from core.methods import REGISTRY
+from core.methods import REFERENCE, REGISTRY
 
-#: method -> colour, the same on every page (Okabe & Ito 2008 hues, shaded within a family)
-METHOD_COLOURS = {
-    "exact_hessian": "#000000", "exact_ggn": "#6e6e6e",
-    "pyhessian_top_k": "#E69F00", "pyhessian_hutchinson": "#A66F00", "pyhessian_density": "#F2C75C",
-    "diag_hessian": "#0072B2", "diag_ggn_exact": "#56B4E9", "diag_ggn_mc": "#1B3F8B",
-    "kfac": "#009E73", "kflr": "#005C43", "kfra": "#6FD3B0",
-    "ekfac": "#CC79A7",
-    "lanczos": "#D55E00", "hutchinson": "#8C3B00", "hutchpp": "#F08A4B", "xtrace": "#B8860B", "slq": "#7F4F24",
-}
-LABEL_COLOURS = {REGISTRY[name].label: colour for name, colour in METHOD_COLOURS.items()}
-EXACT = REGISTRY["exact_hessian"].label
+#: method label -> colour, the same on every page (each method's catalogue line: its family's hue)
+LABEL_COLOURS = {spec.label: spec.colour for spec in REGISTRY.values()}
+EXACT = REGISTRY[REFERENCE].label
+#: the training loss (a quantity, not a method: vermillion, off the black of the curvature)
+LOSS_COLOUR = "#D55E00"
+#: the trace study's two estimators, in their methods' colours
 ESTIMATOR_COLORS = alt.Scale(domain=["Hutchinson", "Hutch++"],
-                             range=[METHOD_COLOURS["hutchinson"], METHOD_COLOURS["hutchpp"]])
+                             range=[REGISTRY["hutchinson"].colour, REGISTRY["hutchpp"].colour])
 
 
 def _legend_selection(field: str = "method"):
@@ -239,8 +234,7 @@ def sharpness_and_loss(rows: list[dict], height: int = 260) -> alt.VConcatChart:
     if frame["two_over_lr"].notna().any():
         layers.append(_reference_rule(float(frame["two_over_lr"].dropna().iloc[0]),
                                       f"2/lr = {float(frame['two_over_lr'].dropna().iloc[0]):.3g}"))
-    loss = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(color=METHOD_COLOURS["lanczos"]),
-                                      color=METHOD_COLOURS["lanczos"]).encode(
+    loss = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(color=LOSS_COLOUR), color=LOSS_COLOUR).encode(
         x=x, y=alt.Y("train_loss:Q", title="training loss", scale=alt.Scale(type="log")),
         tooltip=["step", alt.Tooltip("train_loss:Q", format=".4g"), alt.Tooltip("train_accuracy:Q", format=".3f")])
     return alt.vconcat(alt.layer(*layers).properties(height=height), loss.properties(height=height // 2 + 60))

@@ -1,90 +1,67 @@
 """Every sidebar control in the URL (``st.query_params``), so a reload, a bookmark or a link to a
 colleague shows the same view.
 
-On a session's first run the URL's values are checked and copied into the widgets' state; a bad
-value gets the same one-line message as a bad control and leaves that control at its default.
-After each run the controls that differ from their defaults are written back (the others are
-removed, so the default view has a bare URL).
+The URL parameters are the configuration fields that name one (:data:`core.config.FIELDS`,
+``url``) plus the app's own three: the methods, the Hutchinson sample count and presentation
+mode. On a session's first run the URL's values are checked and copied into the widgets' state;
+a bad value gets the same one-line message as a bad control and leaves that control at its
+default. After each run the controls that differ from their defaults are written back (the others
+are removed, so the default view has a bare URL).
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from core.config import (ACTIVATIONS, ARCHITECTURES, DATASETS, LOSS_NAMES, MNIST_INPUT_SIZES, NUM_CLASSES, ConfigError,
-                         parse_hidden)
+from core.config import FIELDS, ConfigError
 from core.methods import REGISTRY
 
-
-def _choice(name: str, choices) -> Callable[[str], object]:
-    def parse(text: str):
-        for choice in choices:
-            if str(choice) == text:
-                return choice
-        raise ConfigError(name, text, "one of " + ", ".join(map(str, choices)))
-
-    return parse
+#: the Hutchinson sample count's slider range (also the product budget of Hutch++ and XTrace)
+SAMPLES_RANGE = (3, 500)
 
 
-def _number(name: str, low: float, high: float, kind: type = float) -> Callable[[str], float]:
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not low <= value <= high:
-            raise ConfigError(name, text, f"{'an integer' if kind is int else 'a number'} from {low:g} to {high:g}")
-        return value
-
-    return parse
-
-
-def _integer(name: str, low: int, high: int) -> Callable[[str], int]:
-    return _number(name, low, high, int)
-
-
-def _hidden(text: str) -> str:
-    return ",".join(map(str, parse_hidden(text)))
+def widget_key(field_name: str) -> str:
+    """The session-state key of the widget that edits ``field_name``."""
+    return f"cfg_{field_name}"
 
 
 def _methods(text: str) -> list[str]:
     names = [m for m in text.split(",") if m]
-    unknown = [m for m in names if m not in REGISTRY]
-    if unknown:
+    if [m for m in names if m not in REGISTRY]:
         raise ConfigError("methods", text, "registered method names, comma separated: " + ", ".join(REGISTRY))
     return names
 
 
-def _flag(name: str, meaning: str) -> Callable[[str], bool]:
-    def parse(text: str) -> bool:
-        if text not in ("0", "1"):
-            raise ConfigError(name, text, f"1 ({meaning}) or 0")
-        return text == "1"
+def _samples(text: str) -> int:
+    low, high = SAMPLES_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ConfigError("samples", text, f"an integer from {low} to {high}")
+    return value
 
-    return parse
+
+def _present(text: str) -> bool:
+    if text not in ("0", "1"):
+        raise ConfigError("present", text, "1 (presentation mode) or 0")
+    return text == "1"
 
 
-#: URL parameter -> (widget key, parse text -> value, value -> text)
+def _field_param(name: str) -> tuple[str, Callable, Callable]:
+    f = FIELDS[name]
+    if f.kind == "widths":  # its widget holds text
+        return widget_key(name), lambda text: f.format(f.parse(text, f.url)), str
+    return widget_key(name), lambda text: f.parse(text, f.url), f.format
+
+
+#: URL parameter -> (widget key, parse text -> widget value, widget value -> text)
 PARAMS: dict[str, tuple[str, Callable, Callable]] = {
-    "arch": ("cfg_architecture", _choice("arch", ARCHITECTURES), str),
-    "bn": ("cfg_batch_norm", _flag("bn", "BatchNorm"), lambda on: "1" if on else "0"),
-    "loss": ("cfg_loss", _choice("loss", LOSS_NAMES), str),
-    "C": ("cfg_num_classes", _integer("C", 2, NUM_CLASSES), str),
-    "dataset": ("cfg_dataset", _choice("dataset", DATASETS), str),
-    "input_size": ("cfg_input_size", _choice("input_size", MNIST_INPUT_SIZES), str),
-    "hidden": ("cfg_hidden", _hidden, str),
-    "activation": ("cfg_activation", _choice("activation", ACTIVATIONS), str),
-    "N": ("cfg_hessian_batch_size", _integer("N", 1, 60_000), str),
-    "epochs": ("cfg_epochs", _integer("epochs", 0, 1000), str),
-    "seed": ("cfg_seed", _integer("seed", 0, 2**31 - 1), str),
+    **{f.url: _field_param(f.name) for f in FIELDS.values() if f.url},
     "methods": ("cfg_methods", _methods, ",".join),
-    "samples": ("cfg_samples", _integer("samples", 3, 500), str),
-    "present": ("cfg_present", _flag("present", "presentation mode"), lambda on: "1" if on else "0"),
-    "device": ("cfg_device", _choice("device", ("cpu", "auto", "cuda")), str),
-    "optimizer": ("cfg_optimizer", _choice("optimizer", ("adam", "sgd", "gd")), str),
-    "lr": ("cfg_lr", _number("lr", 1e-5, 10.0), repr),
-    "checkpoints": ("cfg_checkpoints", _integer("checkpoints", 0, 200), str),
-    "checkpoint": ("cfg_checkpoint", _integer("checkpoint", -1, 199), str),
+    "samples": ("cfg_samples", _samples, str),
+    "present": ("cfg_present", _present, lambda on: "1" if on else "0"),
 }
 
 

@@ -33,30 +33,36 @@ def results(selection: Selection, methods=None) -> dict[str, Result]:
     if not pipeline.missing(config, methods, samples) and pipeline.is_trained(config):
         found = pipeline.results_for(config, methods, samples)
     else:
-        slot = st.empty()
-        with slot.status("Training and computing; results are cached for next time. Stop (top right) or a "
-                         "changed control interrupts it; nothing half-done is kept.", expanded=True):
-            bar = st.progress(0.0)
-            step = {"text": "Training the network", "fraction": 0.0, "since": None}  # what runs now
-
-            def show(counts):
-                done = counts.describe(since=step["since"])
-                bar.progress(step["fraction"], text=step["text"] + (f": {done} so far" if done else ""))
-
-            with progress.listening(show) as counts:
-                def next_method(i, n, name):
-                    step.update(text=f"{REGISTRY[name].label} ({i + 1} of {n})", fraction=i / n,
-                                since=counts.done.copy())
-                    show(counts)
-
-                if not pipeline.is_trained(config) and pipeline.training_admitted(config):
-                    show(counts)
-                    pipeline.train(config)  # its own step (else the first method's); over budget, each method says so
-                found = pipeline.results_for(config, methods, samples, progress=next_method)
-        slot.empty()  # the page, not the progress, once it is done
+        with progress_box("Training and computing; results are cached for next time. Stop (top right) or a "
+                          "changed control interrupts it; nothing half-done is kept.", "Training the network"):
+            if not pipeline.is_trained(config) and pipeline.training_admitted(config):
+                pipeline.train(config)  # its own step (else the first method's); over budget, each method says so
+            found = pipeline.results_for(config, methods, samples)
         st.toast("Results ready, and cached for next time", icon=":material/check_circle:")
     notices(selection, found)
     return found
+
+
+@contextmanager
+def progress_box(title: str, first: str):
+    """A status box with a bar while ``core`` computes: the stage that runs now
+    (:func:`core.progress.stage`, ``first`` until one is announced), its place among the
+    stages, and what it has done so far (products, training steps). Updating it is where
+    Streamlit's Stop, or a changed control, interrupts the computation. Cleared when done."""
+    slot = st.empty()
+    with slot.status(title, expanded=True):
+        bar = st.progress(0.0)
+
+        def show(counts):
+            stage = counts.stage
+            text = first if stage is None else f"{stage.text} ({stage.index + 1} of {stage.total})"
+            done = counts.describe(since=None if stage is None else stage.since)
+            bar.progress(0.0 if stage is None else stage.fraction, text=text + (f": {done} so far" if done else ""))
+
+        with progress.listening(show) as counts:
+            show(counts)
+            yield
+    slot.empty()  # the page, not the progress, once it is done
 
 
 @contextmanager

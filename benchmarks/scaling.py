@@ -9,7 +9,7 @@ import tempfile
 import numpy as np
 
 from core import pipeline, workspace
-from core.budget import Budget, largest_admitted_params
+from core.budget import Budget, estimate_dense, largest_admitted
 from core.config import ExperimentConfig
 from core.curvature import dense
 from core.memory import process_peak_gib
@@ -36,4 +36,4 @@ def scaling_row(config: ExperimentConfig, widths, data_dir) -> dict:
     ps, ts = np.log([pt["P"] for pt in points]), np.log([pt["seconds"] for pt in points])
     exponent = float(np.polyfit(ps, ts, 1)[0]) if len(points) > 1 else None
     return {"points": points, "time_exponent": exponent,
-            "largest_p_default_budget": largest_admitted_params(config.hessian_batch_size, Budget())}
+            "largest_p_default_budget": largest_admitted(estimate_dense, pipeline.size(config), Budget())}

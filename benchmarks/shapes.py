@@ -1,6 +1,6 @@
 """Row 9: beyond the one MLP. Every registered method with the app's default options on a CNN
 and on a BatchNorm MLP (top-1 and trace error against the exact Hessian, seconds), and the
-outlier count against the number of classes C at P near 5,000 (:func:`core.claims.outliers`).
+outlier count against the number of classes C at P near 5,000 (:func:`core.outliers.outliers`).
 
 Full: a one-block CNN with 8 channels on 14x14 MNIST (P = 4,010) and a width-6 BatchNorm MLP
 on 28x28 MNIST (P = 4,786), N = 1,000; width-6 MLPs on 28x28 MNIST for C = 2, 5, 10
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 
-from core import claims, metrics, pipeline
+from core import metrics, pipeline
+from core.outliers import outliers
 from core.config import ExperimentConfig
 from core.methods import DEFAULT_SAMPLES, REGISTRY, MethodError, cannot_run_reason, options_for
 
@@ -30,9 +31,9 @@ def method_rows(config: ExperimentConfig) -> dict:
     """Each method's errors and time on ``config`` (computed, not served: the store is fresh)."""
     start = time.perf_counter()
     exact = pipeline.run(config, "exact_hessian")
-    rows = {"P": pipeline.size(config)[0], "label": config.label(), "exact_seconds": exact.seconds,
+    rows = {"P": pipeline.size(config).num_params, "label": config.label(), "exact_seconds": exact.seconds,
             "exact_wall_seconds": time.perf_counter() - start,
-            "product_path": pipeline.size(config)[3].path, "methods": {}}
+            "product_path": pipeline.size(config).path, "methods": {}}
     for name, spec in REGISTRY.items():
         if name == "exact_hessian":
             continue
@@ -64,8 +65,8 @@ def outlier_rows(quick: bool) -> list[dict]:
     for c in classes:
         config = base.replace(num_classes=c)
         exact = pipeline.run(config, "exact_hessian")
-        found = claims.outliers(exact.spectrum, c)
-        out.append({"C": c, "P": pipeline.size(config)[0], "outliers": found["count"], "gap": found["gap"],
+        found = outliers(exact.spectrum, c)
+        out.append({"C": c, "P": pipeline.size(config).num_params, "outliers": found["count"], "gap": found["gap"],
                     "top": [round(v, 4) for v in found["values"]], "next": found.get("next"),
                     "test_accuracy": pipeline.train(config).test_accuracy})
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.methods import run_method
+from core.methods import compute_result
 
 from .common import stats, top10_error
 
@@ -17,7 +17,7 @@ def top_k_row(problem, reference: np.ndarray, repeats: int) -> dict:
     rows = {key: [] for key in RUNS}
     for _ in range(repeats):
         for key, (method, opts) in RUNS.items():
-            result = run_method(method, problem, opts)
+            result = compute_result(method, problem, opts)
             rows[key].append((result.seconds, result.matvecs, top10_error(result.top_k(10), reference)))
     out = {key: {"seconds": stats(v[0] for v in values), "matvecs": values[0][1],
                  "max_rel_error": max(v[2] for v in values)} for key, values in rows.items()}
@@ -39,7 +39,7 @@ def lanczos_vs_exact_row(problem, repeats: int) -> dict:
     runs = {"lanczos": [], "exact": []}
     for _ in range(repeats):
         for key, method in (("lanczos", "lanczos"), ("exact", "exact_hessian")):
-            r = run_method(method, problem)
+            r = compute_result(method, problem)
             bottom_found = r.bottom[:10] if r.bottom is not None else None
             runs[key].append((r.seconds, r.matvecs, float(np.max(np.abs(r.top_k(10) - top) / np.abs(top))),
                               float(np.max(np.abs(bottom_found - bottom)) / scale)))

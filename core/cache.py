@@ -42,8 +42,8 @@ from pathlib import Path
 from . import workspace
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-#: modules that present numbers but do not change them
-_NOT_NUMERIC = {"cli.py", "__main__.py", "claims.py", "tables.py", "workspace.py", "library_warnings.py"}
+#: modules (and the cli package) that present numbers but do not change them
+_NOT_NUMERIC = {"cli", "__main__.py", "claims.py", "comparison.py", "tables.py", "workspace.py", "library_warnings.py"}
 _TEMPORARY_MAX_AGE_S = 3600
 
 #: how many times each cached computation really ran in this process (tests count these)
@@ -60,7 +60,7 @@ def code_version() -> str:
     """A 16-hex-digit hash of the numeric sources of ``core`` (part of every cache key)."""
     digest = hashlib.sha256()
     for path in sorted(_PACKAGE_DIR.rglob("*.py")):
-        if path.name not in _NOT_NUMERIC:
+        if not set(path.relative_to(_PACKAGE_DIR).parts) & _NOT_NUMERIC:
             digest.update(path.relative_to(_PACKAGE_DIR).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -159,25 +159,28 @@ def _prepared(store: str) -> Path:
     return path
 
 
-def cached(returns: type | None = None, valid=None):
+def cached(returns: type | None = None, valid=None, precheck=None):
     """Decorator: serve ``func(*args)`` from the store, computing it once when missing.
 
     Args:
         returns: the type an entry must have (checked on load).
         valid: an extra check ``valid(value) -> bool`` on load.
+        precheck: ``precheck(*args)``, called when the entry is missing, before anything is
+            computed: where a cached computation declares what refuses it (a budget, an option
+            out of range for the problem), so no caller repeats "check unless cached". What it
+            raises propagates and nothing is stored.
 
-    A ``progress`` argument of the function is not part of the key. The wrapped function gets
-    ``.is_cached(*args)``. Arguments must be plain data (configs as dicts, not tensors).
+    The wrapped function gets ``.is_cached(*args)`` and ``.check(*args)`` (the precheck, unless
+    the entry is there). Arguments must be plain data (configs as dicts, not tensors).
     """
 
     def wrap(func):
-        ignore = {"progress"} & set(inspect.signature(func).parameters)
+        signature = inspect.signature(func)
 
         def entry(*args, **kwargs) -> Path:
             import joblib
 
-            bound = inspect.signature(func).bind(*args, **kwargs)
-            key = joblib.hash({k: v for k, v in bound.arguments.items() if k not in ignore})
+            key = joblib.hash(dict(signature.bind(*args, **kwargs).arguments))
             store = _prepared(str(workspace.current().cache_dir))
             return store / func.__name__.lstrip("_") / code_version() / f"{key}.pkl"
 
@@ -187,6 +190,8 @@ def cached(returns: type | None = None, valid=None):
             value = _load(path, returns, valid)
             if value is not None:
                 return value
+            if precheck is not None:
+                precheck(*args, **kwargs)
             import numpy as np
             import torch
 
@@ -207,7 +212,12 @@ def cached(returns: type | None = None, valid=None):
         def is_cached(*args, **kwargs) -> bool:
             return entry(*args, **kwargs).exists()
 
+        def check(*args, **kwargs) -> None:
+            if precheck is not None and not is_cached(*args, **kwargs):
+                precheck(*args, **kwargs)
+
         call.is_cached = is_cached
+        call.check = check
         return call
 
     return wrap

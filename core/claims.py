@@ -1,297 +1,275 @@
-"""The paper's numbers, its table on the user's configuration, and its claims checked here.
+"""Published claims about Hessian spectra, checked on the user's run: one table entry each.
 
-* :data:`PAPER`: what the paper reports (its Table; Fig. 3's exact trace is the same 22.40);
-* :func:`paper_table`: exact Hessian vs PyHessian (power iteration + Hutchinson with the
-  paper's 25 samples) on the current configuration, beside the paper's figures;
-* :func:`paper_claims`: each claim of the paper computed on the current run and said as
-  held / did not hold with its numbers;
-* :func:`compare`: any set of methods against the exact Hessian (the CLI's ``compare``).
+A :class:`Claim` names what it is about (the methods whose presence in the selection makes it
+checkable), what else it reads (methods computed for it), and one check function that turns the
+evidence of this run into verdicts ``{"claim", "held", "evidence"}``: held True / False with its
+numbers. Home and the CLI read :data:`CLAIMS`; adding a claim is one entry plus its test.
 
-Plain dicts and lists (JSON as they stand); the CLI prints them, the app draws them.
+Only a budget refusal makes a verdict "not checked" (``held`` None, with the refusal); a check
+that raises anything else is a bug and propagates.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Callable
+
 import numpy as np
 
-from . import metrics, pipeline, studies
+from . import metrics, paper, studies
+from .budget import BudgetExceeded
 from .config import ExperimentConfig
-from .methods import MethodError, check_for_size, resolve_options
+from .methods import GGN_REFERENCE, REFERENCE, get_spec
+from .outliers import RULE as OUTLIER_RULE
+from .outliers import outliers
 from .results import Result
-from .tables import comparison_row, format_cell, label
 
-#: the methods whose results the claims panel reads (with the exact Hessian); the exact GGN is
-#: the reference of the GGN diagonals, so the panel computes it whenever they are selected
-CLAIM_METHODS = ("pyhessian_top_k", "diag_hessian", "diag_ggn_exact", "diag_ggn_mc", "kfac", "kflr", "kfra",
-                 "exact_ggn")
-
-def claim_methods(selected) -> list[str]:
-    """The methods the claims panel needs for a selection: the selected ones it reads, plus the
-    exact GGN when a GGN diagonal is among them (its reference)."""
-    needed = [m for m in selected if m in CLAIM_METHODS]
-    if {"diag_ggn_exact", "diag_ggn_mc"} & set(needed) and "exact_ggn" not in needed:
-        needed.append("exact_ggn")
-    return needed
+GROUPS = {"paper": "Do the paper's claims hold here?", "shape": "What this network's shape makes checkable"}
 
 
-PAPER = {
-    "exact": {"trace": 22.40, "seconds_trace": 10.18, "max_eigenvalue": 3.31, "seconds_all": 32.26},
-    "pyhessian": {"trace": 19.98, "seconds_trace": 7.64, "max_eigenvalue": 3.29, "seconds_all": 20 * 3600.0},
-    "hutchinson_samples": 25,
-}
+@dataclass
+class Evidence:
+    """What a check reads: the configuration, the results computed (the reference's among them),
+    and the studies the page computed (``trace_study``: :func:`core.studies.hutchinson_study`'s
+    result or the string of its refusal; ``counterparts``: field -> :func:`core.studies.counterpart_study`).
+    The H-vs-GGN block report is computed on first use."""
+
+    config: ExperimentConfig
+    results: dict[str, Result]
+    trace_study: dict | str | None = None
+    counterparts: dict = field(default_factory=dict)
+
+    @property
+    def exact(self) -> Result:
+        return self.results[REFERENCE]
+
+    def ok(self, name: str) -> Result | None:
+        """The result of ``name`` when it was computed and ran, else None."""
+        found = self.results.get(name)
+        return found if found is not None and found.ok else None
+
+    def blocks(self) -> dict:
+        return studies.hessian_vs_ggn(self.config)
 
 
-def formatted_rows(table: dict) -> list[list[str]]:
-    """The paper table's rows as display strings (rows whose label has ``[s]`` are times)."""
-    return [[row[0], *(format_cell(v, seconds="[s]" in row[0]) for v in row[1:])] for row in table["rows"]]
+def verdict(claim: str, held, evidence: str) -> dict:
+    return {"claim": claim, "held": None if held is None else bool(held), "evidence": evidence}
 
 
-def _run_all(config, steps, progress: bool) -> dict[str, Result]:
-    from tqdm import tqdm
+@dataclass(frozen=True)
+class Claim:
+    """One claim: its group (:data:`GROUPS`), what it says, its source, the methods it is about
+    (checked when one of them is selected; none: always), the methods it also reads, and its check
+    ``(Evidence) -> [verdict]`` (an empty list: nothing to say on this run)."""
 
-    return {name: pipeline.run(config, name, options)
-            for name, options in tqdm(steps, desc="methods", unit="method", disable=not progress, leave=False)}
-
-
-def paper_table(config: ExperimentConfig, hutchinson_samples: int = PAPER["hutchinson_samples"], top_k: int = 10,
-                progress: bool = False) -> dict:
-    """The paper's table on ``config``: exact Hessian vs PyHessian (power iteration + Hutchinson).
-
-    Returns:
-        ``{"info", "header", "rows", "errors", "notes", "results"}``; rows are
-        ``[label, ours exact, ours PyHessian, paper exact, paper PyHessian]`` with numbers
-        (None where there is none).
-    """
-    steps = [("exact_hessian", {}), ("pyhessian_top_k", {"k": top_k}),
-             ("pyhessian_hutchinson", {"samples": hutchinson_samples})]
-    p = pipeline.size(config)[0]
-    for name, options in steps:  # checked, also against P, before any work starts
-        check_for_size(name, resolve_options(name, options), p)
-    results = _run_all(config, steps, progress)
-    exact, power, hutch = (results[name] for name, _ in steps)
-    info = pipeline.describe(config)
-    p = info["num_params"]
-
-    def val(result, getter):
-        return getter(result) if result.ok else None
-
-    all_time_pyhessian = None
-    if power.ok and power.top is not None:
-        all_time_pyhessian = power.seconds / len(power.top) * p  # deflation, one eigenvalue at a time
-    rows = [
-        ["Tr(H)", val(exact, lambda r: r.trace), val(hutch, lambda r: r.trace), PAPER["exact"]["trace"],
-         PAPER["pyhessian"]["trace"]],
-        ["time for Tr(H) [s]", val(exact, lambda r: r.seconds_trace), val(hutch, lambda r: r.seconds),
-         PAPER["exact"]["seconds_trace"], PAPER["pyhessian"]["seconds_trace"]],
-        ["maximum eigenvalue", val(exact, lambda r: r.top[0]), val(power, lambda r: r.top[0]),
-         PAPER["exact"]["max_eigenvalue"], PAPER["pyhessian"]["max_eigenvalue"]],
-        ["minimum eigenvalue", val(exact, lambda r: r.spectrum[0]), None, None, None],
-        [f"time for top-{top_k} [s]", val(exact, lambda r: r.seconds), val(power, lambda r: r.seconds), None, None],
-        ["time for all eigenvalues [s]", val(exact, lambda r: r.seconds), all_time_pyhessian,
-         PAPER["exact"]["seconds_all"], PAPER["pyhessian"]["seconds_all"]],
-        [f"max rel. error top-{top_k} vs exact", 0.0 if exact.ok else None,
-         float(np.nanmax(metrics.top_k_errors(power, exact, top_k, by_magnitude=True))) if exact.ok and power.ok
-         else None, None, None],
-    ]
-    header = ["", "Full Hessian (ours)", f"PyHessian (ours, m={hutchinson_samples})",
-              "Full Hessian (paper)", "PyHessian (paper, m=25)"]
-    return {"info": info, "header": header, "rows": rows,
-            "errors": {n: r.error for n, r in results.items() if not r.ok},
-            "notes": ["PyHessian's 'all eigenvalues' time is extrapolated: top-k time / k x P "
-                      "(power iteration with deflation, one eigenvalue at a time).",
-                      "Power iteration finds the eigenvalues of largest |λ|, so its error is against the exact "
-                      "eigenvalues of largest magnitude."],
-            "results": {n: r.to_dict() for n, r in results.items()}}
+    key: str
+    group: str
+    statement: str
+    source: str
+    check: Callable[[Evidence], list[dict]]
+    about: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
 
 
-def compare(config: ExperimentConfig, methods: list[str], options: dict | None = None, top_k: int = 10,
-            progress: bool = False) -> dict:
-    """Run ``methods`` (plus the exact Hessian as reference) and compare each with it.
-
-    Every name and option is checked before any work starts (:class:`MethodError`).
-    """
-    options = options or {}
-    unknown = set(options) - set(methods)
-    if unknown:
-        raise MethodError(f"options given for {sorted(unknown)}, which are not among the methods {methods}")
-    names = pipeline.selection(methods)
-    p = pipeline.size(config)[0]
-    for name in names:  # every option checked, also against P, before any work starts
-        check_for_size(name, resolve_options(name, options.get(name)), p)
-    results = _run_all(config, [(m, options.get(m, {})) for m in names], progress)
-    exact = results["exact_hessian"]
-    rows = [comparison_row(results[m], exact, top_k) for m in names if m in methods or m != "exact_hessian"]
-    return {"info": pipeline.describe(config), "top_k": top_k, "rows": rows,
-            "results": {n: r.to_dict() for n, r in results.items()}}
+# ----------------------------------------------------------------------------- the paper's claims
+def _pyhessian_top_k(ev: Evidence) -> list[dict]:
+    power = ev.ok("pyhessian_top_k")
+    if power is None:
+        return []
+    errors = metrics.top_k_errors(power, ev.exact, paper.TOP_K, by_magnitude=True)
+    worst = float(np.nanmax(errors))
+    return [verdict("PyHessian's top-10 eigenvalues equal the exact ones", worst < 1e-2,
+                    f"largest relative error over ranks 1-{len(errors)}: {worst:.1e}, against the exact eigenvalues of "
+                    "largest |λ| (power iteration finds those, negative ones included; tol 1e-3; 'equal' taken as "
+                    "below 1 %)")]
 
 
-def paper_claims(config: ExperimentConfig, results: dict[str, Result], trace_study: dict | str | None = None
-                 ) -> list[dict]:
-    """Each claim of the paper checked on this configuration: held / did not hold, with numbers.
+def _diag_hessian_trace(ev: Evidence) -> list[dict]:
+    found = ev.ok("diag_hessian")
+    if found is None:
+        return []
+    error = metrics.trace_error(found, ev.exact)
+    return [verdict("BackPACK's DiagHessian trace equals the exact trace tr(H)", error < 1e-4,
+                    f"relative error {error:.1e} (the diagonal of H is computed exactly)")]
 
-    Args:
-        config: the experiment (the H-vs-GGN block report is read for it).
-        results: cached results, the exact Hessian's among them (and the exact GGN's for the
-            GGN diagonals).
-        trace_study: :func:`core.studies.hutchinson_study`'s result for the Hutchinson verdict,
-            decided from the spread over its repeats (not from one seed); a string is why the
-            study was refused (the verdict is then "not checked", with that reason).
-    Returns:
-        ``[{"claim", "held" (True/False/None for not checked), "evidence"}]``.
-    """
-    exact = results.get("exact_hessian")
-    claims = []
 
-    def add(claim, held, evidence):
-        claims.append({"claim": claim, "held": held, "evidence": evidence})
-
-    if exact is None or not exact.ok:
-        add("All claims need the exact Hessian", None, exact.error if exact is not None else "not computed")
-        return claims
-    power = results.get("pyhessian_top_k")
-    if power is not None and power.ok:
-        errors = metrics.top_k_errors(power, exact, 10, by_magnitude=True)
-        worst = float(np.nanmax(errors))
-        add("PyHessian's top-10 eigenvalues equal the exact ones", worst < 1e-2,
-            f"largest relative error over ranks 1-{len(errors)}: {worst:.1e}, against the exact eigenvalues of "
-            "largest |λ| (power iteration finds those, negative ones included; tol 1e-3; 'equal' taken as below 1 %)")
-    diag_h = results.get("diag_hessian")
-    if diag_h is not None and diag_h.ok:
-        error = metrics.trace_error(diag_h, exact)
-        add("BackPACK's DiagHessian trace equals the exact trace tr(H)", error < 1e-4,
-            f"relative error {error:.1e} (the diagonal of H is computed exactly)")
-    ggn = results.get("exact_ggn")
+def _ggn_diagonal_traces(ev: Evidence) -> list[dict]:
+    out = []
+    ggn = ev.results.get(GGN_REFERENCE)
     for name in ("diag_ggn_exact", "diag_ggn_mc"):
-        found = results.get(name)
-        if found is None or not found.ok:
+        found = ev.ok(name)
+        if found is None:
             continue
+        label = get_spec(name).label
         if ggn is None or not ggn.ok:
-            add(f"{label(name)}'s trace equals the GGN's trace tr(G)", None,
-                "not checked: the exact GGN is " + ("not computed" if ggn is None else "refused: " + ggn.error))
+            out.append(verdict(f"{label}'s trace equals the GGN's trace tr(G)", None,
+                               "not checked: the exact GGN is " + ("not computed" if ggn is None else
+                                                                   "refused: " + ggn.error)))
             continue
-        error, against_h = metrics.trace_error(found, ggn), metrics.trace_error(found, exact)
-        sampled = name == "diag_ggn_mc"
-        add(f"{label(name)}'s trace {'estimates' if sampled else 'equals'} the GGN's trace tr(G)",
-            error < (0.5 if sampled else 1e-4),
-            f"relative error {error:.1e} against tr(G) ({'one Monte-Carlo sample; within 50 % taken as held' if sampled else 'exact diagonal of G'}); "
-            f"{against_h:.1%} against tr(H), which the paper compared it with")
-    kron = [n for n in ("kfac", "kflr", "kfra") if n in results and results[n].ok]
-    if kron:
-        errors = {label(n): metrics.trace_error(results[n], exact) for n in kron}
-        add("Kronecker-factored traces differ from the exact trace", all(e > 1e-4 for e in errors.values()),
-            "; ".join(f"{n}: {e:.1%}" for n, e in errors.items()))
-    hutchinson_claim = "Hutchinson's estimate approaches the exact trace as samples grow"
-    if isinstance(trace_study, str):
-        add(hutchinson_claim, None, trace_study)
-    elif trace_study is not None:
-        rows = {r["samples"]: r for r in trace_study["hutchinson_curve"]}
-        m_first = max(m for m in rows if m <= PAPER["hutchinson_samples"])
-        m_last = max(rows)
-        rmse = {m: np.sqrt(rows[m]["std"] ** 2 + (rows[m]["mean"] - exact.trace) ** 2) / abs(exact.trace)
-                for m in (m_first, m_last)}
-        add(hutchinson_claim, bool(rmse[m_last] < rmse[m_first]),
-            f"relative RMSE over {trace_study['repeats']} independent repeats: {rmse[m_first]:.1%} at {m_first} "
-            f"samples, {rmse[m_last]:.1%} at {m_last}")
-    try:
-        blocks = studies.hessian_vs_ggn(config)
-    except Exception as refusal:  # over budget: say so instead of guessing
-        add("ReLU: Hessian = GGN", None, str(refusal))
-        return claims
+        error, against_h = metrics.trace_error(found, ggn), metrics.trace_error(found, ev.exact)
+        sampled = get_spec(name).stochastic
+        out.append(verdict(f"{label}'s trace {'estimates' if sampled else 'equals'} the GGN's trace tr(G)",
+                           error < (0.5 if sampled else 1e-4),
+                           f"relative error {error:.1e} against tr(G) ("
+                           + ("one Monte-Carlo sample; within 50 % taken as held" if sampled else "exact diagonal of G")
+                           + f"); {against_h:.1%} against tr(H), which the paper compared it with"))
+    return out
+
+
+KRONECKER = ("kfac", "kflr", "kfra")
+
+
+def _kronecker_traces(ev: Evidence) -> list[dict]:
+    found = {get_spec(n).label: ev.ok(n) for n in KRONECKER if ev.ok(n) is not None}
+    if not found:
+        return []
+    errors = {label: metrics.trace_error(r, ev.exact) for label, r in found.items()}
+    return [verdict("Kronecker-factored traces differ from the exact trace", all(e > 1e-4 for e in errors.values()),
+                    "; ".join(f"{n}: {e:.1%}" for n, e in errors.items()))]
+
+
+HUTCHINSON_CLAIM = "Hutchinson's estimate approaches the exact trace as samples grow"
+
+
+def _hutchinson_converges(ev: Evidence) -> list[dict]:
+    study = ev.trace_study
+    if study is None:
+        return []
+    if isinstance(study, str):
+        return [verdict(HUTCHINSON_CLAIM, None, study)]
+    rows = {r["samples"]: r for r in study["hutchinson_curve"]}
+    first = max(m for m in rows if m <= paper.HUTCHINSON_SAMPLES)
+    last = max(rows)
+    rmse = {m: metrics.relative_rmse(rows[m]["mean"], rows[m]["std"], ev.exact.trace) for m in (first, last)}
+    return [verdict(HUTCHINSON_CLAIM, rmse[last] < rmse[first],
+                    f"relative RMSE over {study['repeats']} independent repeats: {rmse[first]:.1%} at {first} "
+                    f"samples, {rmse[last]:.1%} at {last}")]
+
+
+def _hessian_equals_ggn(ev: Evidence) -> list[dict]:
+    blocks = ev.blocks()
     within = [b for b in blocks["blocks"] if b["within_layer"]]
     across = [b for b in blocks["blocks"] if not b["within_layer"]]
-    held_within = all(b["agree"] for b in within)
-    held_across = all(b["agree"] for b in across)
-    add(f"'{config.activation}: Hessian = GGN' within each layer", held_within,
-        "largest relative block difference within layers: "
-        f"{max(b['relative_difference'] for b in within):.1e}")
+    activation = ev.config.activation
+    out = [verdict(f"'{activation}: Hessian = GGN' within each layer", all(b["agree"] for b in within),
+                   f"largest relative block difference within layers: {max(b['relative_difference'] for b in within):.1e}")]
     if across:
-        add(f"'{config.activation}: Hessian = GGN' across layers", held_across,
-            f"largest relative block difference across layers: {max(b['relative_difference'] for b in across):.2f}; "
-            f"smallest eigenvalue of H {blocks['hessian_min_eigenvalue']:.3g} vs GGN {blocks['ggn_min_eigenvalue']:.1e}")
-    return claims
+        out.append(verdict(f"'{activation}: Hessian = GGN' across layers", all(b["agree"] for b in across),
+                           "largest relative block difference across layers: "
+                           f"{max(b['relative_difference'] for b in across):.2f}; smallest eigenvalue of H "
+                           f"{blocks['hessian_min_eigenvalue']:.3g} vs GGN {blocks['ggn_min_eigenvalue']:.1e}"))
+    return out
 
 
-#: outliers are looked for among the top ``OUTLIER_SEARCH(C)`` eigenvalues
-OUTLIER_SEARCH = lambda num_classes: 2 * num_classes + 2
-#: eigenvalues below this fraction of the largest are the bulk at zero, never an outlier gap
-OUTLIER_FLOOR = 1e-6
-
-OUTLIER_RULE = ("outliers = the top k eigenvalues, k where the ratio of consecutive eigenvalues "
-                "λ_k / λ_(k+1) is largest among the top 2C + 2 (eigenvalues below 1e-6 λ_1 excluded)")
-
-
-def outliers(eigenvalues, num_classes: int) -> dict:
-    """Eigenvalues clearly separated from the bulk, by the largest-gap rule :data:`OUTLIER_RULE`.
-
-    Papyan (2019, 2020) finds C outliers (or C - 1 by the structure used), from the class means
-    of the gradients; the rule needs no threshold chosen per run.
-
-    >>> outliers([0.0, 0.01, 0.02, 0.03, 1.0, 2.0, 3.0], 3)["count"]
-    3
-    """
-    values = np.sort(np.asarray(eigenvalues, dtype=float))[::-1]
-    top = values[0] if len(values) else 0.0
-    candidates = values[: OUTLIER_SEARCH(num_classes) + 1]
-    candidates = candidates[candidates > OUTLIER_FLOOR * top] if top > 0 else candidates[:0]
-    if len(candidates) < 2:
-        return {"count": 0, "gap": None, "values": candidates.tolist(), "rule": OUTLIER_RULE}
-    ratios = candidates[:-1] / candidates[1:]
-    k = int(np.argmax(ratios)) + 1
-    return {"count": k, "gap": float(ratios[k - 1]), "values": candidates[:k].tolist(),
-            "next": float(candidates[k]), "rule": OUTLIER_RULE}
+# ----------------------------------------------------------------------------- the shape's claims
+def _outliers(ev: Evidence) -> list[dict]:
+    c = ev.config.num_classes
+    found = outliers(ev.exact.spectrum, c)
+    values = ", ".join(f"{v:.3g}" for v in found["values"][:12]) + (", ..." if found["count"] > 12 else "")
+    return [verdict(f"About C outliers for C = {c} classes (Papyan 2019, 2020; Sagun et al. 2017)",
+                    found["count"] in (c - 1, c),
+                    f"{found['count']} outliers ({values}) above a gap of {found['gap'] or 0:.2g}x; held if C - 1 or "
+                    f"C. Rule: {OUTLIER_RULE}")]
 
 
-def shape_claims(config: ExperimentConfig, results: dict[str, Result], counterparts: dict | None = None) -> list[dict]:
-    """The claims the network's shape makes checkable, on this run (sources in each claim).
+def _counterpart_errors(field_name: str, ev: Evidence) -> tuple[list[dict], list[dict] | None]:
+    study = ev.counterparts.get(field_name)
+    if study is None:
+        return [], None
+    runs = study["runs"]
+    failed = [r for r in runs if "error" in r]
+    if failed:
+        return [verdict(f"Counterpart comparison ({field_name})", None,
+                        "; ".join(f"{r['label']}: {r['error']}" for r in failed))], None
+    return [], runs
 
-    Args:
-        config: the experiment.
-        results: cached results with the exact Hessian's (and the exact GGN's, if computed).
-        counterparts: field -> :func:`core.studies.counterpart_study` for the claims that compare
-            two runs (``"loss"``: H vs GGN under MSE and cross-entropy; ``"batch_norm"``: with and
-            without BatchNorm); those claims are only made when given.
+
+def _mse_closer_to_ggn(ev: Evidence) -> list[dict]:
+    said, runs = _counterpart_errors("loss", ev)
+    if runs is None:
+        return said
+    by_loss = {r["config"]["loss"]: r for r in runs}
+    mse, ce = by_loss["mse"], by_loss["cross_entropy"]
+    claim = ("H is closer to the GGN under MSE than under cross-entropy (Schraudolph 2002; Martens 2020, 'New "
+             "insights and perspectives on the natural gradient method')")
+    if mse["h_vs_g"] is None or ce["h_vs_g"] is None:
+        return [verdict(claim, None, "the dense GGN is over the budget for one of the runs: "
+                        + "; ".join(r["h_vs_g_error"] for r in runs if "h_vs_g_error" in r))]
+    return [verdict(claim, mse["h_vs_g"] < ce["h_vs_g"],
+                    f"‖H − G‖_F / ‖H‖_F = {mse['h_vs_g']:.2e} with MSE, {ce['h_vs_g']:.2e} with cross-entropy "
+                    "(same network, schedule and seed; G uses each loss's own output Hessian)")]
+
+
+def _batch_norm_effects(ev: Evidence) -> list[dict]:
+    said, runs = _counterpart_errors("batch_norm", ev)
+    if runs is None:
+        return said
+    here, there = runs
+    with_bn, without = (here, there) if ev.config.batch_norm else (there, here)
+    gap = lambda r: r["outliers"]["gap"] or 1.0
+    return [verdict("BatchNorm makes the top eigenvalues less isolated (Ghorbani, Krishnan & Xiao 2019)",
+                    gap(with_bn) < gap(without),
+                    f"outlier gap λ_k / λ_(k+1): {gap(with_bn):.2f}x with BatchNorm ({with_bn['outliers']['count']} "
+                    f"outliers), {gap(without):.2f}x without ({without['outliers']['count']})"),
+            verdict("BatchNorm lowers the top eigenvalue and the trace (not always: Yao et al. 2020)",
+                    with_bn["top"] < without["top"] and with_bn["trace"] < without["trace"],
+                    f"λ_max {with_bn['top']:.3g} with BatchNorm vs {without['top']:.3g} without; trace "
+                    f"{with_bn['trace']:.3g} vs {without['trace']:.3g} (eval-mode Hessians, same schedule and seed)")]
+
+
+#: every claim the tool checks, in the order shown
+CLAIMS: tuple[Claim, ...] = (
+    Claim("pyhessian_top_k", "paper", "PyHessian's top-10 eigenvalues equal the exact ones", "the paper, Fig. 1",
+          _pyhessian_top_k, about=("pyhessian_top_k",)),
+    Claim("diag_hessian_trace", "paper", "BackPACK's DiagHessian trace equals the exact trace", "the paper, Fig. 2",
+          _diag_hessian_trace, about=("diag_hessian",)),
+    Claim("ggn_diagonal_traces", "paper", "BackPACK's GGN diagonals' traces equal the GGN's trace", "the paper, Fig. 2",
+          _ggn_diagonal_traces, about=("diag_ggn_exact", "diag_ggn_mc"), needs=(GGN_REFERENCE,)),
+    Claim("kronecker_traces", "paper", "Kronecker-factored traces differ from the exact trace", "the paper, Fig. 2",
+          _kronecker_traces, about=KRONECKER),
+    Claim("hutchinson_converges", "paper", HUTCHINSON_CLAIM, "the paper, Fig. 3", _hutchinson_converges),
+    Claim("hessian_equals_ggn", "paper", "'{activation}: Hessian = GGN'", "the paper, citing Botev et al. (2017)",
+          _hessian_equals_ggn),
+    Claim("outliers", "shape", "About C outliers for C classes", "Papyan (2019, 2020); Sagun et al. (2017)", _outliers),
+    Claim("mse_closer_to_ggn", "shape", "H is closer to the GGN under MSE than under cross-entropy",
+          "Schraudolph (2002); Martens (2020)", _mse_closer_to_ggn),
+    Claim("batch_norm", "shape", "BatchNorm makes the top eigenvalues less isolated and lowers them",
+          "Ghorbani, Krishnan & Xiao (2019); Yao et al. (2020)", _batch_norm_effects),
+)
+
+
+def applicable(group: str, selected) -> list[Claim]:
+    """The claims of ``group`` a selection of methods makes checkable."""
+    return [c for c in CLAIMS if c.group == group and (not c.about or set(c.about) & set(selected))]
+
+
+def claim_methods(selected, groups=tuple(GROUPS)) -> list[str]:
+    """The methods the claims of ``groups`` read for a selection: the selected ones they are
+    about, plus what they also need (the exact GGN for the GGN diagonals)."""
+    needed = []
+    for group in groups:
+        for claim in applicable(group, selected):
+            needed += [m for m in claim.about if m in selected] + list(claim.needs)
+    return list(dict.fromkeys(needed))
+
+
+def check(group: str, config: ExperimentConfig, results: dict[str, Result], trace_study: dict | str | None = None,
+          counterparts: dict | None = None) -> list[dict]:
+    """The verdicts of every claim of ``group`` checkable on these results.
+
     Returns:
-        ``[{"claim", "held" (True/False/None), "evidence"}]`` like :func:`paper_claims`.
+        ``[{"claim", "held" (True / False / None for not checked), "evidence"}]``; without the
+        exact Hessian, one verdict saying so.
     """
-    claims = []
-    add = lambda claim, held, evidence: claims.append({"claim": claim, "held": held, "evidence": evidence})
-    exact = results.get("exact_hessian")
+    exact = results.get(REFERENCE)
     if exact is None or not exact.ok:
-        return [{"claim": "The shape claims need the exact Hessian", "held": None,
-                 "evidence": exact.error if exact is not None else "not computed"}]
-    c = config.num_classes
-    found = outliers(exact.spectrum, c)
-    add(f"About C outliers for C = {c} classes (Papyan 2019, 2020; Sagun et al. 2017)", found["count"] in (c - 1, c),
-        f"{found['count']} outliers ({', '.join(f'{v:.3g}' for v in found['values'][:12])}"
-        f"{', ...' if found['count'] > 12 else ''}) above a gap of {found['gap'] or 0:.2g}x; held if C - 1 or C. "
-        f"Rule: {OUTLIER_RULE}")
-    for field, study in (counterparts or {}).items():
-        runs = study["runs"]
-        if any("error" in r for r in runs):
-            add(f"Counterpart comparison ({field})", None, "; ".join(f"{r['label']}: {r['error']}" for r in runs
-                                                                 if "error" in r))
-            continue
-        here, there = runs
-        if field == "loss":
-            by_loss = {r["config"]["loss"]: r for r in runs}
-            mse, ce = by_loss["mse"], by_loss["cross_entropy"]
-            if mse["h_vs_g"] is None or ce["h_vs_g"] is None:
-                add("H is closer to the GGN under MSE than under cross-entropy", None,
-                    "the dense GGN is over the budget for one of the runs")
-                continue
-            add("H is closer to the GGN under MSE than under cross-entropy (Schraudolph 2002; Martens 2020, 'New insights and perspectives on the natural gradient method')",
-                mse["h_vs_g"] < ce["h_vs_g"],
-                f"‖H − G‖_F / ‖H‖_F = {mse['h_vs_g']:.2e} with MSE, {ce['h_vs_g']:.2e} with cross-entropy "
-                "(same network, schedule and seed; G uses each loss's own output Hessian)")
-        else:
-            with_bn, without = (here, there) if config.batch_norm else (there, here)
-            gap = lambda r: r["outliers"]["gap"] or 1.0
-            add("BatchNorm makes the top eigenvalues less isolated (Ghorbani, Krishnan & Xiao 2019)",
-                gap(with_bn) < gap(without),
-                f"outlier gap λ_k / λ_(k+1): {gap(with_bn):.2f}x with BatchNorm ({with_bn['outliers']['count']} "
-                f"outliers), {gap(without):.2f}x without ({without['outliers']['count']})")
-            add("BatchNorm lowers the top eigenvalue and the trace (not always: Yao et al. 2020)",
-                with_bn["top"] < without["top"] and with_bn["trace"] < without["trace"],
-                f"λ_max {with_bn['top']:.3g} with BatchNorm vs {without['top']:.3g} without; trace "
-                f"{with_bn['trace']:.3g} vs {without['trace']:.3g} (eval-mode Hessians, same schedule and seed)")
-    return claims
+        return [verdict(f"{GROUPS[group]}: the claims need the exact Hessian", None,
+                        exact.error if exact is not None else "not computed")]
+    evidence = Evidence(config, results, trace_study, counterparts or {})
+    out = []
+    for claim in applicable(group, results):
+        try:
+            out += claim.check(evidence)
+        except BudgetExceeded as refusal:  # the only "not checked": what the budget refused, said
+            out.append(verdict(claim.statement.format(**config.to_dict()), None, str(refusal)))
+    return out

@@ -1,15 +1,14 @@
 """Where computations run: ``cpu``, ``cuda`` or ``auto`` (the GPU when there is one).
 
 The device is part of the configuration (and so of every cache key): results on a GPU may
-differ from the CPU's in the last bits. Nothing requires a GPU: ``auto`` picks the CPU where
+differ from the CPU's in the last bits. Which methods run on a GPU is a fact of each method's
+catalogue line (``gpu``); the others run on the CPU only. Nothing requires a GPU: ``auto`` picks the CPU where
 no CUDA device is visible, and asking for ``cuda`` there is refused with one line.
 """
 
 from __future__ import annotations
 
 DEVICES = ("cpu", "cuda", "auto")
-#: methods whose code keeps its tensors on the problem's device (ours); the others run on the CPU only
-GPU_READY = ("exact_hessian", "exact_ggn", "lanczos", "hutchinson", "slq")
 
 
 def cuda_available() -> bool:

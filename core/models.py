@@ -1,7 +1,7 @@
 """Architectures: one table from a name to a builder; P is read from the built model.
 
-Adding an architecture is one builder here, one choice in
-:data:`core.config.ARCHITECTURES` and its tests. Every builder takes the config, the input
+An architecture is its layer table in :mod:`core.shapes` (:data:`core.shapes.SHAPES`), built
+here by :func:`build_from_shapes`; a new kind of module also needs its case there. Every builder takes the config, the input
 dimension of the dataset actually used and the number of classes, and returns a module whose
 parameters are all trainable and are initialised from ``config.seed`` (PyTorch's default
 initialisation, drawn from a private generator state so the global RNG is left as found).
@@ -41,24 +41,6 @@ ACTIVATION_MODULES = {
     "leaky_relu": nn.LeakyReLU,
     "softplus": nn.Softplus,
 }
-
-
-def build_mlp(layer_sizes: list[int], activation: str, seed: int) -> nn.Sequential:
-    """An MLP with PyTorch's default initialisation drawn from ``seed``.
-
-    Args:
-        layer_sizes: ``[inputs, hidden..., outputs]``.
-        activation: a key of :data:`ACTIVATION_MODULES`.
-        seed: initialisation seed; the global RNG state is restored afterwards.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        layers: dict[str, nn.Module] = {}
-        for i, (fan_in, fan_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:]), start=1):
-            layers[f"fc{i}"] = nn.Linear(fan_in, fan_out)
-            if i < len(layer_sizes) - 1:
-                layers[f"act{i}"] = ACTIVATION_MODULES[activation]()
-        return nn.Sequential(OrderedDict(layers))
 
 
 def build_from_shapes(config: ExperimentConfig, input_dim: int, num_classes: int) -> nn.Sequential:

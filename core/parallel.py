@@ -2,7 +2,7 @@
 
 The methods of one configuration share only the trained weights, which the caller trains (and
 caches) first; each method can then run in its own process. A worker computes through
-:func:`core.pipeline.run`, so every result is cached on its own, under the same per-entry file
+the function it is given (:func:`core.pipeline.run`), so every result is cached on its own, under the same per-entry file
 lock as a serial run (two processes never compute one entry twice), and is the same result a
 serial run gives (same seeds; a test compares them).
 
@@ -11,9 +11,10 @@ calls, so the import of torch and the loading of the data (2-2.5 s a worker here
 per server.
 
 How many: ``$HESSIAN_WORKERS`` if set (1 turns parallelism off), else half the cores when
-there are at least 4, else none. The exact dense methods always stay in the calling process:
-their eigensolver already uses every core (MKL), and the H-vs-GGN block report reuses their
-matrices there (:func:`core.curvature.dense.full_matrix`). On a 2-core machine there is no core
+there are at least 4, else none. A method whose catalogue line says ``runs_in="caller"`` (the
+exact dense methods) always stays in the calling process: their eigensolver already uses every
+core (MKL), and the H-vs-GGN block report reuses their matrices there
+(:func:`core.curvature.dense.full_matrix`). On a 2-core machine there is no core
 to spare beside them, so the default is serial; ``python -m benchmarks`` measures both.
 """
 
@@ -26,8 +27,6 @@ from .config import ConfigError, ExperimentConfig
 
 #: environment variable: the number of worker processes (1: none)
 WORKERS_ENV = "HESSIAN_WORKERS"
-#: methods that always run in the calling process (see the module docstring)
-IN_CALLER = ("exact_hessian", "exact_ggn")
 
 
 def workers(cores: int | None = None) -> int:
@@ -49,15 +48,15 @@ def workers(cores: int | None = None) -> int:
     return cores // 2 if cores >= 4 else 1
 
 
-def _compute(config_dict: dict, method: str, options: dict, data_dir: str, cache_dir: str, threads: int):
-    """In a worker: the method's result, computed (and cached) there, or read from the cache."""
+def _compute(run, config_dict: dict, method: str, options: dict, data_dir: str, cache_dir: str, threads: int):
+    """In a worker: ``run(config, method, options)``, computed (and cached) there, or read from the cache."""
     import torch
 
-    from . import pipeline, workspace
+    from . import workspace
 
     torch.set_num_threads(threads)
     with workspace.using(data_dir=data_dir, cache_dir=cache_dir):
-        return pipeline.run(ExperimentConfig.from_dict(config_dict), method, options)
+        return run(ExperimentConfig.from_dict(config_dict), method, options)
 
 
 #: the worker pool, kept between calls: ``{worker count: executor}`` (at most one)
@@ -82,13 +81,21 @@ def _executor(count: int):
     return pool
 
 
-def submit(config: ExperimentConfig, methods: list[str], options: dict[str, dict], count: int) -> dict:
-    """Start ``methods`` on ``count`` workers; ``{method: future}`` (``future.result()`` is its Result)."""
+def in_caller(method: str) -> bool:
+    """Whether ``method`` must run in the calling process (its catalogue line's ``runs_in``)."""
+    from .methods import get_spec
+
+    return get_spec(method).runs_in == "caller"
+
+
+def submit(run, config: ExperimentConfig, methods: list[str], options: dict[str, dict], count: int) -> dict:
+    """Start ``run(config, method, options[method])`` for each of ``methods`` on ``count`` workers
+    (``run`` an importable function: it is sent by reference); ``{method: future}``."""
     from . import workspace
 
     here = workspace.current()
     threads = max(1, (os.cpu_count() or 1) // (2 * count))
     executor = _executor(count)
-    return {name: executor.submit(_compute, config.to_dict(), name, options[name], str(here.data_dir),
+    return {name: executor.submit(_compute, run, config.to_dict(), name, options[name], str(here.data_dir),
                                   str(here.cache_dir), threads)
             for name in methods}

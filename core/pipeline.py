@@ -16,7 +16,7 @@ True
 from __future__ import annotations
 
 import json
-
+from contextlib import contextmanager
 from functools import lru_cache
 
 from . import workspace
@@ -45,33 +45,18 @@ def dataset(config: ExperimentConfig):
     return _dataset(config, data_key(config), str(workspace.current().data_dir))
 
 
-@cached(returns=TrainingResult)
-def _train(config_dict: dict, data_key: str, version: str, progress=None) -> TrainingResult:
+@contextmanager
+def computing(config: ExperimentConfig):
+    """Run the body with torch using ``config.threads`` threads (the count is part of every cache
+    key: results can differ in the last bits with it), restored after."""
     import torch
 
-    from .training import train_model
-
-    COMPUTE_COUNTS["train"] += 1
-    config = ExperimentConfig.from_dict(config_dict)
-    torch.manual_seed(config.seed)
-    return train_model(config, dataset(config), progress=progress)
-
-
-def train(config: ExperimentConfig, progress=None) -> TrainingResult:
-    """Train (or load from the cache) the configured network.
-
-    Args:
-        config: the experiment.
-        progress: ``progress(fraction)`` during training, if it runs.
-    Returns:
-        The weights and metrics (:class:`~core.results.TrainingResult`).
-    Raises:
-        BudgetExceeded: training would take longer than the budget (checked before it starts).
-    """
-    config = config.training_key()  # the studied checkpoint does not change the training
-    if not is_trained(config):
-        check_training(config)
-    return _train(config.to_dict(), data_key(config), code_version(), progress=progress)
+    before = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def check_training(config: ExperimentConfig):
@@ -79,16 +64,54 @@ def check_training(config: ExperimentConfig):
     from .budget import check_training as check
 
     examples = len(dataset(config).x_train)
-    return check(config.epochs, examples, size(config)[3].macs, config.epochs * config.steps_per_epoch(examples),
-                 config.checkpoints)
+    return check(config.epochs, examples, size(config).forward_macs,
+                 config.epochs * config.steps_per_epoch(examples), config.checkpoints)
+
+
+def _training_precheck(config_dict: dict, data_key: str, version: str) -> None:
+    check_training(ExperimentConfig.from_dict(config_dict))
+
+
+@cached(returns=TrainingResult, precheck=_training_precheck)
+def _train(config_dict: dict, data_key: str, version: str) -> TrainingResult:
+    import torch
+
+    from .training import train_model
+
+    COMPUTE_COUNTS["train"] += 1
+    config = ExperimentConfig.from_dict(config_dict)
+    torch.manual_seed(config.seed)
+    with computing(config):
+        return train_model(config, dataset(config))
+
+
+def _training_args(config: ExperimentConfig) -> tuple:
+    config = config.training_key()  # the studied checkpoint does not change the training
+    return config.to_dict(), data_key(config), code_version()
+
+
+def train(config: ExperimentConfig) -> TrainingResult:
+    """Train (or load from the cache) the configured network.
+
+    Returns:
+        The weights and metrics (:class:`~core.results.TrainingResult`).
+    Raises:
+        BudgetExceeded: training would take longer than the budget (checked before it starts).
+    """
+    return _train(*_training_args(config))
+
+
+def check_trainable(config: ExperimentConfig) -> None:
+    """Refuse, before any work, a training that is not cached and does not fit the budget."""
+    _train.check(*_training_args(config))
 
 
 def training_admitted(config: ExperimentConfig) -> bool:
-    """Whether training ``config`` fits the budget (:func:`check_training` without raising)."""
+    """Whether :func:`train` would be served or admitted (:func:`check_trainable` without raising)."""
     from .budget import BudgetExceeded
 
     try:
-        check_training(config)
+        check_trainable(config)
     except BudgetExceeded:
         return False
     return True
@@ -96,18 +119,17 @@ def training_admitted(config: ExperimentConfig) -> bool:
 
 def is_trained(config: ExperimentConfig) -> bool:
     """Whether :func:`train` would be served from the cache."""
-    config = config.training_key()
-    return _train.is_cached(config.to_dict(), data_key(config), code_version())
+    return _train.is_cached(*_training_args(config))
 
 
-def build_problem(config: ExperimentConfig, progress=None):
+def build_problem(config: ExperimentConfig):
     """The trained model, its loss and the fixed Hessian batch, as a :class:`~core.problem.Problem`."""
     import torch
 
     from .models import build_model, model_inputs
     from .problem import Problem
 
-    trained = train(config, progress=progress)
+    trained = train(config)
     data = dataset(config)
     model = build_model(config, data.input_dim, data.num_classes)
     state = trained.state if config.checkpoint == -1 else trained.checkpoints[config.checkpoint]["state"]
@@ -127,60 +149,66 @@ def num_params(config: ExperimentConfig) -> int:
 @lru_cache(maxsize=64)
 def _size(config: ExperimentConfig, data_key: str):
     from . import shapes
-    from .budget import Work, product_path
 
     if is_trained(config):  # the record says which data was used: no data, no model, no torch
         input_dim = config.input_dim(train(config).dataset_used)
     else:
         input_dim = dataset(config).input_dim
-    c = config.num_classes
-    layers = len(shapes.parameterised_layers(config, input_dim, c))
-    path = product_path(shapes.fast_products(config), config.hessian_batch_size, shapes.activations(config, input_dim, c))
-    work = Work(shapes.forward_macs(config, input_dim, c), path)
-    return shapes.num_params(config, input_dim, c), config.hessian_batch_size, layers, work
+    return shapes.size(config, input_dim, config.num_classes)
 
 
 def size(config: ExperimentConfig):
-    """``(P, N, parameterised layers, Work)`` of the configured problem, known before any
-    training (:class:`core.budget.Work`: what one curvature product costs)."""
+    """The :class:`~core.shapes.Size` of the configured problem (P, N, layers, what one curvature
+    product costs), known before any training."""
     return _size(config, data_key(config))
 
 
+def validate(config: ExperimentConfig, method: str, options: dict | None = None) -> dict:
+    """``method``'s resolved options, checked for name, type and against this problem's P
+    (e.g. Lanczos' ``k`` >= P), before any work; :class:`~core.methods.MethodError` otherwise."""
+    from .methods import check_for_size
+
+    resolved = resolve_options(method, options)
+    check_for_size(method, resolved, size(config).num_params)
+    return resolved
+
+
 def check(config: ExperimentConfig, method: str, options: dict | None = None) -> dict:
-    """Everything about running ``method`` on ``config`` that can be refused before any work.
+    """Everything about running ``method`` on ``config`` that can be refused before any work:
+    :func:`validate`, the training's budget, the method's budget.
 
     Returns:
         The resolved options.
     Raises:
-        MethodError: a bad method, option, or an option out of range for this P
-            (e.g. Lanczos' ``k`` >= P).
-        BudgetExceeded: the method's cost estimate is over the budget.
+        MethodError: a bad method or option (also one out of range for this P).
+        BudgetExceeded: training or the method's cost estimate is over the budget.
     """
-    from .budget import check_method
-    from .methods import check_for_size, get_spec
+    from .methods import check_budget
 
-    resolved = resolve_options(method, options)
-    if not is_trained(config):
-        check_training(config)
-    p, n, layers, work = size(config)
-    check_for_size(method, resolved, p)
-    check_method(method, get_spec(method).label, resolved, p, n, layers, work=work)
+    resolved = validate(config, method, options)
+    check_trainable(config)
+    check_budget(method, resolved, size(config))
     return resolved
 
 
-@cached(returns=Result)
-def _run(config_dict: dict, method: str, options: dict, data_key: str, version: str) -> Result:
+def _result_precheck(config_dict: dict, method: str, options: dict, data_key: str, version: str) -> None:
+    check(ExperimentConfig.from_dict(config_dict), method, options)
+
+
+@cached(returns=Result, precheck=_result_precheck)
+def _result(config_dict: dict, method: str, options: dict, data_key: str, version: str) -> Result:
     import numpy as np
     import torch
 
-    from .methods import run_method
+    from .methods import compute_result
 
     COMPUTE_COUNTS[method] += 1
     config = ExperimentConfig.from_dict(config_dict)
     problem = build_problem(config)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    return run_method(method, problem, options, raise_refusal=True)  # joblib caches no exception
+    with computing(config):
+        return compute_result(method, problem, options, raise_refusal=True)  # a refusal is never cached
 
 
 def run(config: ExperimentConfig, method: str, options: dict | None = None) -> Result:
@@ -200,41 +228,40 @@ def run(config: ExperimentConfig, method: str, options: dict | None = None) -> R
     from .methods import get_spec
 
     resolved = resolve_options(method, options)
-    try:
-        if not is_cached(config, method, resolved):
-            check(config, method, resolved)  # refused before training or any product
-        return _run(config.to_dict(), method, resolved, data_key(config), code_version())
+    try:  # refused before training or any product (the entry's precheck)
+        return _result(config.to_dict(), method, resolved, data_key(config), code_version())
     except BudgetExceeded as refusal:  # re-decided against the budget in force on every call
         return Result.failed(method, get_spec(method).family, str(refusal), resolved)
 
 
 def is_cached(config: ExperimentConfig, method: str, options: dict | None = None) -> bool:
     """Whether :func:`run` would be served from the cache."""
-    return _run.is_cached(config.to_dict(), method, resolve_options(method, options), data_key(config),
-                          code_version())
+    return _result.is_cached(config.to_dict(), method, resolve_options(method, options), data_key(config),
+                             code_version())
 
 
 def selection(methods) -> list[str]:
-    """``methods`` with the exact Hessian (every comparison's reference) first, no repeats."""
-    return list(dict.fromkeys(["exact_hessian", *methods]))
+    """``methods`` with the reference (:data:`core.methods.REFERENCE`, the exact Hessian) first, no repeats."""
+    from .methods import REFERENCE
+
+    return list(dict.fromkeys([REFERENCE, *methods]))
 
 
-def results_for(config: ExperimentConfig, methods, samples: int, progress=None,
-                workers: int | None = None) -> dict[str, Result]:
+def results_for(config: ExperimentConfig, methods, samples: int, workers: int | None = None) -> dict[str, Result]:
     """Results of ``methods`` plus the exact Hessian, each with the options ``samples`` sets.
 
     Args:
         config: the experiment.
         methods: registry names.
         samples: the Hutchinson sample count (see :func:`core.methods.options_for`).
-        progress: ``progress(i, n, name)`` before each method, if given.
         workers: worker processes for the methods not cached yet (default
-            :func:`core.parallel.workers`: none on fewer than 4 cores); the exact dense
-            methods always run here.
+            :func:`core.parallel.workers`: none on fewer than 4 cores); a method that runs
+            in the caller (its catalogue line) always runs here.
+    Each method is announced to the progress listener (:func:`core.progress.stage`) as it starts.
     Returns:
         ``{name: Result}`` in the order of :func:`selection`.
     """
-    from . import parallel
+    from . import parallel, progress
     from .methods import MethodError, get_spec
 
     names = selection(methods)
@@ -242,16 +269,15 @@ def results_for(config: ExperimentConfig, methods, samples: int, progress=None,
     workers = parallel.workers() if workers is None else workers
     pending = {}
     if workers > 1:
-        farmed = [n for n in names if n not in parallel.IN_CALLER and not is_cached(config, n, options[n])]
-        if len(farmed) >= 2 and (is_trained(config) or training_admitted(config)):
+        farmed = [n for n in names if not parallel.in_caller(n) and not is_cached(config, n, options[n])]
+        if len(farmed) >= 2 and training_admitted(config):
             train(config)  # once, here: the workers read the weights from the cache
-            pending = parallel.submit(config, farmed, options, workers)
+            pending = parallel.submit(run, config, farmed, options, workers)
     results = {}
     try:
         order = [name for name in names if name not in pending] + list(pending)
         for i, name in enumerate(order):
-            if progress is not None:
-                progress(i, len(order), name)
+            progress.stage(get_spec(name).label, i, len(order))
             try:
                 results[name] = pending.pop(name).result() if name in pending else run(config, name, options[name])
             except MethodError as unfit:  # a default that does not fit this P: that method says so

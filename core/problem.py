@@ -28,9 +28,9 @@ from torch import nn
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
 from . import progress
-from .budget import Work, product_path
 from .curvature import mlp_rop
 from .losses import LOSSES, loss_module, targets
+from .shapes import Size, module_macs, product_path
 
 #: the working set one chunk of batched products may take
 CHUNK_BYTES = 2**30
@@ -92,9 +92,9 @@ class Problem:
         model: the trained network (put in eval mode: BatchNorm uses its running statistics,
             so the loss is a fixed function of the parameters).
         x: the batch's inputs, shaped as the model takes them.
-        y: the batch's class labels (:attr:`labels`); :attr:`y` becomes what the loss compares
-            the outputs with (:func:`core.losses.targets`: the labels, or one-hot rows for
-            ``mse``), and is what libraries are given.
+        y: the batch's class labels (kept as :attr:`labels`); :attr:`targets` is what the loss
+            compares the outputs with (:func:`core.losses.targets`: the labels, or one-hot rows
+            for ``mse``), and is what libraries are given.
         loss: a key of :data:`LOSSES`.
         chunk_size: how many vectors one batched product handles at once, at most; fewer when
             one chunk's working set (about ``4 (2P + 4 N units)`` bytes per vector, with
@@ -111,8 +111,8 @@ class Problem:
         self.key = key  # what identifies this problem across rebuilds (configuration, data, code), if known
         units = self._activations_per_example()
         self.num_classes = units[-1] if units else 0
-        self.y = targets(loss, y, self.num_classes)
-        self.y = self._targets_in(next(model.parameters()).dtype)
+        self.targets = targets(loss, y, self.num_classes)
+        self.targets = self._targets_in(next(model.parameters()).dtype)
         self._loss_function = LOSSES[loss][0]
         self.chunk_size = chunk_size
         self.blocks: list[Block] = []
@@ -128,38 +128,39 @@ class Problem:
                 self.layers.append(Layer(name, module, tuple(own)))
         per_vector = 4 * (2 * self.num_params + 4 * self.batch_size * max(sum(units), 1))
         self.chunk_size = max(1, min(chunk_size, CHUNK_BYTES // per_vector))
-        self._fast = loss in mlp_rop.LOSSES and mlp_rop.supports(model)
-        self.product_path = product_path(self._fast, self.batch_size, sum(units))
+        fast = loss in mlp_rop.LOSSES and mlp_rop.supports(model)
+        self.product_path = product_path(fast, self.batch_size, sum(units))
         self.hvp_count = 0  # Hessian- (or GGN-) vector products applied so far
         self._gradient_graphs: dict = {}  # float type (or ("ggn", float type)) -> kept graphs
 
     def _targets_in(self, dtype: torch.dtype | None) -> torch.Tensor:
         """The targets for a loss computed in ``dtype``: labels stay int64, one-hot rows take ``dtype``."""
-        return self.y.to(dtype) if self.y.is_floating_point() and dtype is not None else self.y
+        return self.targets.to(dtype) if self.targets.is_floating_point() and dtype is not None else self.targets
 
     def _activations_per_example(self) -> list[int]:
         """Output sizes of the leaf modules for one example, in forward order (the last: C);
         also sets :attr:`forward_macs`, the multiply-adds of one example's forward pass, read from
-        the model itself so any model has a cost estimate (:mod:`core.shapes` gives the same
-        numbers for the configured architectures before anything is built; a test ties the two)."""
+        the model itself so any model has a cost estimate (by :func:`core.shapes.module_macs`, the
+        rule the layer table uses for the configured architectures before anything is built; a
+        test ties the two)."""
         sizes, macs = [], []
 
         def record(module, _inputs, out):
             sizes.append(out[0].numel())
             if isinstance(module, nn.Linear):
-                macs.append(module.in_features * module.out_features)
+                macs.append(module_macs("linear", module.out_features, module.in_features))
             elif isinstance(module, nn.Conv2d):
                 kh, kw = module.kernel_size
                 macs.append(out[0].numel() * module.in_channels // module.groups * kh * kw)
             elif isinstance(module, nn.modules.batchnorm._BatchNorm):
-                macs.append(2 * out[0].numel())
+                macs.append(module_macs("batchnorm", out[0].numel()))
             elif isinstance(module, nn.Flatten):
-                macs.append(0)
+                macs.append(module_macs("flatten", 0))
             elif isinstance(module, nn.MaxPool2d):
-                macs.append(out[0].numel() * module.kernel_size ** 2 if isinstance(module.kernel_size, int)
-                            else out[0].numel())
+                kernel = module.kernel_size if isinstance(module.kernel_size, int) else 1
+                macs.append(module_macs("maxpool2d", out[0].numel(), kernel=kernel))
             else:
-                macs.append(out[0].numel())
+                macs.append(module_macs(type(module).__name__.lower(), out[0].numel()))
 
         hooks = [m.register_forward_hook(record) for m in self.model.modules() if not list(m.children())]
         try:
@@ -172,9 +173,9 @@ class Problem:
         return sizes
 
     @property
-    def work(self) -> Work:
-        """What one product costs, for the budget (:class:`core.budget.Work`)."""
-        return Work(self.forward_macs, self.product_path)
+    def size(self) -> Size:
+        """What the budget needs to know about this problem (:class:`core.shapes.Size`)."""
+        return Size(self.num_params, self.batch_size, len(self.layers), self.forward_macs, self.product_path)
 
     @property
     def device(self) -> torch.device:
@@ -248,7 +249,7 @@ class Problem:
 
     def hvp_batch(self, vectors: torch.Tensor) -> torch.Tensor:
         """Rows of ``vectors`` (c, P) mapped to rows of ``(H @ vectors.T).T``."""
-        if self._fast:
+        if self.product_path == "fast":
             apply = lambda chunk: mlp_rop.curvature_matmat(self.model, self.x, self.labels, chunk,
                                                            loss=self.loss_name)
         else:  # in the vectors' float type (a float64 spectrum of a float32 model is float64 throughout)
@@ -267,7 +268,7 @@ class Problem:
         ``jvp(grad)``, which redoes the forward and first backward each call; for many vectors
         at once ``vmap(jvp(grad))`` is faster (22 ms for 64 against 47 ms), hence
         :data:`FEW_VECTORS`, unless one vector's activations over the batch are large
-        (:func:`core.budget.product_path`): on a CNN on 14x14 MNIST with N = 1,000 this path
+        (:func:`core.shapes.product_path`): on a CNN on 14x14 MNIST with N = 1,000 this path
         takes 16 ms a vector at every chunk size and ``vmap`` 30-40 ms."""
         if vectors.dtype not in self._gradient_graphs:
             theta = self.flat_params().to(vectors.dtype).requires_grad_(True)
@@ -283,7 +284,7 @@ class Problem:
 
     def ggn_vp_batch(self, vectors: torch.Tensor) -> torch.Tensor:
         """Rows of ``vectors`` mapped by the generalized Gauss-Newton matrix G."""
-        if self._fast:
+        if self.product_path == "fast":
             apply = lambda chunk: mlp_rop.curvature_matmat(self.model, self.x, self.labels, chunk, ggn=True,
                                                            loss=self.loss_name)
         else:  # in the vectors' float type

@@ -8,8 +8,10 @@ progress bar, a CLI) listens for the duration of a computation::
 
 The loops that make up the cost of every method report what they did with :func:`tick`:
 curvature products (every batched product of :class:`core.problem.Problem`, and PyHessian's),
-training steps. At most every ``interval`` seconds the callback gets the running
-:class:`Counts`.
+training steps. A computation made of steps (the methods of one configuration, the checkpoints
+of a trajectory) says which one runs now with :func:`stage`. At most every ``interval`` seconds,
+and at once on a new stage, the callback gets the running :class:`Counts`. This is the only
+progress channel of ``core``: no function takes a progress callback.
 
 The callback is also where a computation stops. If it raises (Streamlit raises its own stop
 or rerun exception from inside any element update once the user presses Stop or changes a
@@ -30,11 +32,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
+@dataclass(frozen=True)
+class Stage:
+    """The step that runs now: what it is, its index among ``total``, and the counts when it began."""
+
+    text: str
+    index: int
+    total: int
+    since: Counter
+
+    @property
+    def fraction(self) -> float:
+        return self.index / self.total if self.total else 0.0
+
+
 @dataclass
 class Counts:
-    """What was done since listening began, e.g. ``{"products": 1200, "training steps": 150}``."""
+    """What was done since listening began, e.g. ``{"products": 1200, "training steps": 150}``,
+    and the stage that runs now (None before the first)."""
 
     done: Counter = field(default_factory=Counter)
+    stage: Stage | None = None
 
     def __getitem__(self, what: str) -> int:
         return self.done[what]
@@ -66,6 +84,16 @@ def listening(callback, interval: float = 0.25):
         yield listener.counts
     finally:
         _LISTENER.reset(token)
+
+
+def stage(text: str, index: int, total: int) -> None:
+    """Say that step ``index`` of ``total`` (from 0), ``text``, begins; the listener hears it at once."""
+    listener = _LISTENER.get()
+    if listener is None:
+        return
+    listener.counts.stage = Stage(text, index, total, listener.counts.done.copy())
+    listener.last = time.monotonic()
+    listener.callback(listener.counts)
 
 
 def tick(units: int = 1, what: str = "products") -> None:

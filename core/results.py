@@ -2,7 +2,7 @@
 
 * :class:`Estimate`: what a method function returns: the quantities it estimated, nothing
   about who it is or how long it took;
-* :class:`Result`: what :func:`core.methods.run_method` builds from an estimate: the method's
+* :class:`Result`: what :func:`core.methods.compute_result` builds from an estimate: the method's
   name, family and matrix, the resolved options, wall time and memory, or the reason it could
   not run. Every page and the CLI read only named fields of it;
 * :class:`Density`: a smoothed spectral density (SLQ);

@@ -14,15 +14,22 @@ import math
 
 from .cache import COMPUTE_COUNTS, cached, code_version
 from .config import ConfigError, ExperimentConfig
-from .methods import DEFAULT_SAMPLES, get_spec, round_to_multiple
-from .pipeline import (build_problem, check_training, data_key, is_trained, num_params, results_for, run,
-                       size)
+from .methods import DEFAULT_SAMPLES, GGN_REFERENCE, REFERENCE, check_budget, get_spec, round_to_multiple
+from .pipeline import build_problem, check_trainable, computing, data_key, num_params, results_for, run, size
 
 #: independent repeats of the trace study unless chosen
 DEFAULT_REPEATS = 10
 
 
-@cached(returns=dict)
+def _hutchinson_precheck(config_dict: dict, samples: int, repeats: int, data_key: str, version: str) -> None:
+    _check_study(ExperimentConfig.from_dict(config_dict), samples, repeats)
+
+
+def _hutchpp_precheck(config_dict: dict, samples: int, repeats: int, data_key: str, version: str) -> None:
+    _check_study(ExperimentConfig.from_dict(config_dict), samples, repeats, hutchpp=True)
+
+
+@cached(returns=dict, precheck=_hutchinson_precheck)
 def _hutchinson_study(config_dict: dict, samples: int, repeats: int, data_key: str, version: str) -> dict:
     from .methods.matrix_free import hutchinson_samples
     from .metrics import sample_curve
@@ -30,13 +37,14 @@ def _hutchinson_study(config_dict: dict, samples: int, repeats: int, data_key: s
     COMPUTE_COUNTS["hutchinson_study"] += 1
     config = ExperimentConfig.from_dict(config_dict)
     problem = build_problem(config)
-    runs = [hutchinson_samples(problem, samples, seed) for seed in range(repeats)]
+    with computing(config):
+        runs = [hutchinson_samples(problem, samples, seed) for seed in range(repeats)]
     counts = _sample_counts(samples)
     return {"samples": samples, "repeats": repeats, "counts": counts,
             "hutchinson_runs": [r.tolist() for r in runs], "hutchinson_curve": sample_curve(runs, counts)}
 
 
-@cached(returns=list)
+@cached(returns=list, precheck=_hutchpp_precheck)
 def _hutchpp_study(config_dict: dict, samples: int, repeats: int, data_key: str, version: str) -> list:
     from curvlinops import hutchpp_trace
 
@@ -45,9 +53,10 @@ def _hutchpp_study(config_dict: dict, samples: int, repeats: int, data_key: str,
     COMPUTE_COUNTS["hutchpp_study"] += 1
     config = ExperimentConfig.from_dict(config_dict)
     problem = build_problem(config)
-    return [{"samples": budget,
-             "estimates": [curvlinops_trace(hutchpp_trace, problem, budget, seed) for seed in range(repeats)]}
-            for budget in _hutchpp_budgets(samples, problem.num_params)]
+    with computing(config):
+        return [{"samples": budget,
+                 "estimates": [curvlinops_trace(hutchpp_trace, problem, budget, seed) for seed in range(repeats)]}
+                for budget in _hutchpp_budgets(samples, problem.num_params)]
 
 
 def _hutchpp_budgets(samples: int, num_params: int) -> list[int]:
@@ -67,7 +76,7 @@ def _sample_counts(samples: int) -> list[int]:
 def _check_study(config: ExperimentConfig, samples: int, repeats: int, hutchpp: bool = False) -> None:
     """Refuse before any work: counts out of range, or the study over the budget.
 
-    A study's cost is its methods' estimate (:func:`core.budget.check_method`) for all the
+    A study's cost is its methods' estimate (:func:`core.methods.check_budget`) for all the
     products of all its repeats at once (Hutchinson: ``samples`` a repeat; Hutch++: the sum of
     its product counts a repeat): exact for the time, an upper bound for the memory (the
     repeats run one after the other). The refusal reads like a method's, with the largest P.
@@ -76,19 +85,16 @@ def _check_study(config: ExperimentConfig, samples: int, repeats: int, hutchpp: 
         ConfigError: ``samples`` < 1 or ``repeats`` < 2.
         BudgetExceeded: training or the study would not fit the budget.
     """
-    from .budget import check_method
-
     if samples < 1 or repeats < 2:
         raise ConfigError("samples/repeats", (samples, repeats), "samples >= 1 and repeats >= 2")
-    if not is_trained(config):
-        check_training(config)
-    p, n, layers, work = size(config)
+    check_trainable(config)
+    shape = size(config)
     products = {"hutchinson": samples * repeats}
     if hutchpp:
-        products["hutchpp"] = sum(_hutchpp_budgets(samples, p)) * repeats
+        products["hutchpp"] = sum(_hutchpp_budgets(samples, shape.num_params)) * repeats
     for method, count in products.items():
-        check_method(method, f"The {get_spec(method).label} study ({repeats} repeats, {count:,} products)",
-                     {"samples": count}, p, n, layers, work=work)
+        check_budget(method, {"samples": count}, shape,
+                     label=f"The {get_spec(method).label} study ({repeats} repeats, {count:,} products)")
 
 
 def hutchinson_study(config: ExperimentConfig, samples: int = DEFAULT_SAMPLES,
@@ -101,11 +107,10 @@ def hutchinson_study(config: ExperimentConfig, samples: int = DEFAULT_SAMPLES,
     Raises:
         ConfigError, BudgetExceeded: before any work (:func:`_check_study`).
     Returns:
-        ``{"samples", "repeats", "counts", "hutchinson_runs": [[running estimates]],
-        "hutchinson_curve": [{samples, mean, std, q10, q90}]}``.
+        ``{"samples", "repeats", "counts", "hutchinson_runs": [[v^T H v of each probe, in order]],
+        "hutchinson_curve": [{samples, mean, std, q10, q90}]}`` (the curve: the running means'
+        statistics over the repeats).
     """
-    if not _hutchinson_study.is_cached(config.to_dict(), int(samples), int(repeats), data_key(config), code_version()):
-        _check_study(config, samples, repeats)
     return _hutchinson_study(config.to_dict(), int(samples), int(repeats), data_key(config), code_version())
 
 
@@ -123,25 +128,31 @@ def trace_study(config: ExperimentConfig, samples: int = DEFAULT_SAMPLES, repeat
         with the exact trace for errors.
     """
     key = (config.to_dict(), int(samples), int(repeats), data_key(config), code_version())
-    if not _hutchpp_study.is_cached(*key):
-        _check_study(config, samples, repeats, hutchpp=True)
+    _hutchpp_study.check(*key)  # both parts refused before either computes
     study = dict(hutchinson_study(config, samples, repeats))
     study["hutchpp"] = _hutchpp_study(*key)
     return study
 
 
-@cached(returns=dict)
-def _blocks(config_dict: dict, data_key: str, version: str) -> dict:
+def _blocks_precheck(config_dict: dict, data_key: str, version: str) -> None:
     from .budget import check_dense
+
+    config = ExperimentConfig.from_dict(config_dict)
+    check_trainable(config)
+    check_dense(size(config), matrices=4, label="The Hessian-vs-GGN block report")
+
+
+@cached(returns=dict, precheck=_blocks_precheck)
+def _blocks(config_dict: dict, data_key: str, version: str) -> dict:
     from .curvature import dense
 
     COMPUTE_COUNTS["hessian_vs_ggn_blocks"] += 1
     config = ExperimentConfig.from_dict(config_dict)
     problem = build_problem(config)
-    check_dense(problem.num_params, problem.batch_size, len(problem.layers), matrices=4, work=problem.work)
-    hessian = dense.full_matrix(problem, "hessian")
-    ggn = dense.full_matrix(problem, "ggn")
-    return {"activation": config.activation, "blocks": dense.block_report(problem, hessian, ggn)}
+    with computing(config):
+        hessian = dense.full_matrix(problem, "hessian")
+        ggn = dense.full_matrix(problem, "ggn")
+        return {"activation": config.activation, "blocks": dense.block_report(problem, hessian, ggn)}
 
 
 def hessian_vs_ggn(config: ExperimentConfig) -> dict:
@@ -153,11 +164,11 @@ def hessian_vs_ggn(config: ExperimentConfig) -> dict:
     Raises:
         BudgetExceeded: the dense matrices do not fit the budget.
     """
-    exact = {name: run(config, name) for name in ("exact_hessian", "exact_ggn")}  # first: their matrices are reused
+    exact = {name: run(config, name) for name in (REFERENCE, GGN_REFERENCE)}  # first: their matrices are reused
     report = dict(_blocks(config.to_dict(), data_key(config), code_version()))
     total = math.sqrt(sum(b["hessian_norm"] ** 2 for b in report["blocks"])) or 1.0
     report["relative_difference"] = math.sqrt(sum(b["difference_norm"] ** 2 for b in report["blocks"])) / total
-    for name, key in (("exact_hessian", "hessian_min_eigenvalue"), ("exact_ggn", "ggn_min_eigenvalue")):
+    for name, key in ((REFERENCE, "hessian_min_eigenvalue"), (GGN_REFERENCE, "ggn_min_eigenvalue")):
         report[key] = float(exact[name].spectrum[0]) if exact[name].ok else None
     return report
 
@@ -188,7 +199,7 @@ def warm(config: ExperimentConfig, methods, samples: int = DEFAULT_SAMPLES, coun
         The errors of the methods that could not run (``"<method>: <why>"``).
     """
     from .budget import BudgetExceeded
-    from .claims import paper_table
+    from .comparison import paper_table
 
     results = results_for(config, methods, samples)
     paper_table(config)
@@ -214,7 +225,7 @@ COUNTERPARTS = {"loss": lambda c: c.replace(loss="mse" if c.loss == "cross_entro
 def counterpart_study(config: ExperimentConfig, field: str) -> dict:
     r"""The configuration and its counterpart with ``field`` changed (the other loss; BatchNorm
     toggled), each trained with the same schedule and seed: exact top eigenvalue, trace,
-    outliers (:func:`core.claims.outliers`) and :math:`\lVert H - G\rVert_F / \lVert H\rVert_F`.
+    outliers (:func:`core.outliers.outliers`) and :math:`\lVert H - G\rVert_F / \lVert H\rVert_F`.
 
     Returns:
         ``{"field", "runs": [{"label", "config", "top", "trace", "outliers", "h_vs_g"} or
@@ -223,14 +234,14 @@ def counterpart_study(config: ExperimentConfig, field: str) -> dict:
         ConfigError: ``field`` is not one of :data:`COUNTERPARTS`.
     """
     from .budget import BudgetExceeded
-    from .claims import outliers
+    from .outliers import outliers
 
     if field not in COUNTERPARTS:
         raise ConfigError("field", field, "one of " + ", ".join(COUNTERPARTS))
     runs = []
     for cfg in (config, COUNTERPARTS[field](config)):
         entry = {"label": cfg.label(), "config": cfg.to_dict()}
-        exact = run(cfg, "exact_hessian")
+        exact = run(cfg, REFERENCE)
         if not exact.ok:
             runs.append({**entry, "error": exact.error})
             continue

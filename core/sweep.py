@@ -2,7 +2,7 @@
 serially, on local processes (joblib's ``loky``) or on a Dask cluster (joblib's ``dask``
 backend), with one code path.
 
-A cell is ``(config, method, options)`` and runs :func:`run_cell`, an importable function
+A cell is ``(config, method, options)`` and runs :func:`compute_cell`, an importable function
 (not a closure) that sets the worker's workspace and calls :func:`core.pipeline.run`, so it is
 cached like every other result: the driver serves cached cells itself and sends only the
 missing ones, and a sweep that is stopped and started again computes only the cells it lacks.
@@ -31,7 +31,6 @@ A sweep file (TOML)::
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import os
@@ -41,10 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import workspace
-from .config import ConfigError, ExperimentConfig, parse_hidden
-from .methods import MethodError, get_spec, resolve_options
+from .config import FIELDS, ConfigError, ExperimentConfig
+from .methods import REFERENCE, MethodError, get_spec, resolve_options
 
-_FIELDS = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
 #: the most cells one sweep may ask for (each is also budget-checked on its own)
 MAX_CELLS = 5000
 
@@ -67,12 +65,14 @@ class Cell:
 
 
 def _field_value(name: str, value):
-    if name not in _FIELDS:
-        raise SweepError(f"grid key {name!r} is not a configuration field: one of {', '.join(_FIELDS)}")
-    if name == "hidden":
-        return parse_hidden(value) if isinstance(value, str) else tuple(value if isinstance(value, list) else [value])
-    if name == "batch_norm" and isinstance(value, (str, int)) and str(value).lower() in ("true", "false", "1", "0"):
-        return str(value).lower() in ("true", "1")
+    """A sweep file's or ``--grid``'s value of field ``name`` as the field takes it (its facts:
+    :data:`core.config.FIELDS`); a text or a number is parsed, a list of widths kept."""
+    if name not in FIELDS:
+        raise SweepError(f"grid key {name!r} is not a configuration field: one of {', '.join(FIELDS)}")
+    if name == "hidden" and isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return FIELDS[name].parse(str(value))
     return value
 
 
@@ -134,7 +134,7 @@ def load_file(path: str | Path) -> tuple[dict, dict, dict]:
 
 
 # ----------------------------------------------------------------------------- cells
-def run_cell(config_dict: dict, method: str, options: dict, cache_dir: str, data_dir: str):
+def compute_cell(config_dict: dict, method: str, options: dict, cache_dir: str, data_dir: str):
     """Run one cell on whichever process or worker calls it; returns its Result (or the error)."""
     from . import library_warnings, pipeline
 
@@ -168,7 +168,7 @@ def check_workers_can_write(client, cache_dir: str) -> None:
 
 # ----------------------------------------------------------------------------- driver
 def run_sweep(cells: list[Cell], jobs: int = 1, dask_scheduler: str | None = None, dask_local: int = 0,
-              progress: bool = False) -> tuple[dict[Cell, object], dict[str, int]]:
+              show_bar: bool = False) -> tuple[dict[Cell, object], dict[str, int]]:
     """Run ``cells`` (plus the exact Hessian of each configuration, the errors' reference).
 
     Args:
@@ -183,7 +183,7 @@ def run_sweep(cells: list[Cell], jobs: int = 1, dask_scheduler: str | None = Non
 
     from . import pipeline
 
-    exact = {Cell(c.config, "exact_hessian", tuple(sorted(resolve_options("exact_hessian").items())))
+    exact = {Cell(c.config, REFERENCE, tuple(sorted(resolve_options(REFERENCE).items())))
              for c in cells}
     everything = list(dict.fromkeys([*exact, *cells]))
     results, missing = {}, []
@@ -195,13 +195,13 @@ def run_sweep(cells: list[Cell], jobs: int = 1, dask_scheduler: str | None = Non
     counts = {"cached": len(results), "computed": 0, "failed": 0}
     place = workspace.current()
     args = [(c.config.to_dict(), c.method, c.options_dict, str(place.cache_dir), str(place.data_dir)) for c in missing]
-    bar = tqdm(total=len(everything), initial=len(results), desc="sweep cells", unit="cell", disable=not progress)
+    bar = tqdm(total=len(everything), initial=len(results), desc="sweep cells", unit="cell", disable=not show_bar)
 
     def collect(found):
         for cell, result in zip(missing, found):
             results[cell] = result
             counts["computed" if result.ok else "failed"] += 1
-            if not result.ok and progress:
+            if not result.ok and show_bar:
                 tqdm.write(f"failed: {cell.config.label()} {cell.method}: {result.error.splitlines()[0][:200]}")
             bar.update(1)
             bar.set_postfix(cached=counts["cached"], computed=counts["computed"], failed=counts["failed"])
@@ -215,14 +215,14 @@ def run_sweep(cells: list[Cell], jobs: int = 1, dask_scheduler: str | None = Non
             with Client(cluster if cluster is not None else dask_scheduler) as client:
                 check_workers_can_write(client, str(place.cache_dir))
                 with parallel_config(backend="dask"):
-                    collect(Parallel(n_jobs=-1)(delayed(run_cell)(*a) for a in args))
+                    collect(Parallel(n_jobs=-1)(delayed(compute_cell)(*a) for a in args))
         finally:
             if cluster is not None:
                 cluster.close()
     elif missing and jobs > 1:
-        collect(Parallel(n_jobs=jobs, backend="loky")(delayed(run_cell)(*a) for a in args))
+        collect(Parallel(n_jobs=jobs, backend="loky")(delayed(compute_cell)(*a) for a in args))
     elif missing:
-        collect(run_cell(*a) for a in args)
+        collect(compute_cell(*a) for a in args)
     bar.close()
     return results, counts
 
@@ -237,12 +237,11 @@ def table(cells: list[Cell], results: dict) -> list[dict]:
     rows = []
     for cell in cells:
         result = results[cell]
-        exact = results.get(Cell(cell.config, "exact_hessian",
-                                 tuple(sorted(resolve_options("exact_hessian").items()))))
+        exact = results.get(Cell(cell.config, REFERENCE, tuple(sorted(resolve_options(REFERENCE).items()))))
         config = cell.config.to_dict()
         config["hidden"] = ",".join(map(str, cell.config.hidden))
         try:
-            p = pipeline.size(cell.config)[0]
+            p = pipeline.size(cell.config).num_params
         except Exception:  # noqa: BLE001 - a configuration that cannot load still gets its row
             p = None
         comparison = comparison_row(result, exact)
@@ -275,7 +274,7 @@ def write_table(rows: list[dict], out: str | Path) -> list[Path]:
 
 
 #: the columns of a sweep table that describe the configuration (the rest are results)
-CONFIG_COLUMNS = tuple(_FIELDS)
+CONFIG_COLUMNS = tuple(FIELDS)
 
 
 def read_table(source) -> list[dict]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import metrics
-from .methods import REGISTRY
+from .methods import REFERENCE, REGISTRY
 from .results import Result
 
 #: the columns of the comparison table (CLI ``compare``, the Cost page)
@@ -67,7 +67,7 @@ def top_eigenvalue_rows(results: dict[str, Result], k: int = 10) -> list[dict]:
     A method that finds the largest |λ| (PyHessian's power iteration) is ranked by |λ| and
     scored against the exact eigenvalues of largest magnitude (``scored_against`` says which).
     """
-    exact = results.get("exact_hessian")
+    exact = results.get(REFERENCE)
     have_exact = exact is not None and exact.ok
     rows = []
     for name, result in results.items():
@@ -87,7 +87,7 @@ def top_eigenvalue_rows(results: dict[str, Result], k: int = 10) -> list[dict]:
 
 def trace_rows(results: dict[str, Result]) -> list[dict]:
     """One row per method with a trace: value, relative error against the exact one, cost."""
-    exact = results.get("exact_hessian")
+    exact = results.get(REFERENCE)
     rows = []
     for name, result in results.items():
         if result.ok and result.trace is not None:
@@ -119,7 +119,7 @@ def density_rows(results: dict[str, Result]) -> list[dict]:
 
 def cost_rows(results: dict[str, Result], k: int = 10) -> list[dict]:
     """Wall time, products and backward passes per method with its headline errors."""
-    exact = results.get("exact_hessian")
+    exact = results.get(REFERENCE)
     return [comparison_row(r, exact, k) for r in results.values()]
 
 
@@ -136,7 +136,7 @@ def hutchinson_rows(study: dict, exact_trace: float | None) -> list[dict]:
                      "std": float(values.std(ddof=1))})
     if exact_trace is not None:
         for row in rows:
-            row["relative_rmse"] = float(np.sqrt(row["std"] ** 2 + (row["mean"] - exact_trace) ** 2) / abs(exact_trace))
+            row["relative_rmse"] = metrics.relative_rmse(row["mean"], row["std"], exact_trace)
     return rows
 
 
@@ -175,10 +175,6 @@ def symlog(values: np.ndarray, constant: float) -> np.ndarray:
     return np.sign(values) * np.log10(1 + np.abs(values) / constant)
 
 
-def symlog_inverse(values: np.ndarray, constant: float) -> np.ndarray:
-    return np.sign(values) * constant * (10 ** np.abs(values) - 1)
-
-
 def spectrum_positions(results: dict[str, Result], log_axis: bool = True) -> dict:
     """Every eigenvalue of every full spectrum at its position on a shared axis, for histograms.
 
@@ -193,7 +189,7 @@ def spectrum_positions(results: dict[str, Result], log_axis: bool = True) -> dic
     spectra = {label(n): r.spectrum for n, r in results.items() if r.ok and r.spectrum is not None}
     if not spectra:
         return {"rows": [], "constant": 1.0, "domain": [0.0, 1.0], "log_axis": log_axis}
-    reference = results.get("exact_hessian")
+    reference = results.get(REFERENCE)
     base = reference.spectrum if reference is not None and reference.ok else np.concatenate(list(spectra.values()))
     constant = max(noise_floor(base), 1e-12)
     position = (lambda v: symlog(v, constant)) if log_axis else (lambda v: v)
@@ -205,12 +201,12 @@ def spectrum_positions(results: dict[str, Result], log_axis: bool = True) -> dic
 
 def trace_error_rows(results: dict[str, Result]) -> list[dict]:
     """Signed relative error of each method's trace against the exact Hessian's (empty without it)."""
-    exact = results.get("exact_hessian")
+    exact = results.get(REFERENCE)
     if exact is None or not exact.ok or not exact.trace:
         return []
     return [{"method": label(name), "family": r.family, "signed_relative_error": (r.trace - exact.trace) / abs(exact.trace),
              "trace": float(r.trace), "exact_trace": float(exact.trace), "matvecs": r.matvecs, "seconds": r.seconds}
-            for name, r in results.items() if r.ok and r.trace is not None and name != "exact_hessian"]
+            for name, r in results.items() if r.ok and r.trace is not None and name != REFERENCE]
 
 
 def pareto_front(rows: list[dict], cost: str, error: str) -> list[dict]:

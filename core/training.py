@@ -39,7 +39,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "cr
     return value, accuracy
 
 
-def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> TrainingResult:
+def train_model(config: ExperimentConfig, data: Dataset) -> TrainingResult:
     """Train the configured model on ``data`` with ``config``'s schedule.
 
     BatchNorm layers train in train mode (batch statistics, running averages updated); every
@@ -48,7 +48,7 @@ def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> Train
     Args:
         config: architecture, loss and schedule (optimizer, lr, epochs, batch size, seed).
         data: the loaded dataset.
-        progress: ``progress(fraction)`` after each epoch, if given.
+    Every optimizer step ticks :mod:`core.progress` (``training steps``).
     Returns:
         The weights and final metrics, plus the per-epoch history.
     """
@@ -92,8 +92,6 @@ def train_model(config: ExperimentConfig, data: Dataset, progress=None) -> Train
                 snapshot()
         train_loss, train_acc = evaluate(model, x_all, y_all, config.loss)
         history.append({"epoch": epoch + 1, "step": step, "train_loss": train_loss, "train_accuracy": train_acc})
-        if progress is not None:
-            progress((epoch + 1) / config.epochs)
     train_loss, train_acc = evaluate(model, x_all, y_all, config.loss)
     test_loss, test_acc = evaluate(model, model_inputs(config, data.x_test).to(device), data.y_test.to(device),
                                    config.loss)

@@ -16,9 +16,11 @@ r"""The spectrum along training, and sharpness under reparametrisation.
 
 from __future__ import annotations
 
+from . import progress
 from .cache import COMPUTE_COUNTS, cached, code_version
 from .config import ConfigError, ExperimentConfig
-from .pipeline import build_problem, data_key, run, train
+from .methods import REFERENCE
+from .pipeline import build_problem, computing, data_key, run, train
 
 
 #: ARPACK restarts allowed for the gradient's top-k subspace (each a basis of 4k products)
@@ -46,7 +48,7 @@ def gradient_overlap(problem, k: int) -> float:
         return float("nan")
     p = problem.num_params
     try:
-        check_dense(p, problem.batch_size, len(problem.layers), bytes_per_entry=8, work=problem.work)
+        check_dense(problem.size, bytes_per_entry=8)
         dense_ok = True
     except BudgetExceeded:
         dense_ok = k >= p - 1
@@ -75,21 +77,23 @@ def _checkpoint_point(config_dict: dict, k: int, data_key: str, version: str) ->
     COMPUTE_COUNTS["trajectory_point"] += 1
     config = ExperimentConfig.from_dict(config_dict)
     problem = build_problem(config)
-    return {"gradient_norm": float(problem.gradient().norm()), "top_k_gradient_fraction": gradient_overlap(problem, k)}
+    with computing(config):
+        return {"gradient_norm": float(problem.gradient().norm()),
+                "top_k_gradient_fraction": gradient_overlap(problem, k)}
 
 
 #: the approximations the trajectory follows unless asked otherwise
 TRAJECTORY_METHODS = ("pyhessian_top_k", "kfac", "diag_hessian")
 
 
-def trajectory(config: ExperimentConfig, k: int = 10, methods=TRAJECTORY_METHODS, progress=None) -> list[dict]:
+def trajectory(config: ExperimentConfig, k: int = 10, methods=TRAJECTORY_METHODS) -> list[dict]:
     """One row per checkpoint of ``config``'s training (see the module docstring).
 
     Args:
         config: a configuration with ``checkpoints > 0``.
         k: the top eigenspace's dimension for the gradient fraction (default: 10 classes).
         methods: approximations whose top-1 and trace are followed.
-        progress: ``progress(i, n)`` before each checkpoint.
+    Each checkpoint is a stage of :mod:`core.progress`.
     Returns:
         ``[{checkpoint, step, train_loss, train_accuracy, top, bottom, trace, exact, <method>_top1,
         <method>_trace, top_k_gradient_fraction, gradient_norm, two_over_lr}]``.
@@ -101,13 +105,13 @@ def trajectory(config: ExperimentConfig, k: int = 10, methods=TRAJECTORY_METHODS
     trained = train(config)
     rows = []
     for i, snapshot in enumerate(trained.checkpoints):
-        if progress is not None:
-            progress(i, len(trained.checkpoints))
+        progress.stage(f"checkpoint {i + 1} of {len(trained.checkpoints)} (step {snapshot['step']})", i,
+                       len(trained.checkpoints))
         at = config.replace(checkpoint=i)
         row = {"checkpoint": i, "step": snapshot["step"], "train_loss": snapshot["train_loss"],
                "train_accuracy": snapshot["train_accuracy"],
                "two_over_lr": 2.0 / config.lr if config.optimizer == "gd" else None}
-        exact = run(at, "exact_hessian")
+        exact = run(at, REFERENCE)
         if exact.ok:
             row.update(top=float(exact.top[0]), bottom=float(exact.bottom[0]), trace=float(exact.trace), exact=True)
         else:  # over budget: the matrix-free estimates instead
@@ -172,7 +176,7 @@ def rescale(model, scale: float):
 def _rescaling(config_dict: dict, scale: float, data_key: str, version: str) -> dict:
     import torch
 
-    from .methods import run_method
+    from .methods import compute_result
     from .problem import Problem
 
     COMPUTE_COUNTS["rescaling"] += 1
@@ -183,7 +187,7 @@ def _rescaling(config_dict: dict, scale: float, data_key: str, version: str) -> 
     with torch.no_grad():
         same = float((problem.model(problem.x) - rescaled.model(rescaled.x)).abs().max())
         accuracy = [float((m(problem.x).argmax(1) == problem.labels).float().mean()) for m in (problem.model, model)]
-    before, after = run_method("exact_hessian", problem), run_method("exact_hessian", rescaled)
+    before, after = compute_result(REFERENCE, problem), compute_result(REFERENCE, rescaled)
     out = {"scale": scale, "max_output_difference": same, "accuracy": accuracy}
     for key, result in (("original", before), ("rescaled", after)):
         out[key] = {"top": float(result.top[0]), "trace": float(result.trace)} if result.ok else {"error": result.error}

@@ -1,7 +1,6 @@
 """Where the data and the cache live: one object, set once from the environment or the CLI.
 
-Before the redesign the data directory was passed as a parameter through six modules while
-the cache directory was a module global. Now both are fields of one :class:`Workspace`:
+Both are fields of one :class:`Workspace`:
 
 * ``data_dir``: where MNIST's IDX files are looked for (``$HESSIAN_DATA_DIR``, default ``./data``);
 * ``cache_dir``: joblib's store (``$HESSIAN_CACHE_DIR``, default ``cache/`` in the project).
@@ -54,12 +53,6 @@ def use(data_dir: str | Path | None = None, cache_dir: str | Path | None = None)
     _override = Workspace(Path(data_dir).absolute() if data_dir is not None else base.data_dir,
                           Path(cache_dir).absolute() if cache_dir is not None else base.cache_dir)
     return _override
-
-
-def reset() -> None:
-    """Back to the environment's workspace."""
-    global _override
-    _override = None
 
 
 @contextmanager

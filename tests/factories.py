@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from core.config import ExperimentConfig
-from core.models import build_mlp
+from core.models import build_model
 from core.problem import Problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +21,9 @@ SMALL = ExperimentConfig(dataset="synthetic", hidden=(6,), epochs=3, train_subse
 def tiny_problem(activation="relu", hidden=(5, 4), inputs=4, n=16, seed=0, dtype=torch.float64) -> Problem:
     """A float64 MLP problem small enough for finite differences and dense references."""
     gen = torch.Generator().manual_seed(seed)
-    model = build_mlp([inputs, *hidden, 10], activation, seed).to(dtype)
+    config = ExperimentConfig(dataset="synthetic", synthetic_dim=inputs, hidden=tuple(hidden), activation=activation,
+                              seed=seed)
+    model = build_model(config, inputs, 10).to(dtype)
     x = torch.randn(n, inputs, generator=gen, dtype=dtype)
     y = torch.randint(0, 10, (n,), generator=gen)
     return Problem(model, x, y, chunk_size=7)

@@ -13,7 +13,7 @@ import torch
 from torch.func import functional_call, hessian, jacrev
 
 from core.curvature import dense
-from core.methods import run_method
+from core.methods import compute_result
 from core.methods.backpack_methods import backpack_quantities
 from factories import shaped_problem
 
@@ -44,7 +44,7 @@ def ggn_by_definition(problem):
     outputs_of = lambda flat: functional_call(problem.model, problem.unflatten(flat), (problem.x,))
     outputs = outputs_of(theta)
     jacobian = jacrev(outputs_of)(theta)  # (N, C, P)
-    loss_of_outputs = lambda f: problem._loss_function(f, problem.y)
+    loss_of_outputs = lambda f: problem._loss_function(f, problem.targets)
     output_hessian = hessian(loss_of_outputs)(outputs)  # (N, C, N, C)
     n, c = outputs.shape
     flat_j = jacobian.reshape(n * c, -1)
@@ -76,7 +76,7 @@ def test_ggn_equals_its_definition_and_is_psd(shape):
 
 def test_exact_method_trace_is_the_sum_of_its_eigenvalues_and_diag_matches(shape):
     _, problem, h, _ = shape
-    result = run_method("exact_hessian", problem)
+    result = compute_result("exact_hessian", problem)
     assert result.ok and len(result.spectrum) == problem.num_params
     assert abs(result.trace - result.spectrum.sum()) <= 1e-5 * abs(result.spectrum).sum()
     assert abs(result.trace - float(torch.trace(h))) <= 1e-5 * float(h.diagonal().abs().sum())
@@ -85,7 +85,7 @@ def test_exact_method_trace_is_the_sum_of_its_eigenvalues_and_diag_matches(shape
 def test_mse_output_hessian_is_constant_two_over_nc():
     """Squared error's loss Hessian in the outputs is 2 I / (N C) wherever it is taken."""
     problem = shaped_problem(architecture="cnn", loss="mse", num_classes=3, n=4)
-    loss_of_outputs = lambda f: problem._loss_function(f, problem.y)
+    loss_of_outputs = lambda f: problem._loss_function(f, problem.targets)
     for seed in (0, 1):
         outputs = torch.randn(4, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
         h_l = hessian(loss_of_outputs)(outputs).reshape(12, 12)
@@ -127,7 +127,7 @@ def test_batchnorm_ggn_diagonal_is_exact_and_unsupported_methods_say_why(name):
     diagonal = torch.cat([d.reshape(-1) for d in backpack_quantities(problem, "DiagGGNExact")])
     torch.testing.assert_close(diagonal, g.diagonal(), rtol=1e-8, atol=1e-12)
     for method in ("diag_hessian", "kflr"):
-        result = run_method(method, problem)
+        result = compute_result(method, problem)
         assert not result.ok and "cannot run here" in result.error and "BatchNorm" in result.error
 
 
@@ -186,7 +186,7 @@ def test_kflr_conv_weight_block_with_batch_one_and_one_output_position_is_exact(
 
 def test_fast_products_cover_mse_mlps_and_agree_with_torch_func():
     problem = shaped_problem(architecture="mlp", loss="mse", hidden=(4, 3), side=3, activation="gelu")
-    assert problem._fast
+    assert problem.product_path == "fast"
     vectors = torch.randn(5, problem.num_params, dtype=torch.float64)
     reference = torch.stack([problem.hvp_autodiff(v) for v in vectors])
     torch.testing.assert_close(problem.hvp_batch(vectors), reference, rtol=1e-10, atol=1e-12)
@@ -196,7 +196,7 @@ def test_fast_products_cover_mse_mlps_and_agree_with_torch_func():
 
 @pytest.mark.parametrize("name", ["cnn", "cnn+bn", "mlp+bn"])
 def test_generic_products_are_used_for_cnn_and_batchnorm(name):
-    assert not shaped_problem(**SHAPES[name])._fast
+    assert shaped_problem(**SHAPES[name]).product_path != "fast"
 
 
 def test_layers_have_names_people_recognise():
@@ -252,11 +252,11 @@ def test_what_the_registry_says_each_method_handles_is_what_happens_on_batchnorm
              "slq": {"iterations": 10, "runs": 1}, "pyhessian_density": {"iterations": 10},
              "pyhessian_hutchinson": {"samples": 5}}
     for name, spec in REGISTRY.items():
-        on_bn = run_method(name, batchnorm, small.get(name))
+        on_bn = compute_result(name, batchnorm, small.get(name))
         assert on_bn.ok == ("not BatchNorm" not in spec.handles), (name, on_bn.error)
         if not on_bn.ok:
             assert "cannot run here" in on_bn.error and "BatchNorm1d" in on_bn.error
-        on_cnn = run_method(name, cnn, small.get(name))
+        on_cnn = compute_result(name, cnn, small.get(name))
         assert on_cnn.ok, (name, on_cnn.error)
 
 

@@ -12,7 +12,7 @@ from core.results import Result
 from factories import SHARED_DATA, SMALL
 
 
-def entries(store, function="run"):
+def entries(store, function="result"):
     return sorted((store / function).rglob("*.pkl"))
 
 

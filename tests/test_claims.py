@@ -18,7 +18,7 @@ def test_power_iteration_is_scored_against_the_largest_magnitude(fresh_cache):
     exact = found["exact_hessian"]
     by_magnitude = exact.spectrum[np.argsort(-np.abs(exact.spectrum))][:10]
     assert (by_magnitude < 0).any(), "the case must have negative eigenvalues among the largest |λ|"
-    verdict = next(c for c in claims.paper_claims(NEGATIVE_TOP, found) if "PyHessian's top-10" in c["claim"])
+    verdict = next(c for c in claims.check("paper", NEGATIVE_TOP, found) if "PyHessian's top-10" in c["claim"])
     assert "largest |λ|" in verdict["evidence"]
     rows = [r for r in tables.top_eigenvalue_rows(found) if r["method"] == "PyHessian power iteration"]
     # ranked by |λ| the first six are right to under 1 % (scored algebraically, rank 1 would be off by 250 %);
@@ -32,7 +32,7 @@ def test_power_iteration_is_scored_against_the_largest_magnitude(fresh_cache):
 def test_one_verdict_per_quantity_for_the_diagonals_on_tanh(fresh_cache):
     config = NEGATIVE_TOP.replace(hidden=(6,), seed=0, epochs=3)
     found = pipeline.results_for(config, claims.claim_methods(["diag_hessian", "diag_ggn_exact"]), 30)
-    verdicts = {c["claim"]: c for c in claims.paper_claims(config, found)}
+    verdicts = {c["claim"]: c for c in claims.check("paper", config, found)}
     assert verdicts["BackPACK's DiagHessian trace equals the exact trace tr(H)"]["held"] is True
     ggn_verdict = verdicts["BackPACK DiagGGNExact's trace equals the GGN's trace tr(G)"]
     assert ggn_verdict["held"] is True and "against tr(H)" in ggn_verdict["evidence"]
@@ -42,7 +42,7 @@ def test_the_hutchinson_verdict_rests_on_the_spread_over_repeats(fresh_cache):
     config = NEGATIVE_TOP.replace(hidden=(6,), seed=0, epochs=3)
     found = pipeline.results_for(config, [], 30)
     study = studies.trace_study(config, 60, 10)
-    verdict = next(c for c in claims.paper_claims(config, found, study) if "Hutchinson" in c["claim"])
+    verdict = next(c for c in claims.check("paper", config, found, study) if "Hutchinson" in c["claim"])
     assert "over 10 independent repeats" in verdict["evidence"]
     assert verdict["held"] is True
 

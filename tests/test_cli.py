@@ -93,5 +93,5 @@ def test_ctrl_c_ends_with_one_line_and_keeps_nothing_half_done(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert not list(cache_dir.rglob("*.tmp"))
-    assert not [p for p in cache_dir.rglob("*.pkl") if p.parent.parent.name == "run"]  # no method result
+    assert not [p for p in cache_dir.rglob("*.pkl") if p.parent.parent.name == "result"]  # no method result
     assert [p for p in cache_dir.rglob("*.pkl") if p.parent.parent.name == "train"]  # training finished before

@@ -6,19 +6,19 @@ import torch
 
 from factories import tiny_problem
 from core.curvature import dense
-from core.methods import run_method
+from core.methods import compute_result
 from core.methods.backpack_methods import backpack_quantities, kronecker_spectrum
 
 
 def test_diagonals_equal_dense_diagonals(relu_problem, dense_reference):
     h, g, _ = dense_reference
-    np.testing.assert_allclose(run_method("diag_hessian", relu_problem).diagonal,
+    np.testing.assert_allclose(compute_result("diag_hessian", relu_problem).diagonal,
                                torch.diagonal(h).numpy(), rtol=1e-4, atol=1e-7)
-    np.testing.assert_allclose(run_method("diag_ggn_exact", relu_problem).diagonal,
+    np.testing.assert_allclose(compute_result("diag_ggn_exact", relu_problem).diagonal,
                                torch.diagonal(g).numpy(), rtol=1e-4, atol=1e-7)
     tanh = tiny_problem("tanh", hidden=(6,), inputs=5, n=24, dtype=torch.float32)
     h_tanh = dense.dense_matrix(tanh, "hessian", dtype=torch.float64)
-    np.testing.assert_allclose(run_method("diag_hessian", tanh).diagonal,
+    np.testing.assert_allclose(compute_result("diag_hessian", tanh).diagonal,
                                torch.diagonal(h_tanh).numpy(), rtol=1e-4, atol=1e-7)
 
 
@@ -47,7 +47,7 @@ def test_kronecker_spectrum_equals_eigvalsh_of_explicit_product():
 def test_kronecker_methods_yield_p_eigenvalues_and_differ_from_exact_trace(relu_problem, dense_reference):
     h, _, _ = dense_reference
     for name in ("kfac", "kflr", "kfra"):
-        result = run_method(name, relu_problem)
+        result = compute_result(name, relu_problem)
         assert result.ok and len(result.spectrum) == relu_problem.num_params
         assert result.trace == pytest.approx(result.spectrum.sum(), rel=1e-8)
         assert result.spectrum.min() >= -1e-8
@@ -59,6 +59,6 @@ def test_backpack_first_then_torch_func_on_the_same_problem(relu_problem):
     v = torch.randn(relu_problem.num_params, generator=torch.Generator().manual_seed(0))
     before = relu_problem.hvp_autodiff(v)
     for name in ("diag_hessian", "kfac", "kflr", "ekfac"):
-        assert run_method(name, relu_problem).ok
+        assert compute_result(name, relu_problem).ok
     torch.testing.assert_close(relu_problem.hvp_autodiff(v), before)
-    assert run_method("lanczos", relu_problem, {"k": 2}).ok
+    assert compute_result("lanczos", relu_problem, {"k": 2}).ok

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.methods import run_method
+from core.methods import compute_result
 
 
 def test_pyhessian_top_k_within_its_tolerance(relu_problem, dense_reference):
     _, _, values = dense_reference
-    result = run_method("pyhessian_top_k", relu_problem, {"k": 3, "tol": 1e-6, "max_iter": 2000})
+    result = compute_result("pyhessian_top_k", relu_problem, {"k": 3, "tol": 1e-6, "max_iter": 2000})
     # power iteration converges to the largest |eigenvalue|: here the third is negative
     by_magnitude = values[np.argsort(-np.abs(values))][:3]
     assert by_magnitude[-1] < 0
@@ -24,7 +24,7 @@ def test_pyhessian_density_runs_through_the_shim_and_leaves_torch_clean(relu_pro
     original = getattr(torch, "eig", None)  # absent, or a stub that raises
     with pytest.raises(Exception):  # why the shim exists: PyHessian alone fails on this torch
         _pyhessian(relu_problem).density(iter=5)
-    result = run_method("pyhessian_density", relu_problem, {"iterations": 30})
+    result = compute_result("pyhessian_density", relu_problem, {"iterations": 30})
     assert result.ok and getattr(torch, "eig", None) is original
     assert np.trapezoid(result.density.values, result.density.grid) == pytest.approx(1.0, abs=1e-6)
     assert result.top[0] == pytest.approx(values[-1], rel=1e-4)

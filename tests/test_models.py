@@ -51,7 +51,8 @@ def test_the_torch_free_layer_table_agrees_with_the_built_model():
         assert shapes.activations(config, inputs, classes) == sum(problem._activations_per_example())
         assert shapes.forward_macs(config, inputs, classes) == problem.forward_macs
         assert problem.num_classes == classes
-        assert problem._fast == shapes.fast_products(config)
+        assert (problem.product_path == "fast") == shapes.fast_products(config)
+        assert problem.size == shapes.size(config.replace(hessian_batch_size=3), inputs, classes)
 
 
 def test_the_layer_table_imports_no_torch():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from factories import SMALL
-from core import cache, parallel, pipeline, workspace
+from core import cache, parallel, pipeline, progress, workspace
 from core.config import ConfigError
 
 METHODS = ["lanczos", "hutchinson", "pyhessian_top_k", "diag_hessian", "kfac", "exact_ggn"]
@@ -19,10 +19,13 @@ def test_methods_in_two_workers_equal_a_serial_run_and_are_each_cached(tmp_path)
         serial = pipeline.results_for(SMALL, METHODS, 30, workers=1)
     with workspace.using(cache_dir=tmp_path / "parallel"):
         cache.COMPUTE_COUNTS.clear()
-        names = []
-        found = pipeline.results_for(SMALL, METHODS, 30, workers=2, progress=lambda i, n, name: names.append(name))
+        stages = []
+        with progress.listening(lambda counts: stages.append(counts.stage)):
+            found = pipeline.results_for(SMALL, METHODS, 30, workers=2)
         assert list(found) == list(serial) == pipeline.selection(METHODS)
-        assert names[:2] == ["exact_hessian", "exact_ggn"]  # in this process, while the workers work
+        announced = list(dict.fromkeys((s.text, s.index, s.total) for s in stages if s is not None))
+        assert [text for text, _, _ in announced[:2]] == ["Exact Hessian", "Exact GGN"]  # here, while the workers work
+        assert [i for _, i, _ in announced] == list(range(len(METHODS) + 1))
         # the farmed methods were computed elsewhere (this process counted none of them), yet are cached
         assert cache.COMPUTE_COUNTS["exact_hessian"] == 1 and cache.COMPUTE_COUNTS["lanczos"] == 0
         for name in METHODS:

@@ -10,6 +10,7 @@ import pytest
 from factories import SMALL
 from core import cache, pipeline, workspace
 from core.budget import Budget, BudgetExceeded, check_dense, estimate_dense
+from core.shapes import Size
 
 
 def test_cache_hit_returns_identical_arrays_without_recomputation(fresh_cache):
@@ -71,11 +72,11 @@ def test_over_budget_is_refused_with_estimate_and_advice_and_nothing_computed(fr
 
 
 def test_budget_estimate_and_error():
-    e = estimate_dense(6370, 1000)
+    e = estimate_dense(Size(6370, 1000))
     assert 0.3 < e.gib < 1.0 and 5 < e.seconds < 60
     with pytest.raises(BudgetExceeded, match="largest P admitted"):
-        check_dense(100_000, 1000, budget=Budget(max_gib=12, max_seconds=600))
-    check_dense(6370, 1000, budget=Budget(max_gib=12, max_seconds=600))
+        check_dense(Size(100_000, 1000), budget=Budget(max_gib=12, max_seconds=600))
+    check_dense(Size(6370, 1000), budget=Budget(max_gib=12, max_seconds=600))
 
 
 def test_every_registered_method_runs_and_gives_the_same_numbers_in_a_fresh_store(tmp_path):
@@ -110,8 +111,9 @@ def test_a_cnn_is_costed_by_its_convolutions_not_its_parameter_count(fresh_cache
 
     cnn = ExperimentConfig(architecture="cnn", dataset="digits", hidden=(32, 32), hessian_batch_size=1000)
     mlp = ExperimentConfig(dataset="digits", hidden=(150,), hessian_batch_size=1000)
-    (p_cnn, _, _, work_cnn), (p_mlp, _, _, work_mlp) = pipeline.size(cnn), pipeline.size(mlp)
-    assert p_cnn == 10_858 and p_mlp == 11_260 and work_cnn.macs > 10 * p_cnn and work_mlp.path == "fast"
+    size_cnn, size_mlp = pipeline.size(cnn), pipeline.size(mlp)
+    assert size_cnn.num_params == 10_858 and size_mlp.num_params == 11_260
+    assert size_cnn.forward_macs > 10 * size_cnn.num_params and size_mlp.path == "fast"
     result = pipeline.run(cnn, "exact_hessian")
     assert not result.ok and "refused" in result.error and "fewer channels" in result.error
     assert cache.COMPUTE_COUNTS["train"] == 0
@@ -179,11 +181,11 @@ def test_without_a_listener_ticks_cost_nothing_and_training_reports_its_steps(fr
 
 def test_a_trace_study_over_the_budget_is_refused_before_any_product(fresh_cache, monkeypatch):
     from core import studies
-    from core.budget import BudgetExceeded, estimate_method
+    from core.budget import BudgetExceeded
+    from core.methods import estimate
 
     pipeline.train(SMALL)  # trained under the default budget; the study is what is refused below
-    p, n, _, work = pipeline.size(SMALL)
-    one_repeat = estimate_method("hutchinson", {"samples": 40}, p, n, work=work).seconds
+    one_repeat = estimate("hutchinson", {"samples": 40}, pipeline.size(SMALL)).seconds
     monkeypatch.setenv("HESSIAN_MAX_SECONDS", repr(one_repeat * 5))  # 40 samples fit; 10 repeats of them do not
     assert pipeline.run(SMALL, "hutchinson", {"samples": 40}).ok
     for study in (studies.hutchinson_study, studies.trace_study):

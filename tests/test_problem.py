@@ -36,7 +36,7 @@ def test_hessian_symmetric_trace_is_sum_of_eigenvalues_and_hvp_is_matrix_product
 
 def test_generic_ggn_product_equals_the_softmax_formula():
     problem = tiny_problem("tanh")
-    problem._fast = False  # the torch.func path, which differentiates the loss for H_L
+    problem.product_path = "batched"  # the torch.func path, which differentiates the loss for H_L
     v = torch.randn(problem.num_params, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
     from torch.func import functional_call, jvp, vjp
 

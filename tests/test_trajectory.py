@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import cache, pipeline, trajectory, workspace
+from core import cache, pipeline, progress, trajectory, workspace
 from core.curvature import dense
 from factories import SMALL, tiny_problem
 
@@ -39,13 +39,13 @@ def test_the_last_checkpoint_equals_the_single_model_result_and_a_resumed_study_
     class Killed(Exception):
         pass
 
-    def kill_after_two(i, n):
-        if i == 2:
+    def kill_at_the_third_checkpoint(counts):
+        if counts.stage is not None and counts.stage.index == 2:
             raise Killed
 
     with workspace.using(cache_dir=tmp_path / "resumed"):
-        with pytest.raises(Killed):
-            trajectory.trajectory(GD, k=3, progress=kill_after_two)
+        with pytest.raises(Killed), progress.listening(kill_at_the_third_checkpoint):
+            trajectory.trajectory(GD, k=3)
         cache.COMPUTE_COUNTS.clear()
         resumed = trajectory.trajectory(GD, k=3)
     assert cache.COMPUTE_COUNTS["trajectory_point"] == 4 and cache.COMPUTE_COUNTS["train"] == 0
@@ -68,7 +68,7 @@ def test_rescaled_relu_net_has_the_same_outputs_and_hessian_d_inverse_h_d_invers
     model, d = trajectory.rescale(problem.model, 7.0)
     from core.problem import Problem
 
-    rescaled = Problem(model, problem.x, problem.y)
+    rescaled = Problem(model, problem.x, problem.labels)
     torch.testing.assert_close(model(problem.x), problem.model(problem.x), rtol=1e-12, atol=1e-12)
     h = dense.dense_matrix(problem, dtype=torch.float64)
     h_rescaled = dense.dense_matrix(rescaled, dtype=torch.float64)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from app import charts, sidebar, widgets
 from core import studies, tables
-from core.methods import REGISTRY
+from core.methods import FAMILIES, REFERENCE, REGISTRY
 
 #: the most widths one sweep on this page may ask for (each trains and computes every method)
 MAX_WIDTHS = 8
@@ -44,14 +44,14 @@ def render():
         return
     with widgets.working("Sweeping widths (each point cached)…"):
         sweep = studies.width_sweep(selection.config, widths, selection.methods, selection.samples)
-    families = list(dict.fromkeys(REGISTRY[r["method"]].family for r in sweep if r["method"] != "exact_hessian"))
+    families = list(dict.fromkeys(REGISTRY[r["method"]].family for r in sweep if r["method"] != REFERENCE))
     metric = st.radio("show", ["wall time [s]", "max top-10 relative error"], horizontal=True)
     field = "seconds" if metric.startswith("wall") else "max_topk_rel_error"
     columns = st.columns(2)
     for i, family in enumerate(families):  # one legible panel per family, the exact Hessian in each
-        panel = [r for r in sweep if REGISTRY[r["method"]].family in (family, "exact")]
+        panel = [r for r in sweep if r["method"] == REFERENCE or REGISTRY[r["method"]].family == family]
         with columns[i % 2]:
-            st.markdown(f"**{family}**")
+            st.markdown(f"**{FAMILIES[family].label}**")
             st.altair_chart(charts.sweep_lines(panel, field, metric), width="stretch")
     with widgets.details(selection):
         widgets.download_csv(pd.DataFrame(sweep), "width_sweep", selection)

@@ -3,10 +3,8 @@
 import streamlit as st
 
 from app import sidebar, widgets
-from core import claims, pipeline, studies
+from core import claims, comparison, pipeline, studies
 from core.budget import BudgetExceeded
-
-PAPER_DATASETS = ("mnist", "mnist-t10k")
 
 
 def render():
@@ -32,30 +30,29 @@ def render():
     cols[4].metric("training time", f"{info['seconds']:.1f} s")
 
     st.subheader("The paper's table, on this configuration")
-    with widgets.working("The paper's table: PyHessian's Hutchinson trace with its m = 25 (cached afterwards)…"):
-        table = claims.paper_table(config)
+    with widgets.working("The paper's table: PyHessian's Hutchinson trace with the paper's m (cached afterwards)…"):
+        table = comparison.paper_table(config)
     header = table["header"][1:]
-    same_data = info["dataset_used"] in PAPER_DATASETS
+    same_data = info["dataset_used"] in comparison.PAPER_DATASETS
     if not same_data:
-        header = [h.replace("(paper", "(paper, its MNIST") for h in header]
         st.info(f"This run uses **{info['dataset_used']}**, not MNIST: the paper's columns are its MNIST figures, "
                 "so compare them with ours for shape (which is larger, by how much), not value.")
-    widgets.markdown_table(["quantity", *header], claims.formatted_rows(table))
-    st.caption("Exact 'time for Tr(H)' includes building the dense Hessian. " + " ".join(table["notes"]))
+    widgets.markdown_table(["quantity", *header], comparison.formatted_rows(table))
+    st.caption("Exact 'time for Tr(H)' includes building the dense Hessian. " + " ".join(table["notes"][:2]))
     numbers = [dict(zip(["quantity", *header], row)) for row in table["rows"]]  # numbers, not display strings
 
-    st.subheader("Do the paper's claims hold here?")
+    st.subheader(claims.GROUPS["paper"])
     try:
         with widgets.working("Hutchinson over independent repeats (cached afterwards)…"):
             study = studies.hutchinson_study(config, selection.samples)
     except BudgetExceeded as refusal:  # that verdict says why it was not checked; the others still show
         study = str(refusal)
-    verdicts = claims.paper_claims(config, found, study)
+    verdicts = claims.check("paper", config, found, study)
     show_verdicts(verdicts)
     st.caption("Each verdict is computed on this run against its exact Hessian (and GGN), never taken from "
                "the paper" + ("." if same_data else "; only the paper table's numbers are MNIST's."))
 
-    st.subheader("What this network's shape makes checkable")
+    st.subheader(claims.GROUPS["shape"])
     compare = st.toggle("also compare with counterpart runs: the other loss, and BatchNorm on/off",
                         key="home_counterparts",
                         help="trains two more networks with the same schedule and seed and computes their exact "
@@ -64,7 +61,7 @@ def render():
     if compare:
         with widgets.working("Training and analysing the counterpart networks (cached afterwards)…"):
             counterparts = {field: studies.counterpart_study(config, field) for field in studies.COUNTERPARTS}
-    shape_verdicts = claims.shape_claims(config, found, counterparts)
+    shape_verdicts = claims.check("shape", config, found, counterparts=counterparts)
     show_verdicts(shape_verdicts)
     with widgets.details(selection):
         widgets.download_csv(numbers, "paper_table", selection)

@@ -5,17 +5,18 @@ import streamlit as st
 
 from app import charts, widgets
 from core import studies, tables
+from core.methods import REFERENCE
 
 
 def render():
     selection = widgets.page_header("Hutchinson trace estimate vs sample count", "Mean and 10-90 % band over independent repeats, against the exact trace (paper Fig. 3). "
                                      "Hutch++ at the same number of Hessian-vector products spends a third of them on the "
                                      "top eigen-directions and estimates only the rest.")
-    found = widgets.results(selection, methods=["exact_hessian"])
+    found = widgets.results(selection, methods=[REFERENCE])
     repeats = st.slider("repeats", 2, 50, studies.DEFAULT_REPEATS)
     with widgets.working("Sampling (cached afterwards)…"):
         study = studies.trace_study(selection.config, selection.samples, repeats)
-    exact = found["exact_hessian"]
+    exact = found[REFERENCE]
     rows = tables.hutchinson_rows(study, exact.trace if exact.ok else None)
     st.altair_chart(charts.hutchinson_curve(rows, exact.trace if exact.ok else None), width="stretch")
     with widgets.details(selection):

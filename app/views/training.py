@@ -31,11 +31,8 @@ def render():
                 "20 checkpoints, a tanh MLP of width 16.")
         st.button("Use the edge-of-stability setup", on_click=use_demo)
         return
-    slot = st.empty()
-    with slot.status("Following training, checkpoint by checkpoint (each cached)…", expanded=True):
-        bar = st.progress(0.0)
-        rows = trajectory.trajectory(config, progress=lambda i, n: bar.progress(i / n, text=f"checkpoint {i + 1} of {n}"))
-    slot.empty()
+    with widgets.progress_box("Following training, checkpoint by checkpoint (each cached)…", "Training the network"):
+        rows = trajectory.trajectory(config)
     st.altair_chart(charts.sharpness_and_loss(rows), width="stretch")
     summary = trajectory.edge_of_stability(rows)
     if summary:

@@ -18,8 +18,7 @@ import torch
 from ..problem import Problem
 
 
-def dense_matrix(problem: Problem, which: str = "hessian", dtype=torch.float32,
-                 progress=None) -> torch.Tensor:
+def dense_matrix(problem: Problem, which: str = "hessian", dtype=torch.float32) -> torch.Tensor:
     """The dense symmetric P x P Hessian (``which="hessian"``) or GGN (``"ggn"``)."""
     apply = {"hessian": problem.hvp_batch, "ggn": problem.ggn_vp_batch}[which]
     p, chunk = problem.num_params, problem.chunk_size
@@ -29,8 +28,6 @@ def dense_matrix(problem: Problem, which: str = "hessian", dtype=torch.float32,
         basis = torch.zeros(stop - start, p, dtype=dtype, device=problem.device)
         basis[:, start:stop] = torch.eye(stop - start, dtype=dtype, device=problem.device)
         matrix[start:stop] = apply(basis)
-        if progress is not None:
-            progress(stop / p)
     matrix += matrix.T.clone()
     matrix *= 0.5
     return matrix
@@ -63,7 +60,7 @@ def full_matrix(problem: Problem, which: str = "hessian") -> torch.Tensor:
 
 
 def reduced_matrix(problem: Problem, reduction, which: str = "hessian", dtype=torch.float32) -> torch.Tensor:
-    """:math:`E^\top M E` for the basis E of :mod:`core.reduction` (P' x P', symmetrised)."""
+    """:math:`E^\top M E` for the basis E of :mod:`core.curvature.reduction` (P' x P', symmetrised)."""
     apply = {"hessian": problem.hvp_batch, "ggn": problem.ggn_vp_batch}[which]
     size, chunk = reduction.reduced_size, problem.chunk_size
     matrix = torch.empty(size, size, dtype=dtype, device=problem.device)
@@ -79,7 +76,7 @@ def spectrum(problem: Problem, which: str = "hessian", dtype=torch.float32) -> d
     """All eigenvalues (ascending), trace and diagonal of the dense H (or G), exactly.
 
     Inputs constant over the batch give exact zero eigenvalues that are removed before the
-    eigensolver and appended afterwards (:mod:`core.reduction`); otherwise the full matrix is
+    eigensolver and appended afterwards (:mod:`core.curvature.reduction`); otherwise the full matrix is
     built. Returns ``eigenvalues``, ``trace``, ``diagonal``, ``null_dimension`` and the seconds
     to the trace (``seconds_trace``).
     """

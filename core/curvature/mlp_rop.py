@@ -4,7 +4,7 @@ For many vectors at once this is the fastest way we measured to apply the Hessia
 (see the README's benchmark): the batch of ``c`` vectors is folded into the columns of a
 few wide matrix products, where ``torch.func``'s ``vmap(jvp(grad))`` runs ``c`` narrow ones.
 It is written by hand because no library offers it, and is tested against ``torch.func``
-and finite differences (``tests/test_curvature_mlp_rop.py``).
+and finite differences (``tests/test_problem.py``, ``tests/test_architectures.py``).
 
 Notation (one sample per row, ``N`` rows, mean loss): :math:`a_0 = X`,
 :math:`z_l = a_{l-1} W_l^\top + b_l`, :math:`a_l = \sigma(z_l)`, logits :math:`f = z_L`,

@@ -58,11 +58,11 @@ def backward_with(model: nn.Module, loss_function: nn.Module, problem: Problem,
 
     model.zero_grad()
     if extension_name is None:
-        loss_function(model(problem.x), problem.y).backward()
+        loss_function(model(problem.x), problem.targets).backward()
         return
     try:
         with backpack.backpack(getattr(extensions, extension_name)(**kwargs)):
-            loss_function(model(problem.x), problem.y).backward()
+            loss_function(model(problem.x), problem.targets).backward()
     except NotImplementedError as error:
         raise NotImplementedError(unsupported_layers(model, f"BackPACK's {extension_name}", error)) from None
 
@@ -165,7 +165,7 @@ def ekfac(problem: Problem, opts: dict) -> Estimate:
     torch.manual_seed(opts["seed"])
     model = copy.deepcopy(problem.model)
     params = [p for p in model.parameters() if p.requires_grad]
-    operator = EKFACLinearOperator(model, problem.loss_module(), params, [(problem.x, problem.y)],
+    operator = EKFACLinearOperator(model, problem.loss_module(), params, [(problem.x, problem.targets)],
                                    fisher_type="type-2", check_deterministic=False)
     eigenvalues = _ekfac_eigenvalues(operator)
     return Estimate(spectrum=eigenvalues, trace=float(eigenvalues.sum()), backward_passes=2)

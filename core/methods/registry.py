@@ -4,13 +4,14 @@ The contract (after BackPACK's extension table and curvlinops' checked contracts
 
 * a method is a function ``(problem, options) -> Estimate`` that returns only what it
   estimated (:class:`~core.results.Estimate`);
-* its registry line (:class:`MethodSpec`, listed in :mod:`core.methods.catalogue`) says who
-  it is (label, family, matrix), its option defaults, whether it is dense (then the registry
-  checks the resource budget before it starts) and any rule on its product budget
-  (``budget_multiple``: Hutch++ spends its products in thirds, XTrace in halves);
-* :func:`run_method` validates the options, checks the budget (every method has a cost
-  estimate, :func:`core.budget.estimate_method`), times the call, measures memory, counts
-  products and builds the :class:`~core.results.Result`.
+* its catalogue line (:class:`MethodSpec`, in :mod:`core.methods.catalogue`) is everything
+  else there is to know about it: who it is (label, family and so its colour, the matrix it
+  approximates), its option defaults and their rules against P, its cost model
+  (:mod:`core.budget`), where it runs (the caller or a worker process), whether it runs on a
+  GPU, what it yields and which layers it handles. Nothing outside the catalogue lists methods
+  by name; a test fails when a line leaves a fact unset;
+* :func:`compute_result` validates the options, checks the budget, times the call, measures
+  memory, counts products and builds the :class:`~core.results.Result`.
 
 Method functions are named as ``"module:function"`` and imported when first run, so the
 registry can be listed (by the app's sidebar, the CLI) without importing torch.
@@ -20,12 +21,13 @@ from __future__ import annotations
 
 import importlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable
 
-from ..budget import BudgetExceeded, check_method
+from ..budget import BudgetExceeded, Cost, DenseCost, ProductCost, check
 from ..memory import peak_memory
 from ..results import Estimate, Result
+from ..shapes import Size
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..problem import Problem
@@ -57,24 +59,50 @@ class MethodError(ValueError):
 
 
 @dataclass(frozen=True)
+class Family:
+    """A family of methods: who makes them, and the hues its members are drawn in (Okabe & Ito
+    2008 colour-blind safe hues, shaded within a family), given out in registration order."""
+
+    name: str
+    label: str
+    hues: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """An option's upper limit given P, and what to say when it is passed."""
+
+    option: str
+    limit: Callable[[int], int]
+    words: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class MethodSpec:
-    """One registered method.
+    """One registered method: every fact about it.
 
     Attributes:
         name: registry key (CLI and cache key); ``label``: what people read.
-        family: ``exact``, ``pyhessian``, ``backpack``, ``curvlinops`` or ``matrix-free``.
+        family: a key of :data:`FAMILIES` (its colour is the family's next free hue).
         matrix: ``hessian`` or ``ggn``: what it approximates.
         function: ``"module:function"`` relative to :mod:`core.methods`.
         defaults: option name -> default (the type of the default is the option's type).
-        stochastic: draws random vectors or labels (seeded by its ``seed`` option).
-        dense: forms P x P matrices: the registry checks the budget before it runs.
-        budget_multiple: ``samples`` is rounded to a multiple of this (at least one multiple).
-        finds_largest_magnitude: its "top" eigenvalues are those of largest |λ| (power
-            iteration), so it is scored against the exact eigenvalues of largest magnitude.
+        cost: its cost model (:class:`~core.budget.DenseCost` or :class:`~core.budget.ProductCost`),
+            checked against the budget before it starts.
+        runs_in: ``caller`` (in the calling process: the dense methods, whose eigensolver uses
+            every core and whose matrices the block report reuses) or ``worker`` (a worker
+            process may take it when cores are free, :mod:`core.parallel`).
+        gpu: its code keeps its tensors on the problem's device; else it runs on the CPU only.
+        size_rules: limits on its options given P (:class:`SizeRule`).
         yields: what it estimates, among ``top``, ``bottom``, ``trace``, ``spectrum``, ``density``
             (a page computes only the methods that yield what it shows).
         reference: the paper (and library) it comes from.
         handles: the layers it works on (on others it says "cannot run here" and why).
+        stochastic: draws random vectors or labels (seeded by its ``seed`` option).
+        budget_multiple: ``samples`` is rounded to a multiple of this (at least one multiple).
+        finds_largest_magnitude: its "top" eigenvalues are those of largest |λ| (power
+            iteration), so it is scored against the exact eigenvalues of largest magnitude.
+        colour: set by :func:`register` from the family.
     """
 
     name: str
@@ -82,34 +110,60 @@ class MethodSpec:
     family: str
     matrix: str
     function: str
+    cost: DenseCost | ProductCost
+    runs_in: str
+    gpu: bool
+    size_rules: tuple[SizeRule, ...]
+    yields: tuple[str, ...]
+    reference: str
+    handles: str
     defaults: dict = field(default_factory=dict)
     stochastic: bool = False
-    dense: bool = False
     budget_multiple: int = 1
-    yields: tuple[str, ...] = ("top", "trace", "spectrum")
     finds_largest_magnitude: bool = False
-    reference: str = ""
-    handles: str = "any network (autograd)"
+    colour: str = ""
 
     def load(self) -> Callable:
         module, function = self.function.split(":")
         return getattr(importlib.import_module(f"{__package__}.{module}"), function)
 
     @property
-    def summary(self) -> str:
-        """First paragraph of the function's docstring (imports the implementation)."""
-        return (self.load().__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+    def dense(self) -> bool:
+        """Whether it builds P x P matrices."""
+        return isinstance(self.cost, DenseCost)
 
 
+#: the families, in the order they are listed (filled by :func:`register_family`)
+FAMILIES: dict[str, Family] = {}
 REGISTRY: dict[str, MethodSpec] = {}
+#: the registry's values every catalogue line must set (a test checks none is empty)
+RUNS_IN = ("caller", "worker")
+MATRICES = ("hessian", "ggn")
+QUANTITIES = ("top", "bottom", "trace", "spectrum", "density")
+
+
+def register_family(name: str, label: str, hues: tuple[str, ...]) -> Family:
+    """Add a :class:`Family` (one line per family in :mod:`core.methods.catalogue`)."""
+    FAMILIES[name] = Family(name, label, tuple(hues))
+    return FAMILIES[name]
 
 
 def register(spec: MethodSpec) -> MethodSpec:
-    """Add ``spec`` to :data:`REGISTRY` (one line per method in :mod:`core.methods.catalogue`)."""
+    """Add ``spec`` to :data:`REGISTRY` (one line per method in :mod:`core.methods.catalogue`),
+    checked: a known family with a hue left, a known matrix, place and quantities."""
     if spec.name in REGISTRY:
         raise ValueError(f"method {spec.name!r} registered twice")
-    REGISTRY[spec.name] = spec
-    return spec
+    if spec.family not in FAMILIES:
+        raise ValueError(f"method {spec.name!r}: unknown family {spec.family!r}; register it first")
+    if spec.runs_in not in RUNS_IN or spec.matrix not in MATRICES or not set(spec.yields) <= set(QUANTITIES):
+        raise ValueError(f"method {spec.name!r}: runs_in one of {RUNS_IN}, matrix one of {MATRICES}, "
+                         f"yields among {QUANTITIES}")
+    used = sum(1 for s in REGISTRY.values() if s.family == spec.family)
+    hues = FAMILIES[spec.family].hues
+    if used >= len(hues):
+        raise ValueError(f"family {spec.family!r} has no hue left for {spec.name!r}: add one to its line")
+    REGISTRY[spec.name] = replace(spec, colour=hues[used])
+    return REGISTRY[spec.name]
 
 
 def get_spec(name: str) -> MethodSpec:
@@ -195,14 +249,6 @@ def resolve_options(name: str, options: dict | None = None) -> dict:
     return dict(sorted(resolved.items()))
 
 
-#: option -> (methods, the largest value allowed given P, what to say)
-_SIZE_RULES = {
-    "k": (("lanczos", "pyhessian_top_k"), lambda p: p - 1, "fewer than P"),
-    "samples": (("hutchpp", "xtrace"), lambda p: p - 1, "fewer than P (the exact trace is cheaper)"),
-    "iterations": (("slq", "pyhessian_density"), lambda p: p, "at most P (Lanczos cannot run longer)"),
-}
-
-
 def check_for_size(name: str, opts: dict, num_params: int) -> None:
     """Refuse options that make no sense for a problem with ``num_params`` parameters.
 
@@ -211,33 +257,47 @@ def check_for_size(name: str, opts: dict, num_params: int) -> None:
     ...
     core.methods.registry.MethodError: lanczos: option k=10 is not allowed here: fewer than P (P = 8)
     """
-    for option, (methods, limit, words) in _SIZE_RULES.items():
-        if name in methods and option in opts and opts[option] > limit(num_params):
-            raise MethodError(f"{name}: option {option}={opts[option]} is not allowed here: {words} "
+    for rule in get_spec(name).size_rules:
+        if rule.option in opts and opts[rule.option] > rule.limit(num_params):
+            raise MethodError(f"{name}: option {rule.option}={opts[rule.option]} is not allowed here: {rule.words} "
                               f"(P = {num_params:,})")
 
 
-def run_method(name: str, problem: "Problem", options: dict | None = None, raise_refusal: bool = False) -> Result:
+def estimate(name: str, opts: dict, size: Size) -> Cost:
+    """The cost of running ``name`` with resolved ``opts`` on a problem of ``size`` (its catalogue
+    line's cost model).
+
+    >>> estimate("hutchinson", resolve_options("hutchinson"), Size(6370, 1000)).seconds < 5
+    True
+    """
+    return get_spec(name).cost.estimate(opts, size)
+
+
+def check_budget(name: str, opts: dict, size: Size, budget=None, label: str | None = None) -> Cost:
+    """:func:`estimate`, or :class:`~core.budget.BudgetExceeded` saying what to change."""
+    spec = get_spec(name)
+    return check(spec.cost, label or spec.label, opts, size, budget)
+
+
+def compute_result(name: str, problem: "Problem", options: dict | None = None, raise_refusal: bool = False) -> Result:
     """Run a registered method on ``problem``: validated, budget-checked, timed, measured.
 
     A budget refusal (unless ``raise_refusal``: then :class:`BudgetExceeded` propagates, so a
     cache does not keep it) or a layer the method cannot handle becomes a failed
     :class:`Result` that says why; any other error propagates.
     """
-    from ..device import GPU_READY
-
     spec = get_spec(name)
     opts = resolve_options(name, options)
     check_for_size(name, opts, problem.num_params)
-    if problem.device.type != "cpu" and name not in GPU_READY:
+    if problem.device.type != "cpu" and not spec.gpu:
+        ready = ", ".join(s.name for s in REGISTRY.values() if s.gpu)
         return Result.failed(name, spec.family, f"{spec.label} {CANNOT_RUN}it runs on the CPU only "
-                             f"(GPU-ready: {', '.join(GPU_READY)}); use device=cpu for it", opts)
+                             f"(GPU-ready: {ready}); use device=cpu for it", opts)
     if not problem.finite:
         return Result.failed(name, spec.family, f"{spec.label} {CANNOT_RUN}the loss or its gradient is not "
                              "finite at these parameters (training diverged: lower the learning rate)", opts)
     try:
-        check_method(name, spec.label, opts, problem.num_params, problem.batch_size, len(problem.layers),
-                     work=problem.work)
+        check(spec.cost, spec.label, opts, problem.size)
         function = spec.load()
         start_count = problem.hvp_count
         start = time.perf_counter()

@@ -1,0 +1,42 @@
+"""Command line: ``python -m core {run,claims,compare,warm,sweep,trajectory,data,methods}``.
+
+``run`` prints the paper's table (exact Hessian vs PyHessian) for one configuration; ``claims``
+checks the claims table on it; ``compare`` runs any set of methods and prints the comparison with
+the exact Hessian; ``warm`` precomputes everything the app shows for some configurations before a
+talk; ``sweep`` runs a grid of configurations x methods cell by cell (local processes or Dask);
+``trajectory`` follows the spectrum along training; ``data`` checks or downloads MNIST;
+``methods`` lists the registry. (The benchmarks are ``python -m benchmarks``.) Results are
+cached, so a repeated command is instant. Bad input prints one clear line and exits with status
+2, computing nothing.
+
+The parser, built from the field table, is :mod:`.parser`; one function per command is in
+:mod:`.commands`; what they print and write is :mod:`.output`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .. import library_warnings, workspace
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..budget import BudgetExceeded
+    from ..cache import CacheError
+    from ..config import ConfigError
+    from ..methods import MethodError
+    from ..sweep import SweepError
+    from .parser import build_parser, validate
+
+    library_warnings.quiet()
+    args = build_parser().parse_args(argv)
+    workspace.use(getattr(args, "data_dir", None), getattr(args, "cache_dir", None))
+    try:
+        validate(args)
+        return args.func(args)
+    except (ConfigError, MethodError, CacheError, BudgetExceeded, SweepError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C: what finished is cached, the interrupted entry is not
+        print("interrupted: results finished before are cached; the one interrupted was not kept", file=sys.stderr)
+        return 130
