@@ -124,6 +124,11 @@ register(MethodSpec(name="lanczos", label="Lanczos top/bottom-k", family="matrix
                                      vectors=lambda o, p: 8 * o["k"]),
                     runs_in="worker", gpu=True, size_rules=(K_BELOW_P,), yields=("top", "bottom"),
                     reference="Lanczos (1950); Lehoucq, Sorensen & Yang (1998), ARPACK", handles=AUTOGRAD))
+register(MethodSpec(name="ggn_lanczos", label="Lanczos top-k (GGN)", family="matrix-free", matrix="ggn",
+                    function="matrix_free:ggn_lanczos", defaults={"k": 10, "tol": 1e-7, "max_products": 5000, "seed": 0},
+                    cost=ProductCost(products=lambda o, p: o["max_products"], vectors=lambda o, p: 8 * o["k"]),
+                    runs_in="worker", gpu=True, size_rules=(K_BELOW_P,), yields=("top",),
+                    reference="Lanczos (1950); Schraudolph (2002), GGN products", handles=AUTOGRAD))
 register(MethodSpec(name="hutchinson", label="Hutchinson (batched)", family="matrix-free", matrix="hessian",
                     function="matrix_free:hutchinson", defaults={"samples": DEFAULT_SAMPLES, "seed": 0},
                     cost=ProductCost(products=_samples, vectors=_batched_vectors, factor=BATCHED),

@@ -3,7 +3,8 @@ r"""Matrix-free estimators over the fast Hessian-vector product (:meth:`Problem.
 * ``lanczos``: top-k and bottom-k eigenvalues by implicitly restarted Lanczos
   (ARPACK through ``scipy.sparse.linalg.eigsh``; Lehoucq, Sorensen & Yang 1998), in float64.
   Lanczos keeps the whole Krylov space that power iteration throws away, so it converges
-  far faster for the same number of products, and its bottom end shows negative curvature.
+  far faster for the same number of products, and its bottom end shows negative curvature;
+  ``ggn_lanczos``: the same on GGN-vector products (G is PSD: its top end only).
 * ``hutchinson``: :math:`\mathrm{tr}(H) \approx \frac1m \sum_i v_i^\top H v_i`, Rademacher
   :math:`v_i` (Hutchinson 1989; Avron & Toledo 2011), all m products in batched calls;
   every sample is kept.
@@ -22,16 +23,18 @@ from ..problem import Problem
 from ..results import Estimate
 
 
-def scipy_operator(problem: Problem, dtype=np.float64):
-    """H as a SciPy ``LinearOperator`` (float64 products by default). SciPy is imported here,
-    not with the module: Hutchinson, which the app's first page needs, does not use it."""
+def scipy_operator(problem: Problem, dtype=np.float64, matrix: str = "hessian"):
+    """H (or, with ``matrix="ggn"``, G) as a SciPy ``LinearOperator`` (float64 products by
+    default). SciPy is imported here, not with the module: Hutchinson, which the app's first
+    page needs, does not use it."""
     from scipy.sparse.linalg import LinearOperator
 
     torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
+    apply = problem.hvp_batch if matrix == "hessian" else problem.ggn_vp_batch
 
     def matmat(block):
         vectors = torch.as_tensor(np.ascontiguousarray(np.asarray(block).T), dtype=torch_dtype, device=problem.device)
-        return problem.hvp_batch(vectors).T.cpu().numpy()
+        return apply(vectors).T.cpu().numpy()
 
     p = problem.num_params
     return LinearOperator((p, p), matvec=lambda v: matmat(np.reshape(v, (-1, 1)))[:, 0],
@@ -64,9 +67,22 @@ def lanczos(problem: Problem, opts: dict) -> Estimate:
     ``tol`` is ARPACK's relative accuracy of each Ritz value; the products are bounded by
     ``max_products`` per end, after which it stops and says so.
     """
+    return _lanczos(problem, opts, "hessian")
+
+
+def ggn_lanczos(problem: Problem, opts: dict) -> Estimate:
+    """Top-k eigenvalues of the GGN by implicitly restarted Lanczos on GGN-vector products.
+
+    G is positive semi-definite, so its top end is the whole story of its outliers; ``tol`` and
+    ``max_products`` as for :func:`lanczos`. The GGN's top eigenvalues without its P x P matrix.
+    """
+    return _lanczos(problem, {**opts, "bottom": False}, "ggn")
+
+
+def _lanczos(problem: Problem, opts: dict, matrix: str) -> Estimate:
     from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
-    operator = scipy_operator(problem)
+    operator = scipy_operator(problem, matrix=matrix)
     k = min(opts["k"], problem.num_params - 1)
     ncv = lanczos_subspace(k, problem.num_params)
     restarts = lanczos_max_restarts(k, problem.num_params, opts["max_products"])
