@@ -165,11 +165,14 @@ def _hessian_equals_ggn(ev: Evidence) -> list[dict]:
 def _outliers(ev: Evidence) -> list[dict]:
     c = ev.config.num_classes
     found = outliers(ev.exact.spectrum, c)
+    claim = f"About C outliers for C = {c} classes (Papyan 2019, 2020; Sagun et al. 2017)"
+    if not found["clear"]:
+        return [verdict(claim, False, f"no clear outliers: the largest gap among the top {2 * c + 2} is "
+                        f"{found['gap'] or 0:.2f}x (the next {found['runner_up'] or 0:.2f}x). Rule: {OUTLIER_RULE}")]
     values = ", ".join(f"{v:.3g}" for v in found["values"][:12]) + (", ..." if found["count"] > 12 else "")
-    return [verdict(f"About C outliers for C = {c} classes (Papyan 2019, 2020; Sagun et al. 2017)",
-                    found["count"] in (c - 1, c),
-                    f"{found['count']} outliers ({values}) above a gap of {found['gap'] or 0:.2g}x; held if C - 1 or "
-                    f"C. Rule: {OUTLIER_RULE}")]
+    return [verdict(claim, found["count"] in (c - 1, c),
+                    f"{found['count']} outliers ({values}) above a gap of {found['gap']:.2g}x (the next largest "
+                    f"ratio {found['runner_up']:.2g}x); held if C - 1 or C. Rule: {OUTLIER_RULE}")]
 
 
 def _counterpart_errors(field_name: str, ev: Evidence) -> tuple[list[dict], list[dict] | None]:

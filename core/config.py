@@ -329,8 +329,9 @@ class ExperimentConfig:
         return examples // self.train_batch_size + (1 if examples % self.train_batch_size >= smallest else 0)
 
     def training_key(self) -> "ExperimentConfig":
-        """The same training with the final parameters studied: what training depends on."""
-        return self if self.checkpoint == -1 else dataclasses.replace(self, checkpoint=-1)
+        """What training depends on: the same configuration with the final parameters studied and
+        a Hessian batch of one (neither changes the training, so changing them retrains nothing)."""
+        return dataclasses.replace(self, checkpoint=-1, hessian_batch_size=1)
 
     def replace(self, **changes) -> "ExperimentConfig":
         """A validated copy with some fields changed.

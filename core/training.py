@@ -1,7 +1,9 @@
 """Seeded, reproducible training with the configured mean loss.
 
 Mini-batch order comes from a ``torch.Generator`` seeded by the config, so the same config
-gives bit-identical weights on the same machine. Results are plain data
+gives bit-identical weights on the same machine and torch build with the same thread count
+(``ExperimentConfig.threads``, part of the config and so of every cache key: with another count
+the reductions' order, and so the last bits, can differ). Results are plain data
 (:class:`~core.results.TrainingResult`: numpy weights and metrics) so joblib can cache them
 and the app can read them without torch (see :func:`core.pipeline.train`). The optimizers
 are :mod:`core.optimizers` (``torch.optim``'s update rules without its 1-2 s import of

@@ -61,3 +61,26 @@ def test_block_norms_are_float64():
     fc1 = dense.layer_slices(problem)["fc1"]
     expected = float(torch.linalg.matrix_norm(h32[fc1, fc1].double() - g32[fc1, fc1].double()))
     assert report[0]["difference_norm"] == expected
+
+
+def _outlier_verdict(spectrum, num_classes):
+    from core.results import Result
+
+    config = ExperimentConfig(dataset="digits", num_classes=num_classes)
+    exact = Result("exact_hessian", "exact", spectrum=np.asarray(spectrum, dtype=float))
+    return next(v for v in claims.check("shape", config, {"exact_hessian": exact}) if "outliers" in v["claim"])
+
+
+def test_the_outlier_verdict_fails_on_a_smooth_spectrum_and_holds_on_c_minus_one_clear_outliers():
+    rng = np.random.default_rng(0)
+    smooth = np.sort(1.15 ** -np.arange(300.0) * (1 + 0.02 * rng.standard_normal(300)))  # decays, no gap
+    verdict = _outlier_verdict(smooth, 10)
+    assert verdict["held"] is False and "no clear outliers" in verdict["evidence"]
+    bulk = np.abs(rng.normal(0, 0.05, 300))
+    outlying = np.concatenate([bulk, np.linspace(1.0, 3.0, 9)])  # C - 1 = 9 eigenvalues 20x above the bulk
+    verdict = _outlier_verdict(outlying, 10)
+    assert verdict["held"] is True and verdict["evidence"].startswith("9 outliers")
+    from core.outliers import MIN_GAP, outliers
+
+    weak = np.concatenate([np.linspace(0.5, 1.0, 300), [1.3]])  # one eigenvalue 1.3x above the rest: not clear
+    assert outliers(weak, 2)["count"] == 0 and outliers(weak, 2)["gap"] < MIN_GAP

@@ -81,9 +81,12 @@ def test_rescaling_study_and_edge_of_stability_summary(fresh_cache):
     study = trajectory.rescaling(SMALL, 10.0)
     assert study["max_output_difference"] < 1e-4 and study["accuracy"][0] == study["accuracy"][1]
     assert study["rescaled"]["top"] != pytest.approx(study["original"]["top"], rel=1e-2)
-    rows = [{"step": s, "top": t, "two_over_lr": 4.0} for s, t in [(0, 1.0), (10, 3.9), (20, 4.2), (30, 4.05)]]
+    matrices = {"objective_top, objective_trace": "the objective"}
+    rows = [{"step": s, "top": t + 1, "objective_top": t, "two_over_lr": 4.0, "matrices": matrices}
+            for s, t in [(0, 1.0), (10, 3.9), (20, 4.2), (30, 4.05)]]
     summary = trajectory.edge_of_stability(rows)
     assert summary["steps_within"] == [10, 30] and summary["peak_ratio"] == pytest.approx(1.05)
+    assert summary["batch_peak"] == pytest.approx(5.2)  # the batch's, beside it, never judged
 
 
 def test_the_training_page_follows_training_and_its_checkpoint_moves_the_other_pages(fresh_cache):
@@ -143,3 +146,21 @@ def test_a_diverged_run_is_said_not_crashed(fresh_cache):
     rows = trajectory.trajectory(config)
     assert rows[0]["top"] is not None and rows[-1]["top"] is None
     assert np.isnan(rows[-1]["top_k_gradient_fraction"])
+
+
+def test_the_edge_of_stability_is_measured_on_the_objective_gradient_descent_steps_on(fresh_cache):
+    """GD steps on the mean loss over all 300 training examples; the Hessian batch is 48 of them.
+    The two top eigenvalues differ, and the trajectory reports and judges the objective's."""
+    rows = trajectory.trajectory(GD, k=3)
+    last = rows[-1]
+    whole = GD.replace(checkpoint=5, hessian_batch_size=GD.train_subset)
+    objective = pipeline.run(whole, "exact_hessian")
+    batch = pipeline.run(GD.replace(checkpoint=5), "exact_hessian")
+    assert last["objective_top"] == float(objective.top[0]) and last["top"] == float(batch.top[0])
+    assert abs(last["objective_top"] - last["top"]) > 1e-3 * abs(last["top"])  # another matrix, another number
+    assert "all 300 training examples" in last["matrices"]["objective_top, objective_trace"]
+    summary = trajectory.edge_of_stability(rows)
+    assert summary["peak"] == max(r["objective_top"] for r in rows)
+    assert summary["batch_peak"] == max(r["top"] for r in rows) and summary["peak"] != summary["batch_peak"]
+    assert cache.COMPUTE_COUNTS["train"] == 1  # the objective's problem reuses the training
+    assert "objective_top" not in trajectory.trajectory(SMALL.replace(checkpoints=2), k=3)[0]  # adam: no such claim

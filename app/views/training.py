@@ -39,8 +39,11 @@ def render():
         near = (f"within {summary['within']:.0%} of it from step {summary['steps_within'][0]} to "
                 f"{summary['steps_within'][1]} ({summary['count']} checkpoints)" if summary["steps_within"]
                 else f"never within {summary['within']:.0%} of it")
-        st.markdown(f"**Edge of stability** (Cohen et al. 2021): the top eigenvalue peaks at {summary['peak']:.3g} = "
-                    f"{summary['peak_ratio']:.2f} × 2/lr = {summary['two_over_lr']:.3g}; {near}.")
+        batch = (f" (the {config.hessian_batch_size:,}-example Hessian batch's peaks at {summary['batch_peak']:.3g})"
+                 if summary.get("batch_peak") is not None else "")
+        st.markdown(f"**Edge of stability** (Cohen et al. 2021): the top eigenvalue of {summary['matrix']} peaks at "
+                    f"{summary['peak']:.3g} = {summary['peak_ratio']:.2f} × 2/lr = {summary['two_over_lr']:.3g}; {near}"
+                    f"{batch}.")
     last = rows[-1]
     if last.get("top_k_gradient_fraction") is not None:
         st.markdown(f"**Gradient in the top eigenspace** (Gur-Ari et al. 2018): at the last checkpoint "
