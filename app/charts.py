@@ -62,14 +62,23 @@ def top_eigenvalues(rows: list[dict], log_scale: bool, height: int = 440) -> alt
         y=alt.Y("eigenvalue:Q", scale=scale, title="eigenvalue"),
         color=_method_color(frame),
         tooltip=["method", "rank", alt.Tooltip("eigenvalue:Q", format=".5g"),
-                 alt.Tooltip("relative_error:Q", format=".2e"), "scored_against"])
+                 alt.Tooltip("relative_error:Q", format=".2e"), "scored_against",
+                 *([alt.Tooltip("residual:Q", format=".1e", title="certificate ‖Hy − θy‖")]
+                   if "residual" in frame else [])])
     # approximations: lines with open rings, so one that equals the exact value rings its black dot
     others = alt.Chart(frame[frame.method != EXACT]).mark_line(
         point=alt.OverlayMarkDef(filled=False, size=150, strokeWidth=2.5), strokeWidth=2).encode(
         **encoding, opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12))).add_params(pick)
     exact = alt.Chart(frame[frame.method == EXACT]).mark_line(
         point=alt.OverlayMarkDef(size=70, filled=True), strokeWidth=3).encode(**encoding)
-    return (others + exact).properties(height=height)
+    layers = [others, exact]
+    if "converged" in frame and not frame["converged"].all():  # values that missed their tolerance: a red cross
+        layers.append(alt.Chart(frame[~frame["converged"].astype(bool)]).mark_point(
+            shape="cross", size=220, filled=True, color="#C00000").encode(
+            x="rank:O", y=alt.Y("eigenvalue:Q", scale=scale),
+            tooltip=["method", "rank", alt.Tooltip("eigenvalue:Q", format=".5g"),
+                     alt.Tooltip("residual:Q", format=".1e", title="residual (not converged)")]))
+    return alt.layer(*layers).properties(height=height)
 
 
 def trace_errors(rows: list[dict], height: int | None = None) -> alt.Chart:
@@ -142,15 +151,25 @@ def spectrum_histogram(positions: dict, method: str, bins: int, height: int = 17
 
 
 def density_lines(rows: list[dict], height: int = 300) -> alt.Chart:
-    """SLQ densities on a log density axis (the bulk near zero and the outliers both visible)."""
+    """SLQ densities on a log density axis (the bulk near zero and the outliers both visible), each
+    with a band of one standard deviation over its probe vectors where it has several."""
     frame = pd.DataFrame(rows)
-    frame = frame[frame.density > frame.density.max() * 1e-8]
+    frame = frame[frame.density > frame.density.max() * 1e-8].copy()
+    floor = frame.density.max() * 1e-8
+    if "spread" not in frame:
+        frame["spread"] = 0.0
+    frame["low"] = (frame.density - frame.spread).clip(lower=floor)
+    frame["high"] = frame.density + frame.spread
     pick = _legend_selection()
-    return (alt.Chart(frame).mark_line().encode(
-        x=alt.X("eigenvalue:Q"), y=alt.Y("density:Q", scale=alt.Scale(type="log"), title="density (log)"),
-        color=_method_color(frame), opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
-        tooltip=["method", alt.Tooltip("eigenvalue:Q", format=".4g"), alt.Tooltip("density:Q", format=".3g")],
-    ).add_params(pick).properties(height=height))
+    base = alt.Chart(frame).encode(x=alt.X("eigenvalue:Q"), color=_method_color(frame))
+    band = base.mark_area(opacity=0.15).encode(y=alt.Y("low:Q", scale=alt.Scale(type="log")), y2="high:Q")
+    line = base.mark_line().encode(
+        y=alt.Y("density:Q", scale=alt.Scale(type="log"), title="density (log; band: ±1 std over probe vectors)"),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
+        tooltip=["method", alt.Tooltip("eigenvalue:Q", format=".4g"), alt.Tooltip("density:Q", format=".3g"),
+                 alt.Tooltip("spread:Q", format=".2g", title="std over probes")],
+    ).add_params(pick)
+    return (band + line).properties(height=height)
 
 
 def cost_bars(rows: list[dict], field: str = "seconds",
@@ -223,13 +242,23 @@ def metric_against_field(rows: list[dict], field: str, metric: str, title: str, 
 
 def sharpness_and_loss(rows: list[dict], height: int = 260) -> alt.VConcatChart:
     """Top eigenvalue against step with the dashed 2/lr line (full-batch GD), the training loss
-    below on the same step axis."""
+    below on the same step axis. Under full-batch GD the black line is the top eigenvalue of the
+    objective it steps on (all training examples) and the grey one the Hessian batch's; otherwise
+    the black line is the Hessian batch's."""
     frame = pd.DataFrame(rows)
     x = alt.X("step:Q", scale=alt.Scale(type="symlog"), title="training step (symmetric log)",
               axis=alt.Axis(labelOverlap="greedy", labelSeparation=6))
-    top = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(color="black"), color="black").encode(
-        x=x, y=alt.Y("top:Q", title="top eigenvalue λ_max"),
-        tooltip=["step", alt.Tooltip("top:Q", format=".4g"), alt.Tooltip("train_loss:Q", format=".4g")])
+    whole = "objective_top" in frame and frame["objective_top"].notna().any()
+    names = {"objective_top": "the objective GD steps on (all training examples)", "top": "the Hessian batch"}
+    fields = ["objective_top", "top"] if whole else ["top"]
+    long = frame.melt(id_vars=["step", "train_loss"], value_vars=fields, var_name="matrix", value_name="lambda_max")
+    long["matrix"] = long["matrix"].map(names)
+    shown = [names[f] for f in fields]
+    top = alt.Chart(long).mark_line(point=True).encode(
+        x=x, y=alt.Y("lambda_max:Q", title="top eigenvalue λ_max"),
+        color=alt.Color("matrix:N", scale=alt.Scale(domain=shown, range=["#000000", "#9a9a9a"][: len(shown)]),
+                        legend=alt.Legend(title="λ_max of", orient="top", labelLimit=400)),
+        tooltip=["step", "matrix", alt.Tooltip("lambda_max:Q", format=".4g"), alt.Tooltip("train_loss:Q", format=".4g")])
     layers = [top]
     if frame["two_over_lr"].notna().any():
         layers.append(_reference_rule(float(frame["two_over_lr"].dropna().iloc[0]),

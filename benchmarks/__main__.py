@@ -52,6 +52,8 @@ def main(argv=None) -> int:
     from .first_paint import first_paint_row, import_seconds
     from .parallel_methods import parallel_row
     from .readme import markdown_table, update_readme
+    from .honesty import honesty_row
+    from .scale import scale_row
     from .scaling import scaling_row
     from .shapes import print_shapes, shapes_row
     from .sweep_executors import sweep_row
@@ -108,6 +110,10 @@ def main(argv=None) -> int:
     print_shapes(report["shapes"])
     say("10. the default methods in worker processes")
     report["parallel"] = parallel_row(app_config, None if args.quick else data_dir)
+    say("11. past the exact limit: P ~ 75k and ~ 1M")
+    report["scale"] = scale_row(args.quick)
+    say("12. the budget's honesty: every method's estimate against its time, on ten configurations")
+    report["honesty"] = honesty_row(args.quick)
     say("7. first paint")
     report["first_paint"] = {"imports_s": import_seconds()} if args.quick else first_paint_row(data_dir)
 

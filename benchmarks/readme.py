@@ -91,6 +91,15 @@ def markdown_table(report: dict) -> str:
         rows.append((f"the app's {par['methods']} default methods, cold: serial / 2 worker processes [s] "
                      "(workers' start included)", f"{par['serial']:.1f} / {par['2 workers']:.1f} "
                      f"(ratio {par['ratio']:.2f})", ""))
+    scale = report.get("scale")
+    if scale:
+        rows += scale_rows(scale)
+    honesty = report.get("honesty")
+    if honesty:
+        rows.append((f"estimate / actual time per method, min-median-max over {honesty['configurations']} "
+                     "configurations (an upper bound: >= 1 is honest)",
+                     "; ".join(f"{m} {v['min']:.2g}-{v['median']:.2g}-{v['max']:.2g}" for m, v in
+                               honesty["by_method"].items()), "every min >= 1"))
     fp = report.get("first_paint", {})
     if fp:
         rows.append(("import time of a fresh interpreter [s]: " + ", ".join(fp["imports_s"]),
@@ -107,3 +116,33 @@ def markdown_table(report: dict) -> str:
             f"{report['config']} (dataset used: {report['dataset_used']}), {report['repeats']} repeats on the "
             "main row; median (min-max)\n\n")
     return head + "\n".join(["| row | measured | target |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows])
+
+
+def scale_rows(scale: dict) -> list[tuple[str, str, str]]:
+    """Row 11's lines: past the exact limit, one block per size (see :mod:`benchmarks.scale`)."""
+    rows = []
+    for name, d in scale.items():
+        if name in ("app_default_cold", "gpu"):
+            continue
+        tag = f"P = {d['P']:,} ({d['label']})"
+        runs = {"ours (Lanczos)": d["lanczos"], "PyHessian default": d["pyhessian_default"],
+                "PyHessian tol 1e-6": d["pyhessian_tol1e-6"], "curvlinops + eigsh": d["curvlinops_eigsh"]}
+        cells = ", ".join(f"{k} {v['seconds']:.1f} s / {v['products']} / {v['max_residual']:.1e}"
+                          if v.get("max_residual") is not None else f"{k}: {str(v.get('error'))[:40]}"
+                          for k, v in runs.items())
+        rows.append((f"top-10 at {tag}: seconds / products / largest residual ‖Hv − θv‖", cells,
+                     "ours fastest at equal accuracy"))
+        rows.append((f"top-10 at {tag}: our largest residual / λ_max", f"{d['lanczos']['residual_over_top']:.1e}",
+                     "<= 1e-4 at P ~ 1e6, within 600 s"))
+        pg = d["product_vs_gradient"]
+        rows.append((f"one Hessian-vector product / one gradient, {tag}", f"{pg['ratio']:.2f}x "
+                     f"({pg['product_s']['median'] * 1e3:.1f} / {pg['gradient_s']['median'] * 1e3:.1f} ms)", "<= 3x"))
+    gpu = scale.get("gpu", {})
+    rows.append(("our Lanczos top-10 on the GPU, the largest size", "no GPU here" if gpu.get("device") != "cuda" else
+                 f"{gpu['seconds']:.1f} s / {gpu['products']} / {gpu['max_residual']:.1e}", ""))
+    cold = scale.get("app_default_cold")
+    if cold:
+        first = next(k for k in scale if k not in ("app_default_cold", "gpu"))
+        rows.append((f"the app's default selection cold, end to end (training included), P = {scale[first]['P']:,} [s]",
+                     f"{cold['seconds']:.1f}", "<= 60 s"))
+    return rows

@@ -16,7 +16,10 @@ that machine: 12 GiB and 10 minutes. Override with ``$HESSIAN_MAX_GIB`` and
 
 Matrix-free methods are estimated as (curvature-vector products) x (seconds per product,
 proportional to N P) x (the method's factor) plus the memory of the vectors they keep, with
-the products an upper bound from their options (Lanczos stops at ``max_products``). Measured
+the products an upper bound from their options (Lanczos stops at ``max_products``). An
+iterative method that **spends the budget** (its cost model names the products of its first
+useful answer, ``minimum``) is admitted when that first answer fits, runs with the deadline
+:func:`spending` sets, and stops there with what has converged (:func:`deadline`). Measured
 here on the MNIST default (N = 1,000, P = 6,370): 2.9 ms per single-vector product
 (4.5e-10 s per N P) inside Lanczos; the constants below are rounded up.
 
@@ -29,7 +32,10 @@ plain MLP of the default).
 
 from __future__ import annotations
 
+import contextvars
 import os
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -51,12 +57,18 @@ BATCHED_PRODUCT_FACTOR = 0.25
 REORTHOGONALISATION_SECONDS_PER_P = 2e-9
 
 #: product path -> (factor on one product, factor on one column of a dense build), against the
-#: hand-written MLP R-operator per (N x forward multiply-adds). Measured: single products
+#: hand-written MLP R-operator per (N x forward multiply-adds). The batched path's factors cover
+#: the small CNNs whose products are dominated by what vmap moves, not by their multiply-adds
+#: (a digits CNN with 4 channels, N = 500: a dense build 8x its multiply-add estimate). Measured: single products
 #: 2.7e-10 s (fast MLP), 4.0e-10 (BatchNorm MLP, torch.func), 7.6e-10 (CNN, reverse-over-reverse),
 #: so 1.5x and 2.9x; PRODUCT_SECONDS_PER_NP already holds 3.7x headroom over the fast 2.7e-10,
 #: so 1.5 and 2 keep at least 2.6x. Dense build per column 5.4e-11, 1.1e-10 (vmap) and 1.6e-11 x
 #: N x macs on the CNN (63.5 s for P = 4,010, N = 1,000, 21,168 multiply-adds), rounded up.
-PATH_FACTORS = {"fast": (1.0, 1.0), "batched": (1.5, 2.5), "single": (2.0, 15.0)}
+PATH_FACTORS = {"fast": (1.0, 1.0), "batched": (6.0, 15.0), "single": (2.0, 15.0)}
+#: seconds every call pays whatever its size (imports, graphs built once, the solver's set-up):
+#: measured 0.1-0.27 s for the dense methods, SLQ, EKFAC and PyHessian's density on P ~ 1,000
+#: problems (``python -m benchmarks.honesty``), 5-20 ms for our batched estimators; rounded up
+DENSE_OVERHEAD_SECONDS, PRODUCT_OVERHEAD_SECONDS, LIBRARY_OVERHEAD_SECONDS = 0.5, 0.1, 0.5
 class BudgetExceeded(RuntimeError):
     """Work that would not fit the budget; the message says what to change."""
 
@@ -113,13 +125,13 @@ def estimate_dense(size: Size, bytes_per_entry: int = 4, matrices: int = DENSE_M
             block report, which holds H, G and float64 copies of blocks).
 
     >>> round(estimate_dense(Size(6370, 1000)).seconds, 1)
-    10.6
+    11.1
     """
     p = float(size.num_params)
     gib = matrices * bytes_per_entry * p * p / 2**30
     per_column = size.forward_macs * PATH_FACTORS[size.path][1]
     build = BUILD_SECONDS_PER_NP2 * size.batch_size * p * per_column * max(1, size.num_layers - 1)
-    return Cost(size.num_params, size.batch_size, gib, build + EIGH_SECONDS_PER_P3 * p**3)
+    return Cost(size.num_params, size.batch_size, gib, DENSE_OVERHEAD_SECONDS + build + EIGH_SECONDS_PER_P3 * p**3)
 
 
 def largest_admitted(estimate: Callable[[Size], Cost], size: Size, budget: Budget, high: int = 100_000_000) -> int:
@@ -128,7 +140,7 @@ def largest_admitted(estimate: Callable[[Size], Cost], size: Size, budget: Budge
     "largest P admitted" a refusal states.
 
     >>> largest_admitted(estimate_dense, Size(6370, 1000), Budget(max_gib=12, max_seconds=600))
-    26388
+    26380
     """
     low = 1
     while low < high:
@@ -158,6 +170,25 @@ def _no_seconds(opts: dict, num_params: int) -> float:
     return 0.0
 
 
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("core_deadline", default=None)
+
+
+@contextmanager
+def spending(seconds: float):
+    """Within the body, :func:`deadline` is ``seconds`` from now: what a method that spends the
+    budget may use (the registry sets it around every method)."""
+    token = _DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def deadline() -> float | None:
+    """The ``time.monotonic()`` by which a budget-spending method must return, or None (no limit set)."""
+    return _DEADLINE.get()
+
+
 @dataclass(frozen=True)
 class ProductCost:
     """The cost model of a method whose time is its curvature-vector products.
@@ -169,19 +200,43 @@ class ProductCost:
         factor: one of its products against one of ours applied alone
             (:data:`BATCHED_PRODUCT_FACTOR`, :data:`LIBRARY_PRODUCT_FACTOR`).
         extra_seconds: ``(options, P) -> seconds`` beyond the products (re-orthogonalisation).
+        minimum: ``(options, P) -> products`` of its first useful answer, for a method that spends
+            the budget (it is admitted when that fits, and stops at :func:`deadline`); None for a
+            method that runs to its products' end.
+        overhead: seconds a call pays whatever its size.
     """
 
     products: Callable[[dict, int], float]
     vectors: Callable[[dict, int], float]
     factor: float = 1.0
     extra_seconds: Callable[[dict, int], float] = _no_seconds
+    minimum: Callable[[dict, int], float] | None = None
+    overhead: float = PRODUCT_OVERHEAD_SECONDS
+
+    @property
+    def spends_budget(self) -> bool:
+        return self.minimum is not None
 
     def estimate(self, opts: dict, size: Size) -> Cost:
+        """The upper bound: all the products its options allow."""
+        return self._cost(self.products(opts, size.num_params), opts, size)
+
+    def admission(self, opts: dict, size: Size) -> Cost:
+        """What must fit the budget for it to start: its first answer when it spends the budget."""
+        return self.estimate(opts, size) if self.minimum is None else self._cost(self.minimum(opts, size.num_params),
+                                                                                   opts, size)
+
+    def _cost(self, products: float, opts: dict, size: Size) -> Cost:
         p = size.num_params
-        seconds = self.products(opts, p) * per_product_seconds(size) * self.factor + self.extra_seconds(opts, p)
+        seconds = self.overhead + products * per_product_seconds(size) * self.factor + self.extra_seconds(opts, p)
         return Cost(p, size.batch_size, self.vectors(opts, p) * 4 * p / 2**30, seconds)
 
     def refusal(self, label: str, cost: Cost, budget: Budget, largest: int) -> str:
+        if self.spends_budget:
+            return (f"{label} is refused: even its first answer needs {cost.describe()}, over the budget of "
+                    f"{budget.max_gib:g} GiB and {budget.max_seconds:g} s (largest P admitted: about {largest:,}). Use a "
+                    "smaller network or Hessian batch, or a smaller k; or raise the budget with $HESSIAN_MAX_GIB / "
+                    "$HESSIAN_MAX_SECONDS. Within the budget it runs until its values converge or the budget is spent.")
         return (f"{label} is refused: {cost.describe()} (an upper bound from its options), over the budget of "
                 f"{budget.max_gib:g} GiB and {budget.max_seconds:g} s (largest P admitted with these options: "
                 f"about {largest:,}). Use a smaller network or Hessian batch, fewer samples or products; or raise "
@@ -189,12 +244,14 @@ class ProductCost:
 
 
 def check(model: "DenseCost | ProductCost", label: str, opts: dict, size: Size, budget: Budget | None = None) -> Cost:
-    """``model``'s estimate for ``opts`` on ``size``, or :class:`BudgetExceeded` saying what to change
-    (with the largest P the budget admits)."""
+    """What must fit for ``model`` to start with ``opts`` on ``size`` (its whole estimate, or the
+    first answer of a method that spends the budget), or :class:`BudgetExceeded` saying what to
+    change (with the largest P the budget admits)."""
     budget = budget or Budget()
-    cost = model.estimate(opts, size)
+    admission = getattr(model, "admission", model.estimate)
+    cost = admission(opts, size)
     if not cost.fits(budget):
-        largest = largest_admitted(lambda s: model.estimate(opts, s), size, budget)
+        largest = largest_admitted(lambda s: admission(opts, s), size, budget)
         raise BudgetExceeded(model.refusal(label, cost, budget, largest))
     return cost
 

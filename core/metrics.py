@@ -36,13 +36,15 @@ def top_k_errors(result: Result, reference: Result, k: int, by_magnitude: bool =
     """Per-rank relative errors of ``result``'s top-k against ``reference``'s.
 
     With ``by_magnitude`` (power iteration converges to the largest |λ|, negative ones included),
-    both sides are ranked by |λ| and compared with the reference's largest-|λ| eigenvalues,
-    which needs the reference's full spectrum.
+    both sides are ranked by |λ| and compared with the reference's largest-|λ| eigenvalues: from
+    its full spectrum, or from both ends it has (a Lanczos reference's top and bottom).
     """
     if result.top is None or reference.top is None:
         return np.array([])
-    if by_magnitude and reference.spectrum is not None:
-        return relative_errors(largest_magnitude(result.top, k), largest_magnitude(reference.spectrum, k))
+    if by_magnitude:
+        ends = reference.spectrum if reference.spectrum is not None else np.concatenate(
+            [reference.top, reference.bottom if reference.bottom is not None else []])
+        return relative_errors(largest_magnitude(result.top, k), largest_magnitude(ends, k))
     return relative_errors(result.top_k(k), reference.top_k(k))
 
 

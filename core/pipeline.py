@@ -191,12 +191,25 @@ def check(config: ExperimentConfig, method: str, options: dict | None = None) ->
     return resolved
 
 
-def _result_precheck(config_dict: dict, method: str, options: dict, data_key: str, version: str) -> None:
+def _result_precheck(config_dict: dict, method: str, options: dict, data_key: str, version: str,
+                     budget_seconds: float | None) -> None:
     check(ExperimentConfig.from_dict(config_dict), method, options)
 
 
+def _result_args(config: ExperimentConfig, method: str, resolved: dict) -> tuple:
+    """The cache key's parts of a method's result: with the time budget for a method that spends
+    it (what it finds depends on how long it may run), None for the others."""
+    from .budget import Budget
+    from .methods import get_spec
+
+    spends = getattr(get_spec(method).cost, "spends_budget", False)
+    return (config.to_dict(), method, resolved, data_key(config), code_version(),
+            Budget().max_seconds if spends else None)
+
+
 @cached(returns=Result, precheck=_result_precheck)
-def _result(config_dict: dict, method: str, options: dict, data_key: str, version: str) -> Result:
+def _result(config_dict: dict, method: str, options: dict, data_key: str, version: str,
+            budget_seconds: float | None) -> Result:
     import numpy as np
     import torch
 
@@ -229,15 +242,14 @@ def run(config: ExperimentConfig, method: str, options: dict | None = None) -> R
 
     resolved = resolve_options(method, options)
     try:  # refused before training or any product (the entry's precheck)
-        return _result(config.to_dict(), method, resolved, data_key(config), code_version())
+        return _result(*_result_args(config, method, resolved))
     except BudgetExceeded as refusal:  # re-decided against the budget in force on every call
         return Result.failed(method, get_spec(method).family, str(refusal), resolved)
 
 
 def is_cached(config: ExperimentConfig, method: str, options: dict | None = None) -> bool:
     """Whether :func:`run` would be served from the cache."""
-    return _result.is_cached(config.to_dict(), method, resolve_options(method, options), data_key(config),
-                             code_version())
+    return _result.is_cached(*_result_args(config, method, resolve_options(method, options)))
 
 
 def selection(methods) -> list[str]:

@@ -43,6 +43,8 @@ class Density:
         grid, values: the Gaussian-smoothed density on a grid (integrates to one).
         nodes, weights: ``(runs, m)`` Ritz values and quadrature weights (rows sum to one).
         sigma: the smoothing width.
+        spread: the standard deviation over the probe vectors of each run's density on the grid
+            (zero with one run): how far one probe's picture is from their mean.
     """
 
     grid: np.ndarray
@@ -50,11 +52,12 @@ class Density:
     nodes: np.ndarray
     weights: np.ndarray
     sigma: float
+    spread: np.ndarray | None = None
 
 
 @dataclass
 class Estimate:
-    """What a curvature method estimated. Unset fields are ``None``.
+    r"""What a curvature method estimated. Unset fields are ``None``.
 
     Attributes:
         spectrum: all eigenvalues, when the method yields all of them.
@@ -64,13 +67,19 @@ class Estimate:
             (otherwise the registry counts the problem's products).
         backward_passes: backward passes used.
         diagonal: the diagonal of the matrix it approximates (exact and diagonal methods).
-        samples: every single-vector trace sample :math:`v^\\top H v` (Hutchinson).
+        samples: every single-vector trace sample :math:`v^\top H v` (Hutchinson).
         density: a spectral density (SLQ).
         blocks: per-parameter Kronecker block data (factor shapes and traces).
         seconds_trace: seconds until the trace was known (dense methods).
         exact_zero_eigenvalues: eigenvalues known to be exactly zero without solving.
         matvec_budget: the product budget an estimator ran with.
         order_as_returned: eigenvalues in the order the library returned them.
+        top_residuals, bottom_residuals: each top / bottom value's certificate, the residual
+            :math:`\lVert Hy - \theta y\rVert` of its unit Ritz vector: some eigenvalue lies within it.
+        top_converged, bottom_converged: whether each value met the method's tolerance.
+        trace_standard_error: the standard error of a stochastic trace (sample std / sqrt(m)).
+        stopped: why an iterative method stopped (``converged``, ``product cap``, ``time budget``, ...).
+        seconds_per_product: one product's cost measured on this problem at the start of the run.
     """
 
     spectrum: np.ndarray | None = None
@@ -87,6 +96,13 @@ class Estimate:
     exact_zero_eigenvalues: int | None = None
     matvec_budget: int | None = None
     order_as_returned: list | None = None
+    top_residuals: np.ndarray | None = None
+    bottom_residuals: np.ndarray | None = None
+    top_converged: np.ndarray | None = None
+    bottom_converged: np.ndarray | None = None
+    trace_standard_error: float | None = None
+    stopped: str | None = None
+    seconds_per_product: float | None = None
 
 
 @dataclass(init=False)
@@ -136,14 +152,29 @@ class Result(Estimate):
                 self.bottom = self.spectrum[:100].copy()
             if self.trace is None:
                 self.trace = float(self.spectrum.sum())
-        if self.top is not None:
-            self.top = np.sort(np.asarray(self.top, dtype=np.float64))[::-1]
-        if self.bottom is not None:
-            self.bottom = np.sort(np.asarray(self.bottom, dtype=np.float64))
+        if self.top is not None:  # descending, each certificate with its value
+            order = np.argsort(-np.asarray(self.top, dtype=np.float64), kind="stable")
+            self.top = np.asarray(self.top, dtype=np.float64)[order]
+            self.top_residuals, self.top_converged = _reordered(order, self.top_residuals, self.top_converged)
+        if self.bottom is not None:  # ascending
+            order = np.argsort(np.asarray(self.bottom, dtype=np.float64), kind="stable")
+            self.bottom = np.asarray(self.bottom, dtype=np.float64)[order]
+            self.bottom_residuals, self.bottom_converged = _reordered(order, self.bottom_residuals,
+                                                                      self.bottom_converged)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def certified(self) -> bool:
+        """Whether its top values carry residual certificates."""
+        return self.ok and self.top is not None and self.top_residuals is not None
+
+    def max_residual(self) -> float | None:
+        """The largest certificate among its top and bottom values, or None without certificates."""
+        found = [np.max(r) for r in (self.top_residuals, self.bottom_residuals) if r is not None and len(r)]
+        return float(max(found)) if found else None
 
     def top_k(self, k: int) -> np.ndarray:
         """The k largest eigenvalues it has (fewer if it has fewer), descending."""
@@ -163,6 +194,11 @@ class Result(Estimate):
     def failed(cls, method: str, family: str, error: str, options: dict | None = None) -> "Result":
         """A result that says why the method could not run."""
         return cls(method, family, options=dict(options or {}), error=error)
+
+
+def _reordered(order: np.ndarray, *arrays):
+    """Each of ``arrays`` (or None) permuted by ``order``."""
+    return tuple(None if a is None else np.asarray(a)[order] for a in arrays)
 
 
 @dataclass

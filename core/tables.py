@@ -9,13 +9,48 @@ from __future__ import annotations
 import numpy as np
 
 from . import metrics
-from .methods import REFERENCE, REGISTRY
+from .methods import REFERENCE, REGISTRY, STAND_INS
 from .results import Result
 
 #: the columns of the comparison table (CLI ``compare``, the Cost page)
-COMPARE_COLUMNS = ["method", "approximates", "top1", "top1_rel_error", "max_topk_rel_error",
-                   "trace", "trace_rel_error", "w1_spectrum", "matvecs", "backward_passes", "seconds",
-                   "peak_memory_mib"]
+COMPARE_COLUMNS = ["method", "approximates", "top1", "top1_rel_error", "max_topk_rel_error", "max_residual",
+                   "trace", "trace_std_error", "trace_rel_error", "w1_spectrum", "matvecs", "backward_passes",
+                   "seconds", "peak_memory_mib"]
+
+
+
+def reference(results: dict[str, Result]) -> tuple[Result | None, str]:
+    """What approximations are scored against, and how it is labelled.
+
+    The exact Hessian when it ran. Past the exact limit, the best certified values there are:
+    the first of :data:`core.methods.STAND_INS` that ran: Lanczos' top and bottom eigenvalues
+    (each within its residual of an eigenvalue of H: its certificate) and a stochastic trace with
+    its standard error; None when neither ran.
+    """
+    exact = results.get(REFERENCE)
+    if exact is not None and exact.ok:
+        return exact, "the exact Hessian"
+    values = next((results[n] for n in STAND_INS["eigenvalues"] if n in results and results[n].certified), None)
+    trace = next((results[n] for n in STAND_INS["trace"] if n in results and results[n].ok), None)
+    if values is None and trace is None:
+        return None, "no reference: the exact Hessian is refused and no certified method ran"
+    words = []
+    if values is not None:
+        converged = int(np.sum(values.top_converged)) + int(np.sum(values.bottom_converged) if
+                                                            values.bottom_converged is not None else 0)
+        count = len(values.top) + (len(values.bottom) if values.bottom is not None else 0)
+        words.append(f"{label(values.method)}, certified to residual ≤ {values.max_residual():.1e} "
+                     f"({converged} of {count} values converged)")
+    if trace is not None:
+        error = f" ± {trace.trace_standard_error:.2g} (standard error)" if trace.trace_standard_error else ""
+        words.append(f"trace from {label(trace.method)}{error}")
+    stand_in = Result("reference", "reference", top=None if values is None else values.top,
+                      bottom=None if values is None else values.bottom,
+                      top_residuals=None if values is None else values.top_residuals,
+                      trace=None if trace is None else trace.trace,
+                      trace_standard_error=None if trace is None else trace.trace_standard_error,
+                      options={"sources": [r.method for r in (values, trace) if r is not None]})
+    return stand_in, "reference (the exact Hessian is refused): " + "; ".join(words)
 
 
 def format_cell(value, seconds: bool = False) -> str:
@@ -38,9 +73,16 @@ def label(name: str) -> str:
     return REGISTRY[name].label
 
 
+def _scored(result: Result, reference_result: Result | None) -> bool:
+    """Whether ``result`` is scored against ``reference_result`` (not itself, nor one of its sources)."""
+    return (reference_result is not None and reference_result.ok and reference_result is not result
+            and result.method not in reference_result.options.get("sources", ()))
+
+
 def comparison_row(result: Result, exact: Result | None, top_k: int = 10) -> dict:
-    """One row of the comparison table for ``result`` against the ``exact`` Hessian result."""
-    have_exact = exact is not None and exact.ok
+    """One row of the comparison table for ``result`` against ``exact`` (the exact Hessian's result,
+    or the certified stand-in of :func:`reference`), with the result's own certificates."""
+    have_exact = _scored(result, exact)
     by_magnitude = REGISTRY[result.method].finds_largest_magnitude
     errors = metrics.top_k_errors(result, exact, top_k, by_magnitude) if have_exact and result.ok else np.array([])
     return {
@@ -50,7 +92,10 @@ def comparison_row(result: Result, exact: Result | None, top_k: int = 10) -> dic
         "top1": float(result.top[0]) if result.ok and result.top is not None and len(result.top) else None,
         "top1_rel_error": float(errors[0]) if len(errors) else None,
         "max_topk_rel_error": float(np.nanmax(errors)) if len(errors) else None,
+        "max_residual": result.max_residual() if result.ok else None,
+        "stopped": result.stopped,
         "trace": result.trace,
+        "trace_std_error": result.trace_standard_error,
         "trace_rel_error": metrics.trace_error(result, exact) if have_exact and result.ok else None,
         "w1_spectrum": metrics.spectrum_distance(result, exact) if have_exact and result.ok else None,
         "matvecs": result.matvecs,
@@ -67,34 +112,38 @@ def top_eigenvalue_rows(results: dict[str, Result], k: int = 10) -> list[dict]:
     A method that finds the largest |λ| (PyHessian's power iteration) is ranked by |λ| and
     scored against the exact eigenvalues of largest magnitude (``scored_against`` says which).
     """
-    exact = results.get(REFERENCE)
-    have_exact = exact is not None and exact.ok
+    exact, _ = reference(results)
     rows = []
     for name, result in results.items():
         if not result.ok or result.top is None:
             continue
         by_magnitude = REGISTRY[name].finds_largest_magnitude
         values = metrics.largest_magnitude(result.top, k) if by_magnitude else result.top_k(k)
-        errors = metrics.top_k_errors(result, exact, k, by_magnitude) if have_exact else np.array([])
+        errors = metrics.top_k_errors(result, exact, k, by_magnitude) if exact is not None else np.array([])
+        residuals = result.top_residuals if not by_magnitude else None
         for rank, value in enumerate(values, start=1):
-            error = errors[rank - 1] if rank <= len(errors) else None
+            error = errors[rank - 1] if rank <= len(errors) and _scored(result, exact) else None
+            certified = residuals is not None and rank <= len(residuals)
             rows.append({"method": label(name), "rank": rank, "eigenvalue": float(value),
                          "relative_error": None if error is None else float(error),
+                         "residual": float(residuals[rank - 1]) if certified else None,
+                         "converged": bool(result.top_converged[rank - 1]) if certified else True,
                          "scored_against": "largest |λ|" if by_magnitude else "largest λ",
                          "approximates": REGISTRY[name].matrix})
     return rows
 
 
 def trace_rows(results: dict[str, Result]) -> list[dict]:
-    """One row per method with a trace: value, relative error against the exact one, cost."""
-    exact = results.get(REFERENCE)
+    """One row per method with a trace: value, standard error (stochastic ones), relative error
+    against the reference (:func:`reference`), cost."""
+    exact, _ = reference(results)
     rows = []
     for name, result in results.items():
         if result.ok and result.trace is not None:
-            error = metrics.trace_error(result, exact) if exact is not None and exact.ok else None
+            error = metrics.trace_error(result, exact) if _scored(result, exact) and exact.trace is not None else None
             rows.append({"method": label(name), "family": result.family, "approximates": result.matrix,
-                         "trace": float(result.trace), "relative_error": error,
-                         "matvecs": result.matvecs, "seconds": result.seconds})
+                         "trace": float(result.trace), "standard_error": result.trace_standard_error,
+                         "relative_error": error, "matvecs": result.matvecs, "seconds": result.seconds})
     return rows
 
 
@@ -108,18 +157,20 @@ def spectrum_rows(results: dict[str, Result]) -> list[dict]:
 
 
 def density_rows(results: dict[str, Result]) -> list[dict]:
-    """Smoothed SLQ densities (grid, density) of the methods that estimate one."""
+    """Smoothed SLQ densities (grid, density, and its spread over the probe vectors) of the methods
+    that estimate one."""
     rows = []
     for name, result in results.items():
         if result.ok and result.density is not None:
-            rows += [{"method": label(name), "eigenvalue": float(x), "density": float(d)}
-                     for x, d in zip(result.density.grid, result.density.values)]
+            spread = result.density.spread if result.density.spread is not None else np.zeros_like(result.density.values)
+            rows += [{"method": label(name), "eigenvalue": float(x), "density": float(d), "spread": float(s)}
+                     for x, d, s in zip(result.density.grid, result.density.values, spread)]
     return rows
 
 
 def cost_rows(results: dict[str, Result], k: int = 10) -> list[dict]:
-    """Wall time, products and backward passes per method with its headline errors."""
-    exact = results.get(REFERENCE)
+    """Wall time, products and backward passes per method with its headline errors (against :func:`reference`)."""
+    exact, _ = reference(results)
     return [comparison_row(r, exact, k) for r in results.values()]
 
 
@@ -200,13 +251,14 @@ def spectrum_positions(results: dict[str, Result], log_axis: bool = True) -> dic
 
 
 def trace_error_rows(results: dict[str, Result]) -> list[dict]:
-    """Signed relative error of each method's trace against the exact Hessian's (empty without it)."""
-    exact = results.get(REFERENCE)
-    if exact is None or not exact.ok or not exact.trace:
+    """Signed relative error of each method's trace against the reference's (:func:`reference`;
+    empty without a reference trace)."""
+    exact, _ = reference(results)
+    if exact is None or not exact.trace:
         return []
     return [{"method": label(name), "family": r.family, "signed_relative_error": (r.trace - exact.trace) / abs(exact.trace),
              "trace": float(r.trace), "exact_trace": float(exact.trace), "matvecs": r.matvecs, "seconds": r.seconds}
-            for name, r in results.items() if r.ok and r.trace is not None and name != REFERENCE]
+            for name, r in results.items() if r.ok and r.trace is not None and _scored(r, exact)]
 
 
 def pareto_front(rows: list[dict], cost: str, error: str) -> list[dict]:

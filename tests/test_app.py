@@ -167,8 +167,8 @@ def test_a_width_admitted_for_nothing_dense_renders_every_page_with_refusals(fre
         assert not at.exception, page
         errors = " ".join(e.value for e in at.error)
         assert "Exact Hessian" in errors and "refused" in errors, page
-        if page in ("views/home.py", "views/top_eigenvalues.py", "views/cost.py"):
-            assert "Lanczos" in errors or "PyHessian power iteration is refused" in errors, page
+        if page in ("views/top_eigenvalues.py", "views/trace.py"):  # scored against the certified stand-in
+            assert any("the exact Hessian is refused" in c.value for c in at.caption), page
         assert time.perf_counter() - start < 60 + 3 * 20, page  # training + the budget, not more
 
 

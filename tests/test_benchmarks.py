@@ -28,10 +28,15 @@ def test_quick_benchmark_produces_a_number_in_every_row(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     for row in ("exact", "top_k", "lanczos_vs_exact", "trace", "backpack", "cache_app", "scaling", "first_paint", "sweep",
-                "parallel"):
+                "parallel", "scale", "honesty"):
         values = list(numbers(report[row]))
         assert values, row
         assert all(math.isfinite(v) for v in values), row
     assert len(report["exact"]) == 2 and all("speedup_vs_paper" in r for r in report["exact"].values())
     assert set(report["cache_app"]["warm_page_render_s"]) == {p.title for p in PAGES if p.url_path not in ("Sweep", "Training")}
     assert "| row | measured | target |" in proc.stdout
+    for size in ("5k", "20k"):  # past the exact limit: every competitor measured, ours certified
+        row = report["scale"][size]
+        assert row["lanczos"]["max_residual"] < 1e-3 * abs(row["lanczos"]["top1"])
+        assert {"pyhessian_default", "pyhessian_tol1e-6", "curvlinops_eigsh"} <= set(row)
+    assert report["honesty"]["by_method"] and all(r["estimate_s"] > 0 for r in report["honesty"]["rows"])

@@ -126,9 +126,9 @@ def test_every_result_page_renders_a_cnn_and_a_batchnorm_network(server, shape):
         browser.close()
 
 
-#: Lanczos at P = 37,510 (8x8 digits, one hidden layer of 500): minutes of products, admitted by the
-#: budget, while the exact Hessian is refused at once
-LONG = "Top_eigenvalues?dataset=digits&hidden=500&methods=lanczos"
+#: Lanczos at P = 75,010 (8x8 digits, one hidden layer of 1000): about a minute of products, admitted by
+#: the budget, while the exact Hessian is refused at once
+LONG = "Top_eigenvalues?dataset=digits&hidden=1000&methods=lanczos"
 
 
 def test_a_long_computation_stops_from_the_page_and_a_changed_control_abandons_it(tmp_path):
@@ -169,7 +169,7 @@ def test_a_long_computation_stops_from_the_page_and_a_changed_control_abandons_i
     assert stopped_after < 15, stopped_after
     assert redrawn_after < 60, redrawn_after  # the old Lanczos alone would take minutes
     with workspace.using(cache_dir=cache_dir, data_dir=data_dir):
-        big = ExperimentConfig(dataset="digits", hidden=(500,))
+        big = ExperimentConfig(dataset="digits", hidden=(1000,))
         options = options_for("lanczos", DEFAULT_SAMPLES)
         assert pipeline.is_trained(big) and not pipeline.is_cached(big, "lanczos", options)
         assert pipeline.is_cached(big.replace(hidden=(7,)), "lanczos", options)

@@ -185,8 +185,9 @@ def test_a_trace_study_over_the_budget_is_refused_before_any_product(fresh_cache
     from core.methods import estimate
 
     pipeline.train(SMALL)  # trained under the default budget; the study is what is refused below
-    one_repeat = estimate("hutchinson", {"samples": 40}, pipeline.size(SMALL)).seconds
-    monkeypatch.setenv("HESSIAN_MAX_SECONDS", repr(one_repeat * 5))  # 40 samples fit; 10 repeats of them do not
+    cost = lambda samples: estimate("hutchinson", {"samples": samples}, pipeline.size(SMALL)).seconds
+    # 40 samples fit, and the 80 of two repeats; the 400 of ten do not
+    monkeypatch.setenv("HESSIAN_MAX_SECONDS", repr((cost(80) + cost(400)) / 2))
     assert pipeline.run(SMALL, "hutchinson", {"samples": 40}).ok
     for study in (studies.hutchinson_study, studies.trace_study):
         with pytest.raises(BudgetExceeded, match=r"Hutchinson.* study \(10 repeats, 400 products\) is refused"):
@@ -194,8 +195,27 @@ def test_a_trace_study_over_the_budget_is_refused_before_any_product(fresh_cache
     assert cache.COMPUTE_COUNTS["hutchinson_study"] == 0 and cache.COMPUTE_COUNTS["hutchpp_study"] == 0
     assert studies.hutchinson_study(SMALL, 40, 2)["repeats"] == 2  # 80 products fit
     # Hutch++ runs at every product count up to the samples: its study is costed by their sum
-    monkeypatch.setenv("HESSIAN_MAX_SECONDS", repr(one_repeat * 2 * 1.01))
+    monkeypatch.setenv("HESSIAN_MAX_SECONDS", repr(cost(0) + (cost(80) - cost(0)) * 1.01))  # the fixed part, and 80
     studies.hutchinson_study(SMALL, 40, 2)  # cached: no check, no work
     with pytest.raises(BudgetExceeded, match=r"Hutch\+\+.* study \(2 repeats, [0-9,]+ products\) is refused"):
         studies.trace_study(SMALL, 40, 2)
     assert cache.COMPUTE_COUNTS["hutchpp_study"] == 0
+
+
+def test_a_run_with_another_thread_count_is_its_own_cache_entry(fresh_cache, monkeypatch):
+    """Trained weights can differ in the last bits with torch's thread count, so the count is a
+    configuration field (default: $HESSIAN_THREADS or the processors available), part of every key."""
+    one, two = SMALL.replace(threads=1), SMALL.replace(threads=2)
+    pipeline.run(one, "hutchinson", {"samples": 10})
+    assert pipeline.is_trained(one) and not pipeline.is_trained(two)
+    assert not pipeline.is_cached(two, "hutchinson", {"samples": 10})
+    monkeypatch.setenv("HESSIAN_THREADS", "1")
+    from core.config import ExperimentConfig
+
+    assert ExperimentConfig.from_dict({k: v for k, v in SMALL.to_dict().items() if k != "threads"}).threads == 1
+    import torch
+
+    before = torch.get_num_threads()
+    with pipeline.computing(one):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

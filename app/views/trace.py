@@ -15,14 +15,17 @@ def render():
                                      "factorisations and sampling move it.")
     found = widgets.results(selection, methods=yielding(selection.methods, "trace"))
     errors = tables.trace_error_rows(found)
+    _, against = tables.reference(found)
     if errors:
         st.altair_chart(charts.trace_errors(errors), width="stretch")
+        st.caption(f"Against {against}.")
     else:
         st.info("No exact trace to compare with; the traces themselves:")
         st.altair_chart(charts.trace_bars(tables.trace_rows(found)), width="stretch")
     frame = pd.DataFrame(tables.trace_rows(found))
     with widgets.details(selection):
-        st.dataframe(frame.style.format({"trace": "{:.5g}", "relative_error": "{:.2%}", "seconds": "{:.3f}"},
+        st.dataframe(frame.style.format({"trace": "{:.5g}", "standard_error": "{:.2g}", "relative_error": "{:.2%}",
+                                         "seconds": "{:.3f}"},
                                         na_rep="—"), width="stretch", hide_index=True)
         widgets.download_csv(frame, "trace", selection)
 

@@ -113,10 +113,14 @@ def compare(args) -> int:
         get_spec(m)
     comparison = compared(config, methods, _parse_options(args.option), top_k=args.top_k, show_bar=not args.quiet)
     _header(config, comparison["info"])
+    print(f"errors against {comparison['reference']}\n")
     print_table([[r[c] for c in COMPARE_COLUMNS] for r in comparison["rows"]], COMPARE_COLUMNS)
     for row in comparison["rows"]:
         if row.get("error"):
             print(f"\n{row['method']}: {row['error']}")
+        elif row.get("stopped") not in (None, "converged", "invariant subspace"):
+            print(f"\n{row['method']}: stopped by its {row['stopped']} before every value converged (largest "
+                  f"residual {row['max_residual']:.1e}); each value is within its residual of an eigenvalue")
     if args.out:
         write_json_and_csv(args.out, comparison, comparison["rows"])
     return 0
@@ -195,13 +199,18 @@ def trajectory(args) -> int:
         raise ConfigError("--checkpoints", config.checkpoints, "at least 1 for a trajectory, e.g. 20")
     rows = trajectories.trajectory(config, args.k)
     columns = ["step", "train_loss", "train_accuracy", "top", "bottom", "trace", "top_k_gradient_fraction"]
+    if config.optimizer == "gd":
+        columns[3:3] = ["objective_top", "objective_trace"]
     print_table([[r[c] for c in columns] for r in rows], columns)
+    for what, matrix in rows[0]["matrices"].items():
+        print(f"{what}: {matrix}")
     summary = trajectories.edge_of_stability(rows)
     if summary:
         within = (f"within {summary['within']:.0%} of 2/lr = {summary['two_over_lr']:.3g} from step "
                   f"{summary['steps_within'][0]} to {summary['steps_within'][1]} ({summary['count']} checkpoints)"
                   if summary["steps_within"] else f"never within {summary['within']:.0%} of 2/lr = {summary['two_over_lr']:.3g}")
-        print(f"\nedge of stability: peak top eigenvalue {summary['peak']:.4g} = {summary['peak_ratio']:.2f} x 2/lr; {within}")
+        print(f"\nedge of stability, on {summary['matrix']}: peak top eigenvalue {summary['peak']:.4g} = "
+              f"{summary['peak_ratio']:.2f} x 2/lr; {within} (the Hessian batch's peak: {summary['batch_peak']:.4g})")
     if args.out:
         write_json_and_csv(args.out, {"config": config.to_dict(), "rows": rows, "edge_of_stability": summary}, rows)
     return 0

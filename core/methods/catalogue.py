@@ -10,8 +10,10 @@ a line leaves a fact unset.
 from .. import paper
 from ..budget import BATCHED_PRODUCT_FACTOR as BATCHED
 from ..budget import LIBRARY_PRODUCT_FACTOR as LIBRARY
+from ..budget import LIBRARY_OVERHEAD_SECONDS as LIBRARY_OVERHEAD
 from ..budget import REORTHOGONALISATION_SECONDS_PER_P, DenseCost, ProductCost
 from .registry import DEFAULT_SAMPLES, MethodSpec, SizeRule, register, register_family
+from .thick_restart import basis_size
 
 BACKPACK = "Dangel, Kunstner & Hennig (2020), BackPACK"
 #: what BackPACK's extensions have rules for (read from backpack.extensions.secondorder, v1.7)
@@ -24,6 +26,11 @@ AUTOGRAD = "any network (autograd)"
 K_BELOW_P = SizeRule("k", lambda p: p - 1, "fewer than P")
 SAMPLES_BELOW_P = SizeRule("samples", lambda p: p - 1, "fewer than P (the exact trace is cheaper)")
 ITERATIONS_UP_TO_P = SizeRule("iterations", lambda p: p, "at most P (Lanczos cannot run longer)")
+
+
+def _lanczos_first_answer(opts, p):  # one basis fill and the certificates' products
+    k_bottom = opts["k"] if opts.get("bottom") else 0
+    return basis_size(opts["k"], k_bottom, p) + opts["k"] + k_bottom
 
 
 def _samples(opts, p):
@@ -47,8 +54,10 @@ def _reorthogonalisation(opts, p):
 
 
 #: BackPACK and EKFAC: a few extended backward passes (a rough bound: measured 3-9), diagonal or factors
-BACKWARD_PASSES = ProductCost(products=lambda o, p: 20, vectors=lambda o, p: 16, factor=LIBRARY)
-SLQ_COST = dict(products=_lanczos_steps, vectors=_lanczos_vectors, extra_seconds=_reorthogonalisation)
+BACKWARD_PASSES = ProductCost(products=lambda o, p: 20, vectors=lambda o, p: 16, factor=LIBRARY,
+                              overhead=LIBRARY_OVERHEAD)
+SLQ_COST = dict(products=_lanczos_steps, vectors=_lanczos_vectors, extra_seconds=_reorthogonalisation,
+                overhead=LIBRARY_OVERHEAD)
 
 # families: who makes the methods, and their hues (Okabe-Ito, shaded within a family)
 register_family("exact", "exact", ("#000000", "#6e6e6e"))
@@ -73,13 +82,13 @@ register(MethodSpec(name="pyhessian_top_k", label="PyHessian power iteration", f
                     function="pyhessian_methods:pyhessian_top_k",
                     defaults={"k": paper.TOP_K, "max_iter": 100, "tol": 1e-3, "seed": 0},
                     cost=ProductCost(products=lambda o, p: o["k"] * o["max_iter"], vectors=lambda o, p: 2 * o["k"],
-                                     factor=LIBRARY),
+                                     factor=LIBRARY, minimum=lambda o, p: 3 * o["k"], overhead=LIBRARY_OVERHEAD),
                     runs_in="worker", gpu=False, size_rules=(K_BELOW_P,), yields=("top",), stochastic=True,
                     finds_largest_magnitude=True, reference=PYHESSIAN, handles=AUTOGRAD))
 register(MethodSpec(name="pyhessian_hutchinson", label="PyHessian Hutchinson", family="pyhessian", matrix="hessian",
                     function="pyhessian_methods:pyhessian_hutchinson",
                     defaults={"samples": paper.HUTCHINSON_SAMPLES, "seed": 0},
-                    cost=ProductCost(products=_samples, vectors=lambda o, p: 4, factor=LIBRARY),
+                    cost=ProductCost(products=_samples, vectors=lambda o, p: 4, factor=LIBRARY, overhead=LIBRARY_OVERHEAD),
                     runs_in="worker", gpu=False, size_rules=(), yields=("trace",), stochastic=True,
                     reference="Avron & Toledo (2011); " + PYHESSIAN, handles=AUTOGRAD))
 register(MethodSpec(name="pyhessian_density", label="PyHessian SLQ density", family="pyhessian", matrix="hessian",
@@ -119,14 +128,15 @@ register(MethodSpec(name="ekfac", label="EKFAC (curvlinops)", family="curvlinops
 # matrix-free estimators over our batched products
 register(MethodSpec(name="lanczos", label="Lanczos top/bottom-k", family="matrix-free", matrix="hessian",
                     function="matrix_free:lanczos",
-                    defaults={"k": 10, "tol": 1e-7, "bottom": True, "max_products": 5000, "seed": 0},
-                    cost=ProductCost(products=lambda o, p: o["max_products"] * (2 if o["bottom"] else 1),
-                                     vectors=lambda o, p: 8 * o["k"]),
+                    defaults={"k": 10, "tol": 1e-6, "bottom": True, "max_products": 5000, "seed": 0},
+                    cost=ProductCost(products=lambda o, p: o["max_products"], minimum=_lanczos_first_answer,
+                                     vectors=lambda o, p: 2 * basis_size(o["k"], o["k"] if o["bottom"] else 0, p)),
                     runs_in="worker", gpu=True, size_rules=(K_BELOW_P,), yields=("top", "bottom"),
-                    reference="Lanczos (1950); Lehoucq, Sorensen & Yang (1998), ARPACK", handles=AUTOGRAD))
+                    reference="Lanczos (1950); Wu & Simon (2000), thick-restart Lanczos", handles=AUTOGRAD))
 register(MethodSpec(name="ggn_lanczos", label="Lanczos top-k (GGN)", family="matrix-free", matrix="ggn",
-                    function="matrix_free:ggn_lanczos", defaults={"k": 10, "tol": 1e-7, "max_products": 5000, "seed": 0},
-                    cost=ProductCost(products=lambda o, p: o["max_products"], vectors=lambda o, p: 8 * o["k"]),
+                    function="matrix_free:ggn_lanczos", defaults={"k": 10, "tol": 1e-6, "max_products": 5000, "seed": 0},
+                    cost=ProductCost(products=lambda o, p: o["max_products"], minimum=_lanczos_first_answer,
+                                     vectors=lambda o, p: 2 * basis_size(o["k"], 0, p)),
                     runs_in="worker", gpu=True, size_rules=(K_BELOW_P,), yields=("top",),
                     reference="Lanczos (1950); Schraudolph (2002), GGN products", handles=AUTOGRAD))
 register(MethodSpec(name="hutchinson", label="Hutchinson (batched)", family="matrix-free", matrix="hessian",
@@ -153,6 +163,10 @@ register(MethodSpec(name="slq", label="SLQ density (Lanczos, ours)", family="mat
 #: the reference every comparison is made against, and the GGN's (the GGN diagonals' reference)
 REFERENCE = "exact_hessian"
 GGN_REFERENCE = "exact_ggn"
+
+#: the methods whose certified values stand in for the exact Hessian past its limit, best first: the
+#: eigenvalues (each within its residual) and the trace (a standard error first, then the sketches)
+STAND_INS = {"eigenvalues": ("lanczos",), "trace": ("hutchinson", "pyhessian_hutchinson", "hutchpp", "xtrace")}
 
 #: what the app selects unless the user changes it: the paper's methods (PyHessian's top-k
 #: and trace, BackPACK's six) plus Lanczos and Hutch++; the rest are one click away

@@ -1,10 +1,11 @@
 r"""Matrix-free estimators over the fast Hessian-vector product (:meth:`Problem.hvp_batch`).
 
-* ``lanczos``: top-k and bottom-k eigenvalues by implicitly restarted Lanczos
-  (ARPACK through ``scipy.sparse.linalg.eigsh``; Lehoucq, Sorensen & Yang 1998), in float64.
-  Lanczos keeps the whole Krylov space that power iteration throws away, so it converges
-  far faster for the same number of products, and its bottom end shows negative curvature;
-  ``ggn_lanczos``: the same on GGN-vector products (G is PSD: its top end only).
+* ``lanczos``: top-k and bottom-k eigenvalues from one Krylov space by thick-restart Lanczos
+  (Wu & Simon 2000; :mod:`core.methods.thick_restart`), in float64, each with its residual
+  certificate, within the time budget. Lanczos keeps the whole Krylov space that power
+  iteration throws away, so it converges far faster for the same number of products, and its
+  bottom end shows negative curvature; ``ggn_lanczos``: the same on GGN-vector products (G is
+  PSD: its top end only).
 * ``hutchinson``: :math:`\mathrm{tr}(H) \approx \frac1m \sum_i v_i^\top H v_i`, Rademacher
   :math:`v_i` (Hutchinson 1989; Avron & Toledo 2011), all m products in batched calls;
   every sample is kept.
@@ -55,49 +56,45 @@ def lanczos_subspace(k: int, num_params: int) -> int:
     return min(num_params, max(2 * k + 1, 4 * k))
 
 
-def lanczos_max_restarts(k: int, num_params: int, max_products: int) -> int:
-    """Restarts that keep the products under ``max_products`` (each restart applies ``ncv - k``)."""
-    ncv = lanczos_subspace(k, num_params)
-    return max(1, (max_products - ncv) // max(1, ncv - k))
-
-
 def lanczos(problem: Problem, opts: dict) -> Estimate:
-    """Top-k (and bottom-k) eigenvalues by implicitly restarted Lanczos (scipy eigsh, ARPACK).
+    """Top-k and bottom-k eigenvalues from one Krylov space, by thick-restart Lanczos, each with
+    its residual certificate (:mod:`core.methods.thick_restart`).
 
-    ``tol`` is ARPACK's relative accuracy of each Ritz value; the products are bounded by
-    ``max_products`` per end, after which it stops and says so.
+    ``tol``: a value has converged when its residual is at most ``tol`` times the largest |θ|.
+    The basis and the Rayleigh-Ritz step are float64; the iteration's products are taken in the
+    model's float type (float32 here: a product costs about a gradient), the certificates' in
+    float64, so each holds for H itself.
+    It runs until every wanted value has converged, ``max_products`` are spent, or the time
+    budget is (:func:`core.budget.deadline`), and returns every value with its residual and
+    whether it converged.
     """
-    return _lanczos(problem, opts, "hessian")
+    return _lanczos(problem, opts, problem.hvp_batch, opts["k"] if opts["bottom"] else 0)
 
 
 def ggn_lanczos(problem: Problem, opts: dict) -> Estimate:
-    """Top-k eigenvalues of the GGN by implicitly restarted Lanczos on GGN-vector products.
+    """Top-k eigenvalues of the GGN by thick-restart Lanczos on GGN-vector products, certified.
 
     G is positive semi-definite, so its top end is the whole story of its outliers; ``tol`` and
     ``max_products`` as for :func:`lanczos`. The GGN's top eigenvalues without its P x P matrix.
     """
-    return _lanczos(problem, {**opts, "bottom": False}, "ggn")
+    return _lanczos(problem, opts, problem.ggn_vp_batch, 0)
 
 
-def _lanczos(problem: Problem, opts: dict, matrix: str) -> Estimate:
-    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+def _lanczos(problem: Problem, opts: dict, apply, k_bottom: int) -> Estimate:
+    from ..budget import deadline
+    from .thick_restart import thick_restart_lanczos
 
-    operator = scipy_operator(problem, matrix=matrix)
     k = min(opts["k"], problem.num_params - 1)
-    ncv = lanczos_subspace(k, problem.num_params)
-    restarts = lanczos_max_restarts(k, problem.num_params, opts["max_products"])
-
-    def solve(which: str, seed: int) -> np.ndarray:
-        try:
-            return eigsh(operator, k=k, which=which, tol=opts["tol"], ncv=ncv, maxiter=restarts,
-                         v0=_start_vector(problem, seed), return_eigenvectors=False)
-        except ArpackNoConvergence:
-            raise NotImplementedError(f"Lanczos did not converge to tol {opts['tol']:g} within "
-                                      f"{opts['max_products']} products; raise lanczos.max_products or tol") from None
-
-    top = solve("LA", opts["seed"])
-    bottom = solve("SA", opts["seed"] + 1) if opts["bottom"] else None
-    return Estimate(top=top, bottom=bottom)
+    k_bottom = min(k_bottom, problem.num_params - 1 - k)
+    dtype = next(problem.model.parameters()).dtype  # products in the model's float type: the float64
+    found = thick_restart_lanczos(lambda rows: apply(rows.to(dtype)).double(),  # basis keeps its orthogonality
+                                  problem.num_params, k, k_bottom, tol=opts["tol"],
+                                  max_products=opts["max_products"], deadline=deadline(), seed=opts["seed"],
+                                  device=problem.device, certify=apply)  # certificates: float64 products
+    bottom = dict(bottom=found.bottom, bottom_residuals=found.bottom_residuals,
+                  bottom_converged=found.bottom_converged) if k_bottom else {}
+    return Estimate(top=found.top, top_residuals=found.top_residuals, top_converged=found.top_converged, **bottom,
+                    stopped=found.stopped, seconds_per_product=found.seconds_per_product)
 
 
 #: offset of our Hutchinson probes' seeds, so they never coincide with PyHessian's at one seed
@@ -123,7 +120,16 @@ def hutchinson_samples(problem: Problem, count: int, seed: int) -> np.ndarray:
 def hutchinson(problem: Problem, opts: dict) -> Estimate:
     """Hutchinson trace estimate with Rademacher vectors, all products batched, samples kept."""
     samples = hutchinson_samples(problem, opts["samples"], opts["seed"])
-    return Estimate(trace=float(samples.mean()), samples=samples)
+    return Estimate(trace=float(samples.mean()), samples=samples, trace_standard_error=standard_error(samples))
+
+
+def standard_error(samples: np.ndarray) -> float | None:
+    """The standard error of the mean of ``samples``: their standard deviation (ddof 1) over sqrt(m).
+
+    >>> standard_error(np.array([1.0, 3.0]))
+    1.0
+    """
+    return float(np.std(samples, ddof=1) / np.sqrt(len(samples))) if len(samples) > 1 else None
 
 
 class ProblemOperator:

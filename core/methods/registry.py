@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable
 
-from ..budget import BudgetExceeded, Cost, DenseCost, ProductCost, check
+from ..budget import Budget, BudgetExceeded, Cost, DenseCost, ProductCost, check, spending
 from ..memory import peak_memory
 from ..results import Estimate, Result
 from ..shapes import Size
@@ -284,7 +284,8 @@ def compute_result(name: str, problem: "Problem", options: dict | None = None, r
 
     A budget refusal (unless ``raise_refusal``: then :class:`BudgetExceeded` propagates, so a
     cache does not keep it) or a layer the method cannot handle becomes a failed
-    :class:`Result` that says why; any other error propagates.
+    :class:`Result` that says why; any other error propagates. The method runs within the
+    budget's time (:func:`core.budget.spending`): one that spends the budget stops there.
     """
     spec = get_spec(name)
     opts = resolve_options(name, options)
@@ -297,11 +298,12 @@ def compute_result(name: str, problem: "Problem", options: dict | None = None, r
         return Result.failed(name, spec.family, f"{spec.label} {CANNOT_RUN}the loss or its gradient is not "
                              "finite at these parameters (training diverged: lower the learning rate)", opts)
     try:
-        check(spec.cost, spec.label, opts, problem.size)
+        budget = Budget()
+        check(spec.cost, spec.label, opts, problem.size, budget)
         function = spec.load()
         start_count = problem.hvp_count
         start = time.perf_counter()
-        with peak_memory() as memory:
+        with peak_memory() as memory, spending(budget.max_seconds):
             estimate: Estimate = function(problem, opts)
         seconds = time.perf_counter() - start
     except BudgetExceeded as refusal:

@@ -67,15 +67,22 @@ def smoothed_density(nodes: np.ndarray, weights: np.ndarray, grid_points: int = 
     grid = np.linspace(low - 5 * sigma, high + 5 * sigma, grid_points)
     kernel = np.exp(-0.5 * ((grid[None, None, :] - nodes[..., None]) / sigma) ** 2)
     kernel /= sigma * np.sqrt(2 * np.pi)
-    density = (weights[..., None] * kernel).sum(1).mean(0)
-    density /= np.trapezoid(density, grid)
-    return Density(grid=grid, values=density, nodes=nodes, weights=weights, sigma=float(sigma))
+    per_run = (weights[..., None] * kernel).sum(1)
+    per_run /= np.trapezoid(per_run, grid)[:, None]
+    density = per_run.mean(0)
+    spread = per_run.std(0, ddof=1) if len(per_run) > 1 else np.zeros_like(density)
+    return Density(grid=grid, values=density, nodes=nodes, weights=weights, sigma=float(sigma), spread=spread)
 
 
 def slq(problem: Problem, opts: dict) -> Estimate:
-    """Spectral density by stochastic Lanczos quadrature, float64, full re-orthogonalisation."""
+    """Spectral density by stochastic Lanczos quadrature, float64, full re-orthogonalisation; the
+    density's spread over the probe vectors and the trace's standard error over them.
+
+    The Lanczos vectors are float64; the products are taken in the model's float type (a product
+    then costs about a gradient)."""
     generator = torch.Generator().manual_seed(opts["seed"])
-    matvec = lambda v: problem.hvp_batch(v[None])[0]
+    dtype = next(problem.model.parameters()).dtype
+    matvec = lambda v: problem.hvp_batch(v[None].to(dtype))[0].double()
     all_nodes, all_weights = [], []
     for _ in range(opts["runs"]):
         start = (torch.randint(0, 2, (problem.num_params,), generator=generator).double() * 2 - 1).to(problem.device)
@@ -84,6 +91,8 @@ def slq(problem: Problem, opts: dict) -> Estimate:
         all_nodes.append(np.pad(nodes, (0, max(pad, 0)), constant_values=nodes[-1]))
         all_weights.append(np.pad(weights, (0, max(pad, 0))))
     nodes, weights = np.array(all_nodes), np.array(all_weights)
-    trace = float(problem.num_params * (nodes * weights).sum(1).mean())
-    return Estimate(trace=trace, top=np.array([nodes.max()]), bottom=np.array([nodes.min()]),
-                    density=smoothed_density(nodes, weights))
+    traces = problem.num_params * (nodes * weights).sum(1)
+    from .matrix_free import standard_error
+
+    return Estimate(trace=float(traces.mean()), trace_standard_error=standard_error(traces),
+                    top=np.array([nodes.max()]), bottom=np.array([nodes.min()]), density=smoothed_density(nodes, weights))
