@@ -16,6 +16,7 @@ import streamlit as st
 
 from app import url_state
 from app.url_state import SAMPLES_RANGE, widget_key
+from app.text import literal
 from core import workspace
 from core.config import FIELDS, ConfigError, ExperimentConfig, parse_hidden
 from core.methods import DEFAULT_SAMPLES, DEFAULT_SELECTION, PRESENTATION_SELECTION, REGISTRY
@@ -100,7 +101,7 @@ def draw() -> Selection:
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
     for message in st.session_state.get("_url_errors", []):
-        st.error(f"{message}. That control keeps its default.")
+        st.error(f"{literal(message)}. That control keeps its default.")
     values = {}
     with st.sidebar:
         present = st.toggle("presentation mode", key="cfg_present",
@@ -125,7 +126,7 @@ def draw() -> Selection:
         values["hidden"] = parse_hidden(values["hidden"])
         config = ExperimentConfig(**{name: value for name, value in values.items()})
     except ConfigError as error:
-        st.error(f"Invalid setting: {error}. Nothing was recomputed.")
+        st.error(f"Invalid setting: {literal(error)}. Nothing was recomputed.")
         st.stop()
         raise  # st.stop() only stops inside a Streamlit run
     selection = Selection(config, tuple(methods), int(samples), bool(present))

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from app.sidebar import Selection
+from app.text import literal
 from core import library_warnings, pipeline, progress
 from core.budget import BudgetExceeded
 from core.config import ConfigError
@@ -86,7 +87,7 @@ def notices(selection: Selection, found: dict[str, Result]) -> None:
                      else f"Data: {info['dataset_used']}")
             st.caption(f":material/info: {short}", help=info["notice"])
         else:
-            st.warning(info["notice"])
+            st.warning(literal(info["notice"]))
     config = selection.config
     if config.batch_norm or config.loss == "mse":
         words = []
@@ -99,11 +100,11 @@ def notices(selection: Selection, found: dict[str, Result]) -> None:
         st.caption(":material/info: " + ". ".join(words) + ".")
     cannot = {name: cannot_run_reason(r.error) for name, r in found.items() if not r.ok and cannot_run_reason(r.error)}
     if cannot:
-        lines = "\n".join(f"- **{REGISTRY[name].label}**: {reason}" for name, reason in cannot.items())
+        lines = "\n".join(f"- **{REGISTRY[name].label}**: {literal(reason)}" for name, reason in cannot.items())
         st.info(f"Not run on this network (the others are unaffected):\n{lines}", icon=":material/block:")
     for name, result in found.items():
         if not result.ok and name not in cannot:
-            st.error(f"{REGISTRY[name].label}: {result.error}")
+            st.error(f"{REGISTRY[name].label}: {literal(result.error)}")
 
 
 def provenance(selection: Selection) -> dict:
@@ -210,11 +211,11 @@ def guarded(render) -> None:
     try:
         render()
     except (ConfigError, MethodError) as error:
-        st.error(f"Invalid setting: {error}")
+        st.error(f"Invalid setting: {literal(error)}")
     except BudgetExceeded as refusal:  # e.g. training that would not fit the budget: refused before it starts
-        st.error(str(refusal))
+        st.error(literal(refusal))
     except Exception as error:  # noqa: BLE001 - the page must never show a traceback
         if type(error).__name__ in ("StopException", "RerunException"):
             raise
-        st.error(f"Something went wrong: {type(error).__name__}: {error}. "
+        st.error(f"Something went wrong: {type(error).__name__}: {literal(error)}. "
                  "Try another setting; the cached results are unaffected.")

@@ -1,5 +1,6 @@
 """Every page through Streamlit's AppTest (no browser), on a small configuration."""
 
+import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -124,14 +125,14 @@ def test_bad_width_shows_a_message_and_no_traceback():
     at = app()
     at.sidebar.text_input(key="cfg_hidden").set_value("8,x").run()
     assert not at.exception
-    assert "hidden='8,x' is not allowed" in at.error[0].value
+    assert "hidden='8,x' is not allowed" in shown(at.error[0].value)
 
 
 def test_over_budget_shows_refusal_and_approximations_still_run(fresh_cache, monkeypatch):
     monkeypatch.setenv("HESSIAN_MAX_GIB", "0.00012")  # P = 124: the dense 1.7e-4 GiB is over, the rest fit
     at = app()
     assert not at.exception
-    assert any("refused" in e.value and "GiB" in e.value for e in at.error)
+    assert any("refused" in shown(e.value) and "GiB" in shown(e.value) for e in at.error)
     assert trace_cell(at) == "—"  # no exact trace
     assert float(markdown_tables(at)[0][1][2]) > 0  # PyHessian's trace still computed
     trace_page = app("views/trace.py")
@@ -165,11 +166,16 @@ def test_a_width_admitted_for_nothing_dense_renders_every_page_with_refusals(fre
         start = time.perf_counter()
         at = app(page, **state)
         assert not at.exception, page
-        errors = " ".join(e.value for e in at.error)
+        errors = " ".join(shown(e.value) for e in at.error)
         assert "Exact Hessian" in errors and "refused" in errors, page
         if page in ("views/top_eigenvalues.py", "views/trace.py"):  # scored against the certified stand-in
             assert any("the exact Hessian is refused" in c.value for c in at.caption), page
         assert time.perf_counter() - start < 60 + 3 * 20, page  # training + the budget, not more
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of an escaped Markdown body (``app.text.literal``'s backslashes dropped)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def url_app(page: str = "views/home.py", **query) -> AppTest:
@@ -200,7 +206,7 @@ def test_url_parameters_set_the_controls_and_a_change_is_written_back():
 def test_a_bad_url_value_gets_one_line_and_the_default():
     at = url_app(**{**URL_SMALL, "N": "lots", "activation": "swish"})
     assert not at.exception
-    messages = [e.value for e in at.error]
+    messages = [shown(e.value) for e in at.error]
     assert any("URL parameter N='lots' is not allowed" in m for m in messages)
     assert any("URL parameter activation='swish' is not allowed" in m for m in messages)
     assert at.sidebar.selectbox(key="cfg_activation").value == "relu"
@@ -236,7 +242,7 @@ def test_the_cost_page_refuses_an_unbounded_width_sweep_before_any_work(fresh_ca
     computed = sum(cache.COMPUTE_COUNTS.values())
     at.text_input(key="cost_sweep_widths").set_value(",".join(str(w) for w in range(1, 40))).run()
     assert not at.exception
-    assert any("Widths must be 1 to 8 integers" in e.value for e in at.error)
+    assert any("Widths must be 1 to 8 integers" in shown(e.value) for e in at.error)
     assert sum(cache.COMPUTE_COUNTS.values()) == computed
 
 
@@ -255,7 +261,7 @@ def test_every_page_runs_on_a_cnn_and_on_a_batchnorm_mlp(page, shape):
     assert not at.error, [e.value for e in at.error]
     assert shows_a_table(at), "each page shows a table"
     if shape == "batchnorm":  # what BackPACK cannot do is said once, with why; eval mode is said
-        notes = " ".join(i.value for i in at.info)
+        notes = " ".join(shown(i.value) for i in at.info)
         if page in ("views/home.py", "views/top_eigenvalues.py"):  # pages that compute KFAC
             assert "Not run on this network" in notes and "no rule for BatchNorm1d layers (bn1)" in notes
         assert any("eval mode" in c.value for c in at.caption)
@@ -286,14 +292,14 @@ def test_the_architecture_controls_are_in_the_url_and_label_the_width_as_channel
 def test_a_cnn_on_vector_data_is_refused_with_one_line():
     at = app(**{**CNN, "cfg_dataset": "synthetic"})
     assert not at.exception
-    assert len(at.error) == 1 and "architecture='cnn' is not allowed" in at.error[0].value
+    assert len(at.error) == 1 and "architecture='cnn' is not allowed" in shown(at.error[0].value)
 
 
 def test_training_over_the_budget_is_refused_on_the_page(fresh_cache, monkeypatch):
     monkeypatch.setenv("HESSIAN_MAX_SECONDS", "20")
     at = app(cfg_dataset="digits", cfg_hidden="64", cfg_epochs=1000)
     assert not at.exception
-    assert any("Training is refused" in e.value for e in at.error)
+    assert any("Training is refused" in shown(e.value) for e in at.error)
     assert cache.COMPUTE_COUNTS["train"] == 0
 
 
@@ -310,3 +316,14 @@ def test_a_warm_with_counterparts_leaves_the_home_comparison_nothing_to_compute(
     assert not at.exception and not at.error
     assert "BatchNorm lowers the top eigenvalue" in claims_text(at)
     assert dict(cache.COMPUTE_COUNTS) == computed
+
+
+def test_text_from_the_url_is_shown_as_text_never_as_markdown(fresh_cache):
+    """A crafted link cannot put a link, an image or markup in the app's own error boxes."""
+    payload = "[Session expired - log in again](https://example.invalid/login) ![x](http://127.0.0.1:9/t.png)"
+    at = url_app(**{**URL_SMALL, "hidden": payload, "**bold**": "1"})
+    bodies = [e.value for e in at.error]
+    assert any(r"\[Session expired" in b and r"\]\(https\:" in b for b in bodies), bodies
+    assert any(r"\*\*bold\*\*" in b for b in bodies), bodies  # an unknown parameter's name, too
+    for body in bodies:
+        assert "](" not in body.replace(r"\]\(", "") and "![" not in body.replace(r"\!\[", "")

@@ -174,3 +174,30 @@ def test_a_long_computation_stops_from_the_page_and_a_changed_control_abandons_i
         assert pipeline.is_trained(big) and not pipeline.is_cached(big, "lanczos", options)
         assert pipeline.is_cached(big.replace(hidden=(7,)), "lanczos", options)
     assert not list(cache_dir.rglob("*.tmp"))
+
+
+def test_a_markdown_payload_in_the_url_shows_as_text_and_fetches_nothing(server):
+    """A link someone sends cannot put a link or an image in the app's own boxes: the values show
+    as literal text, and the browser asks for nothing they name."""
+    from urllib.parse import quote
+
+    from playwright.sync_api import sync_playwright
+
+    payload = "[Session expired - log in again](https://example.invalid/login) ![x](http://127.0.0.1:9/track.png)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        asked = []
+        page.on("request", lambda request: asked.append(request.url))
+        page.goto(f"{server}/Trace?hidden={quote(payload)}&{quote('[y](https://example.invalid)')}=1")
+        page.get_by_text("[Session expired - log in again](").first.wait_for(timeout=120_000)
+        page.wait_for_timeout(1500)
+        elsewhere = [u for u in asked if not u.startswith(server)]  # the app's own page carries the payload
+        assert not [u for u in elsewhere if "track.png" in u or "example.invalid" in u], elsewhere
+        errors = page.locator("[data-testid=stAlertContentError]")
+        assert errors.count() >= 1
+        assert errors.locator("a").count() == 0 and errors.locator("img").count() == 0
+        text = page.content().replace("\u200b", "")  # the zero-width spaces that keep bare URLs text
+        assert "[Session expired - log in again](https://example.invalid/login)" in text
+        assert "[y](https://example.invalid)" in text  # the unknown parameter's name, as text too
+        browser.close()

@@ -29,3 +29,43 @@ def test_under_ci_a_missing_chromium_fails():
     proc = run_browser_test(ci=True)
     assert proc.returncode == 1
     assert "required under CI" in proc.stdout
+
+
+def _listening(port: int) -> list[str]:
+    """The local addresses (hex, as /proc/net/tcp* writes them) listening on ``port``."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if os.path.exists(table):
+            for line in open(table).read().splitlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                    found.append(local.rsplit(":", 1)[0])
+    return found
+
+
+def test_the_app_listens_on_localhost_only_wherever_it_is_started(tmp_path):
+    """`streamlit run /path/to/app/Home.py` from another folder reads the config beside the entry point."""
+    import socket
+    import time
+
+    import pytest
+
+    if not os.path.exists("/proc/net/tcp"):
+        pytest.skip("no /proc/net/tcp on this system to read the listening address from")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "HESSIAN_CACHE_DIR": str(tmp_path / "cache")}
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "Home.py"),
+                               "--server.port", str(port)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not _listening(port) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        addresses = _listening(port)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    loopback = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1
+    assert addresses and set(addresses) <= loopback, addresses

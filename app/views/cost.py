@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import charts, sidebar, widgets
+from app.text import literal
 from core import studies, tables
 from core.methods import FAMILIES, REFERENCE, REGISTRY
 
@@ -37,7 +38,7 @@ def render():
     try:
         widths = sorted({int(w) for w in text.split(",") if w.strip()})
     except ValueError:
-        st.error(f"Widths must be comma-separated integers, got {text!r}.")
+        st.error(f"Widths must be comma-separated integers, got {literal(repr(text))}.")
         return
     if not widths or min(widths) < 1 or max(widths) > 4096 or len(widths) > MAX_WIDTHS:
         st.error(f"Widths must be 1 to {MAX_WIDTHS} integers from 1 to 4096 (each point trains a network).")

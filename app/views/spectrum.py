@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import charts, widgets
+from app.text import literal
 from core import studies, tables
 from core.budget import BudgetExceeded
 from core.methods import yielding
@@ -37,7 +38,7 @@ def render():
             report = studies.hessian_vs_ggn(selection.config)
     except BudgetExceeded as refusal:
         report = None
-        st.info(str(refusal))
+        st.info(literal(refusal))
     if report is not None:
         st.altair_chart(charts.block_heatmap(report["blocks"]), width="stretch")
         st.caption(f"Each cell: ‖H − G‖_F / ‖H‖_F for one block (rows and columns: layers, weights and "

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app import charts, sidebar, widgets
+from app.text import literal
 from core import sweep, tables
 from core.methods import REFERENCE, REGISTRY
 
@@ -24,7 +25,7 @@ def render():
     try:
         rows = sweep.read_table(source)
     except sweep.SweepError as error:
-        st.info(f"No sweep table yet ({error}). Run for example: `python -m core sweep --dataset digits "
+        st.info(f"No sweep table yet ({literal(error)}). Run for example: `python -m core sweep --dataset digits "
                 "--grid \"hidden=4;8;16\" --grid \"activation=relu;tanh\" --methods lanczos,hutchpp,kfac "
                 "--out sweep.csv`")
         return
