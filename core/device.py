@@ -1,4 +1,5 @@
-"""Where computations run: ``cpu``, ``cuda`` or ``auto`` (the GPU when there is one).
+"""Where computations run: ``cpu``, ``cuda`` or ``auto`` (the GPU when there is one; the choices
+are :data:`core.config.DEVICES`).
 
 The device is part of the configuration (and so of every cache key): results on a GPU may
 differ from the CPU's in the last bits. Which methods run on a GPU is a fact of each method's
@@ -7,8 +8,6 @@ no CUDA device is visible, and asking for ``cuda`` there is refused with one lin
 """
 
 from __future__ import annotations
-
-DEVICES = ("cpu", "cuda", "auto")
 
 
 def cuda_available() -> bool:

@@ -42,12 +42,9 @@ def scipy_operator(problem: Problem, dtype=np.float64, matrix: str = "hessian"):
                           matmat=matmat, dtype=dtype)
 
 
-def _start_vector(problem: Problem, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal(problem.num_params)
-
-
 def lanczos_subspace(k: int, num_params: int) -> int:
-    """ARPACK's Lanczos basis size: ``4k`` vectors (at least ``2k + 1``, at most P).
+    """ARPACK's Lanczos basis size (the trajectory's gradient overlap uses ``eigsh``): ``4k`` vectors
+    (at least ``2k + 1``, at most P).
 
     ARPACK's default (``max(2k + 1, 20)``) restarts so often that top and bottom 10 on the
     MNIST default took 1,779 products at tol 1e-6; with ``4k = 40`` vectors they took 367 at
