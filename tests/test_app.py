@@ -322,7 +322,7 @@ def test_text_from_the_url_is_shown_as_text_never_as_markdown(fresh_cache):
     """A crafted link cannot put a link, an image or markup in the app's own error boxes."""
     payload = "[Session expired - log in again](https://example.invalid/login) ![x](http://127.0.0.1:9/t.png)"
     at = url_app(**{**URL_SMALL, "hidden": payload, "**bold**": "1"})
-    bodies = [e.value for e in at.error]
+    bodies = [e.value.replace("\u200b", "") for e in at.error]  # the zero-width spaces that keep URLs text
     assert any(r"\[Session expired" in b and r"\]\(https\:" in b for b in bodies), bodies
     assert any(r"\*\*bold\*\*" in b for b in bodies), bodies  # an unknown parameter's name, too
     for body in bodies:
