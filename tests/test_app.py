@@ -327,3 +327,20 @@ def test_text_from_the_url_is_shown_as_text_never_as_markdown(fresh_cache):
     assert any(r"\*\*bold\*\*" in b for b in bodies), bodies  # an unknown parameter's name, too
     for body in bodies:
         assert "](" not in body.replace(r"\]\(", "") and "![" not in body.replace(r"\!\[", "")
+
+
+def test_one_method_that_fails_is_its_own_line_and_the_others_are_drawn(fresh_cache, monkeypatch):
+    """EKFAC's eigensolver failing (as it did at width 4096) must not blank the page."""
+    import torch
+
+    from core.methods import backpack_methods
+
+    def diverges(problem, opts):
+        raise torch.linalg.LinAlgError("linalg.eigh: The algorithm failed to converge")
+
+    monkeypatch.setattr(backpack_methods, "ekfac", diverges)
+    at = app("views/top_eigenvalues.py", cfg_methods=["ekfac", "lanczos", "kfac"])
+    assert not at.exception and not at.error, [shown(e.value) for e in at.error]
+    notes = " ".join(shown(i.value) for i in at.info)
+    assert "EKFAC (curvlinops)" in notes and "its eigensolver failed" in notes
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"), "the other methods' chart is drawn"

@@ -73,3 +73,24 @@ def test_memory_estimate_follows_the_dtype_and_the_block_report():
     f64 = estimate("exact_hessian", {"float64": True}, Size(6370, 1000))
     assert f64.gib == 2 * f32.gib
     assert estimate_dense(Size(6370, 1000), matrices=4).gib == 4 / 3 * f32.gib
+
+
+def test_a_solver_that_fails_becomes_that_methods_line_and_a_bug_still_propagates(relu_problem, monkeypatch):
+    import torch
+
+    from core.methods import matrix_free
+
+    def diverges(problem, opts):
+        raise torch.linalg.LinAlgError("linalg.eigh: The algorithm failed to converge")
+
+    monkeypatch.setattr(matrix_free, "hutchpp", diverges)
+    failed = compute_result("hutchpp", relu_problem, {"samples": 12})
+    assert not failed.ok and "Hutch++ cannot run here: its eigensolver failed" in failed.error
+    assert "LinAlgError" in failed.error and compute_result("hutchinson", relu_problem, {"samples": 12}).ok
+
+    def buggy(problem, opts):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(matrix_free, "hutchpp", buggy)
+    with pytest.raises(KeyError):
+        compute_result("hutchpp", relu_problem, {"samples": 12})

@@ -279,12 +279,23 @@ def check_budget(name: str, opts: dict, size: Size, budget=None, label: str | No
     return check(spec.cost, label or spec.label, opts, size, budget)
 
 
+def _numerical_failures() -> tuple[type[BaseException], ...]:
+    """The errors a linear-algebra routine raises when it does not converge (torch's and numpy's
+    ``LinAlgError``, ARPACK's): a method that meets one on a problem could not run there."""
+    import numpy as np
+    import torch
+    from scipy.sparse.linalg import ArpackError
+
+    return torch.linalg.LinAlgError, np.linalg.LinAlgError, ArpackError
+
+
 def compute_result(name: str, problem: "Problem", options: dict | None = None, raise_refusal: bool = False) -> Result:
     """Run a registered method on ``problem``: validated, budget-checked, timed, measured.
 
     A budget refusal (unless ``raise_refusal``: then :class:`BudgetExceeded` propagates, so a
-    cache does not keep it) or a layer the method cannot handle becomes a failed
-    :class:`Result` that says why; any other error propagates. The method runs within the
+    cache does not keep it), a layer the method cannot handle, or a library's eigensolver that
+    does not converge on this problem becomes a failed :class:`Result` that says why; any other
+    error propagates (it is a bug). The method runs within the
     budget's time (:func:`core.budget.spending`): one that spends the budget stops there.
     """
     spec = get_spec(name)
@@ -312,6 +323,9 @@ def compute_result(name: str, problem: "Problem", options: dict | None = None, r
         return Result.failed(name, spec.family, str(refusal), opts)
     except NotImplementedError as unsupported:
         return Result.failed(name, spec.family, f"{spec.label} {CANNOT_RUN}{unsupported}", opts)
+    except _numerical_failures() as failure:  # a library's solver that gives up: that method's line, not the page's
+        return Result.failed(name, spec.family, f"{spec.label} {CANNOT_RUN}its eigensolver failed on this problem "
+                             f"({type(failure).__name__}: {str(failure).splitlines()[0][:160]})", opts)
     if estimate.matvecs is None:
         estimate.matvecs = problem.hvp_count - start_count
     return Result.from_estimate(estimate, method=name, family=spec.family, matrix=spec.matrix,
