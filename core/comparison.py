@@ -22,8 +22,8 @@ PAPER_DATASETS = ("mnist", "mnist-t10k")
 
 
 def formatted_rows(table: dict) -> list[list[str]]:
-    """The paper table's rows as display strings (rows whose label has ``[s]`` are times)."""
-    return [[row[0], *(format_cell(v, seconds="[s]" in row[0]) for v in row[1:])] for row in table["rows"]]
+    """The paper table's rows as display strings (the ``time for ...`` rows with their units)."""
+    return [[row[0], *(format_cell(v, seconds=row[0].startswith("time for")) for v in row[1:])] for row in table["rows"]]
 
 
 def _results(config, steps, show_bar: bool) -> dict[str, Result]:
@@ -62,13 +62,13 @@ def paper_table(config: ExperimentConfig, hutchinson_samples: int = paper.HUTCHI
     ours, theirs = paper.TABLE["exact"], paper.TABLE["pyhessian"]
     rows = [
         ["Tr(H)", val(exact, lambda r: r.trace), val(hutch, lambda r: r.trace), ours["trace"], theirs["trace"]],
-        ["time for Tr(H) [s]", val(exact, lambda r: r.seconds_trace), val(hutch, lambda r: r.seconds),
+        ["time for Tr(H)", val(exact, lambda r: r.seconds_trace), val(hutch, lambda r: r.seconds),
          ours["seconds_trace"], theirs["seconds_trace"]],
         ["maximum eigenvalue", val(exact, lambda r: r.top[0]), val(power, lambda r: r.top[0]),
          ours["max_eigenvalue"], theirs["max_eigenvalue"]],
         ["minimum eigenvalue", val(exact, lambda r: r.spectrum[0]), None, None, None],
-        [f"time for top-{top_k} [s]", val(exact, lambda r: r.seconds), val(power, lambda r: r.seconds), None, None],
-        ["time for all eigenvalues [s] (PyHessian's extrapolated)", val(exact, lambda r: r.seconds),
+        [f"time for top-{top_k}", val(exact, lambda r: r.seconds), val(power, lambda r: r.seconds), None, None],
+        ["time for all eigenvalues (PyHessian's extrapolated)", val(exact, lambda r: r.seconds),
          all_time_pyhessian, ours["seconds_all"], theirs["seconds_all"]],
         [f"max rel. error top-{top_k} vs exact", 0.0 if exact.ok else None,
          float(np.nanmax(metrics.top_k_errors(power, exact, top_k, by_magnitude=True))) if exact.ok and power.ok

@@ -54,16 +54,19 @@ def reference(results: dict[str, Result]) -> tuple[Result | None, str]:
 
 
 def format_cell(value, seconds: bool = False) -> str:
-    """A table cell for people: 4 significant digits, hours for long times, a dash for n/a.
+    """A table cell for people: 4 significant digits, a time with its unit (hours for long ones),
+    a dash for n/a.
 
     >>> format_cell(None), format_cell(3.14159), format_cell(72000.0, seconds=True), format_cell(7)
     ('—', '3.142', '20.0 h', '7')
+    >>> format_cell(10.18, seconds=True)
+    '10.18 s'
     """
     if value is None:
         return "—"
     if isinstance(value, float):
-        if seconds and value >= 3600:
-            return f"{value / 3600:.1f} h"
+        if seconds:
+            return f"{value / 3600:.1f} h" if value >= 3600 else f"{value:.4g} s"
         return f"{value:.4g}"
     return str(value)
 
