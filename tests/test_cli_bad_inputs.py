@@ -81,6 +81,17 @@ def test_bad_budget_variables_are_refused(tmp_path, variable, value):
     assert_refused(proc, f"${variable}={value!r} is not allowed", tmp_path / "cache", time.perf_counter() - start)
 
 
+@pytest.mark.parametrize("variable, value, words", [
+    ("HESSIAN_THREADS", "x", "$HESSIAN_THREADS='x' is not allowed"), ("HESSIAN_THREADS", "0", "threads=0 is not allowed"),
+    ("HESSIAN_DEVICE", "tpu", "device='tpu' is not allowed")])
+def test_bad_default_variables_are_one_line_even_for_help(tmp_path, variable, value, words):
+    """The configuration's defaults read these: a bad one is refused before any parser is built."""
+    for args in (["methods"], ["run", "--help"]):
+        start = time.perf_counter()
+        proc = run_cli(args, tmp_path / "cache", env={variable: value})
+        assert_refused(proc, words, tmp_path / "cache", time.perf_counter() - start)
+
+
 def test_cache_dir_that_is_a_file_or_shared_is_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     proc = run_cli(["run", *TINY], tmp_path / "file" / "cache")

@@ -26,9 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     from ..config import ConfigError
     from ..methods import MethodError
     from ..sweep import SweepError
-    from .parser import build_parser, validate
 
     library_warnings.quiet()
+    try:  # the defaults read $HESSIAN_DEVICE and $HESSIAN_THREADS: a bad one is one line, not a traceback
+        from .parser import build_parser, validate
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     workspace.use(getattr(args, "data_dir", None), getattr(args, "cache_dir", None))
     try:
