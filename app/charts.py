@@ -311,3 +311,96 @@ def block_heatmap(blocks: list[dict], height: int | None = None) -> alt.LayerCha
     text = base.mark_text(fontSize=14, fontWeight="bold").encode(
         text="text:N", color=alt.condition("datum.shown > 0.05", alt.value("white"), alt.value("black")))
     return (cells + text).properties(height=size)
+
+
+def subspace_overlaps(rows: list[dict], matrix: str = "hessian", height: int | None = None) -> alt.LayerChart:
+    """One bar per method: its top-k subspace overlap with the reference's (1 = the same
+    directions), the value written at the bar's end; random directions would give about k/P."""
+    frame = pd.DataFrame([r for r in rows if r.get(f"overlap_{matrix}") is not None])
+    frame["overlap"] = frame[f"overlap_{matrix}"]
+    frame["angle"] = frame[f"largest_angle_{matrix}"]
+    frame["text"] = [f"{v:.2f}" for v in frame["overlap"]]
+    order = list(frame.sort_values("overlap", ascending=False)["method"])
+    base = alt.Chart(frame).encode(
+        y=alt.Y("method:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("overlap:Q", scale=alt.Scale(domain=[0, 1.08]), title="top-k subspace overlap ‖UᵀV‖²_F / k",
+                axis=alt.Axis(values=[0, 0.25, 0.5, 0.75, 1.0])))
+    bars = base.mark_bar().encode(
+        color=_method_color(frame, title="method").legend(None),
+        tooltip=[alt.Tooltip("method:N"), alt.Tooltip("overlap:Q", format=".4f"),
+                 alt.Tooltip("angle:Q", title="largest principal angle [°]", format=".1f"),
+                 alt.Tooltip(f"k_{matrix}:Q", title="k")])
+    text = base.mark_text(align="left", dx=4, fontWeight="bold").encode(text="text:N")
+    return (bars + text).properties(height=height or rows_height(len(frame)))
+
+
+def overlap_heatmap(rows: list[dict], method: str, height: int = 300) -> alt.LayerChart:
+    """The k x k overlap matrix |u_iᵀ v_j|: reference rank down, the method's rank across; a dark
+    diagonal means rank for rank the same directions, off-diagonal cells show swapped ranks."""
+    frame = pd.DataFrame(rows)
+    frame["text"] = [f"{v:.2f}" if v >= 0.05 else "" for v in frame["overlap"]]
+    k = int(frame["reference_rank"].max())
+    base = alt.Chart(frame).encode(
+        x=alt.X("method_rank:O", title=f"{method}: eigenvector rank", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("reference_rank:O", title="reference eigenvector rank"))
+    cells = base.mark_rect(stroke="white").encode(
+        color=alt.Color("overlap:Q", scale=alt.Scale(scheme="greys", domain=[0, 1]),
+                        legend=alt.Legend(title="|uᵢᵀvⱼ|")),
+        tooltip=[alt.Tooltip("reference_rank:O", title="reference rank"),
+                 alt.Tooltip("method_rank:O", title="method rank"), alt.Tooltip("overlap:Q", format=".3f")])
+    text = base.mark_text(fontSize=13 if k <= 10 else 10).encode(
+        text="text:N", color=alt.condition("datum.overlap > 0.5", alt.value("white"), alt.value("black")))
+    return (cells + text).properties(height=height)
+
+
+#: the landscape's lines: each direction its own colour (Okabe-Ito, off the methods' families), the
+#: quadratic model dashed in the same colour, held-out data dotted
+DIRECTION_COLOURS = ("#000000", "#0072B2", "#009E73", "#CC79A7", "#E69F00")
+
+
+def landscape_lines(rows: list[dict], x_title: str, height: int = 360) -> alt.Chart:
+    """Loss against the step along each direction: measured (solid), its quadratic model
+    (dashed), on held-out data (dotted); a rule at each direction's model radius."""
+    frame = pd.DataFrame(rows)
+    directions = list(dict.fromkeys(frame["direction"]))
+    colour = alt.Color("direction:N", sort=directions,
+                       scale=alt.Scale(domain=directions, range=list(DIRECTION_COLOURS[: len(directions)])),
+                       legend=alt.Legend(title="direction", orient="bottom", columns=2, labelLimit=320))
+    dash = alt.StrokeDash("curve:N", sort=["loss (Hessian batch)", "quadratic model", "loss (held-out)"],
+                          scale=alt.Scale(domain=["loss (Hessian batch)", "quadratic model", "loss (held-out)"],
+                                          range=[[1, 0], [7, 4], [2, 3]]),
+                          legend=alt.Legend(title=None, orient="bottom"))
+    lower, upper = frame.loc[frame.curve != "quadratic model", "loss"].min(), frame["loss"].max()
+    top = lower + 1.15 * (frame.loc[frame.curve != "quadratic model", "loss"].max() - lower)  # the model may soar
+    lines = alt.Chart(frame).mark_line(strokeWidth=2.5, clip=True).encode(
+        x=alt.X("t:Q", title=x_title), y=alt.Y("loss:Q", title="loss", scale=alt.Scale(domain=[lower, min(upper, top)])),
+        color=colour, strokeDash=dash,
+        tooltip=[alt.Tooltip("direction:N"), alt.Tooltip("curve:N"), alt.Tooltip("t:Q", format=".3g"),
+                 alt.Tooltip("loss:Q", format=".5g")])
+    return lines.properties(height=height)
+
+
+def landscape_plane(cells: list[dict], curves: list[dict], levels: list[float], height: int = 420) -> alt.LayerChart:
+    """The loss on the plane of the top two eigenvectors (colour, banded like a contour map) with
+    the quadratic model's level curves drawn over it (white lines, the same levels as the bands)."""
+    frame = pd.DataFrame(cells)
+    steps = sorted(set(frame["a"]))
+    half = (steps[1] - steps[0]) / 2 if len(steps) > 1 else 0.5
+    frame["a1"], frame["a2"] = frame["a"] - half, frame["a"] + half
+    frame["b1"], frame["b2"] = frame["b"] - half, frame["b"] + half
+    bands = sorted(set(levels))
+    extent = [float(frame["a1"].min()), float(frame["a2"].max())]
+    cells_chart = alt.Chart(frame).mark_rect().encode(
+        x=alt.X("a1:Q", title="a (along v1)", scale=alt.Scale(domain=extent, nice=False)), x2="a2:Q",
+        y=alt.Y("b1:Q", title="b (along v2)", scale=alt.Scale(domain=extent, nice=False)), y2="b2:Q",
+        color=alt.Color("loss:Q", scale=alt.Scale(type="threshold", domain=bands, scheme="viridis") if bands
+                        else alt.Scale(scheme="viridis"), legend=alt.Legend(title="loss", format=".3g")),
+        tooltip=[alt.Tooltip("a:Q", format=".3g"), alt.Tooltip("b:Q", format=".3g"),
+                 alt.Tooltip("loss:Q", format=".5g"), alt.Tooltip("model:Q", title="quadratic model", format=".5g")])
+    chart = cells_chart
+    if curves:
+        lines = alt.Chart(pd.DataFrame(curves)).mark_line(color="white", strokeWidth=2, clip=True).encode(
+            x="a:Q", y="b:Q", detail="level:N", order="order:Q",
+            tooltip=[alt.Tooltip("level:Q", title="quadratic model level", format=".4g")])
+        chart = cells_chart + lines
+    return chart.properties(height=height)

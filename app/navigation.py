@@ -28,6 +28,7 @@ PAGES = (
     PageInfo("views/trace.py", "Trace", "Trace", ":material/functions:"),
     PageInfo("views/hutchinson.py", "Hutchinson", "Hutchinson", ":material/casino:"),
     PageInfo("views/spectrum.py", "Spectrum", "Spectrum", ":material/bar_chart:"),
+    PageInfo("views/landscape.py", "Loss landscape", "Landscape", ":material/landscape:"),
     PageInfo("views/cost.py", "Cost", "Cost", ":material/timer:"),
     PageInfo("views/training.py", "Training", "Training", ":material/trending_up:"),
     PageInfo("views/sweep.py", "Sweep", "Sweep", ":material/grid_view:"),

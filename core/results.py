@@ -80,6 +80,9 @@ class Estimate:
         trace_standard_error: the standard error of a stochastic trace (sample std / sqrt(m)).
         stopped: why an iterative method stopped (``converged``, ``product cap``, ``time budget``, ...).
         seconds_per_product: one product's cost measured on this problem at the start of the run.
+        top_vectors, bottom_vectors: ``(k, P)`` float32 unit eigenvectors (or Ritz vectors, or
+            iterates) of the first k top / bottom values, row i with value i; at most
+            :data:`KEPT_VECTORS`. Not in :meth:`Result.to_dict` (their shapes are).
     """
 
     spectrum: np.ndarray | None = None
@@ -103,6 +106,14 @@ class Estimate:
     trace_standard_error: float | None = None
     stopped: str | None = None
     seconds_per_product: float | None = None
+    top_vectors: np.ndarray | None = None
+    bottom_vectors: np.ndarray | None = None
+
+
+#: how many eigenvectors a method keeps at each end (the directions pages compare up to this k)
+KEPT_VECTORS = 10
+#: the fields too large for JSON: :meth:`Result.to_dict` gives their shapes instead
+VECTOR_FIELDS = ("top_vectors", "bottom_vectors")
 
 
 @dataclass(init=False)
@@ -156,11 +167,13 @@ class Result(Estimate):
             order = np.argsort(-np.asarray(self.top, dtype=np.float64), kind="stable")
             self.top = np.asarray(self.top, dtype=np.float64)[order]
             self.top_residuals, self.top_converged = _reordered(order, self.top_residuals, self.top_converged)
+            self.top_vectors = _vectors_reordered(order, self.top_vectors)
         if self.bottom is not None:  # ascending
             order = np.argsort(np.asarray(self.bottom, dtype=np.float64), kind="stable")
             self.bottom = np.asarray(self.bottom, dtype=np.float64)[order]
             self.bottom_residuals, self.bottom_converged = _reordered(order, self.bottom_residuals,
                                                                       self.bottom_converged)
+            self.bottom_vectors = _vectors_reordered(order, self.bottom_vectors)
 
     @property
     def ok(self) -> bool:
@@ -180,9 +193,17 @@ class Result(Estimate):
         """The k largest eigenvalues it has (fewer if it has fewer), descending."""
         return np.array([]) if self.top is None else self.top[:k]
 
+    def vectors(self, end: str = "top") -> np.ndarray | None:
+        """Its ``(k, P)`` eigenvectors at ``end`` (``"top"`` or ``"bottom"``), or None."""
+        return getattr(self, f"{end}_vectors") if self.ok else None
+
     def to_dict(self) -> dict[str, Any]:
-        """Every field as plain JSON-able data."""
-        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
+        """Every field as plain JSON-able data; eigenvectors as their shapes (``top_vectors_shape``)."""
+        found = {f.name: plain(getattr(self, f.name)) for f in fields(self) if f.name not in VECTOR_FIELDS}
+        for name in VECTOR_FIELDS:
+            value = getattr(self, name)
+            found[f"{name}_shape"] = None if value is None else list(np.shape(value))
+        return found
 
     @classmethod
     def from_estimate(cls, estimate: Estimate, **about) -> "Result":
@@ -194,6 +215,15 @@ class Result(Estimate):
     def failed(cls, method: str, family: str, error: str, options: dict | None = None) -> "Result":
         """A result that says why the method could not run."""
         return cls(method, family, options=dict(options or {}), error=error)
+
+
+def _vectors_reordered(order: np.ndarray, vectors):
+    """Rows of ``vectors`` permuted with their values (float32); rows for the first values only
+    (a spectrum's 100 top values, 10 vectors) are already in order."""
+    if vectors is None:
+        return None
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors[order] if len(vectors) == len(order) else vectors
 
 
 def _reordered(order: np.ndarray, *arrays):

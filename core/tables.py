@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import metrics
-from .methods import REFERENCE, REGISTRY, STAND_INS
-from .results import Result
+from . import metrics, subspaces
+from .methods import DIRECTION_REFERENCES, REFERENCE, REGISTRY, STAND_INS
+from .results import KEPT_VECTORS, Result
 
 #: the columns of the comparison table (CLI ``compare``, the Cost page)
 COMPARE_COLUMNS = ["method", "approximates", "top1", "top1_rel_error", "max_topk_rel_error", "max_residual",
-                   "trace", "trace_std_error", "trace_rel_error", "w1_spectrum", "matvecs", "backward_passes",
+                   "topk_overlap", "trace", "trace_std_error", "trace_rel_error", "w1_spectrum", "matvecs", "backward_passes",
                    "seconds", "peak_memory_mib"]
 
 
@@ -46,6 +46,7 @@ def reference(results: dict[str, Result]) -> tuple[Result | None, str]:
         words.append(f"trace from {label(trace.method)}{error}")
     stand_in = Result("reference", "reference", top=None if values is None else values.top,
                       bottom=None if values is None else values.bottom,
+                      top_vectors=None if values is None else values.top_vectors,
                       top_residuals=None if values is None else values.top_residuals,
                       trace=None if trace is None else trace.trace,
                       trace_standard_error=None if trace is None else trace.trace_standard_error,
@@ -88,6 +89,7 @@ def comparison_row(result: Result, exact: Result | None, top_k: int = 10) -> dic
     have_exact = _scored(result, exact)
     by_magnitude = REGISTRY[result.method].finds_largest_magnitude
     errors = metrics.top_k_errors(result, exact, top_k, by_magnitude) if have_exact and result.ok else np.array([])
+    agreement = subspaces.agreement(result, exact, top_k) if have_exact and result.ok else None
     return {
         "method": result.method,
         "label": label(result.method),
@@ -96,6 +98,7 @@ def comparison_row(result: Result, exact: Result | None, top_k: int = 10) -> dic
         "top1_rel_error": float(errors[0]) if len(errors) else None,
         "max_topk_rel_error": float(np.nanmax(errors)) if len(errors) else None,
         "max_residual": result.max_residual() if result.ok else None,
+        "topk_overlap": None if agreement is None else agreement["overlap"],
         "stopped": result.stopped,
         "trace": result.trace,
         "trace_std_error": result.trace_standard_error,
@@ -134,6 +137,49 @@ def top_eigenvalue_rows(results: dict[str, Result], k: int = 10) -> list[dict]:
                          "scored_against": "largest |λ|" if by_magnitude else "largest λ",
                          "approximates": REGISTRY[name].matrix})
     return rows
+
+
+def direction_reference(results: dict[str, Result], matrix: str = "hessian") -> tuple[Result | None, str]:
+    """Whose top eigenvectors directions of ``matrix`` (``hessian`` or ``ggn``) are compared with:
+    the first of :data:`core.methods.DIRECTION_REFERENCES` that ran with vectors, and its words."""
+    for name in DIRECTION_REFERENCES[matrix]:
+        found = results.get(name)
+        if found is not None and found.ok and found.top_vectors is not None:
+            words = f"the exact {'Hessian' if matrix == 'hessian' else 'GGN'}" if REGISTRY[name].dense else (
+                f"{label(name)} (certified, residual ≤ {found.max_residual():.1e})")
+            return found, words
+    return None, f"no reference for the {matrix.upper() if matrix == 'ggn' else matrix}'s directions ran"
+
+
+def direction_rows(results: dict[str, Result], k: int = KEPT_VECTORS) -> list[dict]:
+    """Per method with eigenvectors: the top-k subspace overlap (mean squared cosine of the
+    principal angles, :mod:`core.subspaces`) and the largest principal angle against the
+    Hessian's top-k eigenvectors, and for a GGN approximation also against the GGN's; the
+    reference's relative gap at k (near zero: the top-k subspace itself is not determined)."""
+    references = {matrix: direction_reference(results, matrix)[0] for matrix in DIRECTION_REFERENCES}
+    rows = []
+    for name, result in results.items():
+        if not result.ok or result.top_vectors is None:
+            continue
+        row = {"method": label(name), "name": name, "approximates": REGISTRY[name].matrix}
+        for matrix, reference_result in references.items():
+            found = None if reference_result is None else subspaces.agreement(result, reference_result, k)
+            row[f"overlap_{matrix}"] = None if found is None else found["overlap"]
+            row[f"largest_angle_{matrix}"] = None if found is None else found["largest_angle"]
+            row[f"k_{matrix}"] = None if found is None else found["k"]
+            row[f"gap_{matrix}"] = None if found is None else found["reference_gap"]
+        rows.append(row)
+    return rows
+
+
+def overlap_matrix_rows(result: Result, reference_result: Result, k: int = KEPT_VECTORS) -> list[dict]:
+    """Long-form rows of the k x k overlap matrix |u_iᵀ v_j| (reference rank i, method rank j)."""
+    found = subspaces.agreement(result, reference_result, k)
+    if found is None:
+        return []
+    matrix = found["overlap_matrix"]
+    return [{"reference_rank": i + 1, "method_rank": j + 1, "overlap": float(matrix[i, j])}
+            for i in range(matrix.shape[0]) for j in range(matrix.shape[1])]
 
 
 def trace_rows(results: dict[str, Result]) -> list[dict]:
@@ -279,3 +325,44 @@ def pareto_front(rows: list[dict], cost: str, error: str) -> list[dict]:
                         for o in usable)
         out.append({**r, "on_front": not dominated})
     return out
+
+
+def landscape_line_rows(found: dict, kind: str, held_out: bool = True) -> list[dict]:
+    """Long-form rows of :func:`core.landscape.landscape`'s lines of ``kind`` (``eigenvector`` or
+    ``random``): ``{direction, curve, t, loss}``, the curve the loss on the Hessian batch, its
+    quadratic model or (``held_out``) the loss on held-out data."""
+    rows = []
+    for line in found["lines"]:
+        if line["kind"] != kind:
+            continue
+        curves = {"loss (Hessian batch)": line["batch"], "quadratic model": line["model"]}
+        if held_out and line["held_out"] is not None:
+            curves["loss (held-out)"] = line["held_out"]
+        for curve, losses in curves.items():
+            rows += [{"direction": line["direction"], "curve": curve, "t": t, "loss": value}
+                     for t, value in zip(line["t"], losses)]
+    return rows
+
+
+def landscape_summary(found: dict) -> list[dict]:
+    """Per line: the curvature dᵀHd, the slope gᵀd and the radius of the quadratic model."""
+    return [{"direction": line["direction"], "curvature dᵀHd": line["curvature"], "slope gᵀd": line["slope"],
+             "model radius (10 %)": line["radius"], "holds over the whole line": line["holds_throughout"]}
+            for line in found["lines"]]
+
+
+def landscape_plane_rows(found: dict, levels: int = 8) -> tuple[list[dict], list[dict], list[float]]:
+    """The plane's cells ``{a, b, loss, model}``, the quadratic model's level curves (rows
+    ``{level, order, a, b}``, drawn clipped to the plane) and the ``levels`` loss levels they are
+    drawn at: spread over the cells' range, the bands of the colour scale."""
+    from .landscape import model_level_curves
+
+    plane = found.get("plane")
+    if not plane:
+        return [], [], []
+    axis = plane["axis"]
+    cells = [{"a": a, "b": b, "loss": plane["batch"][i][j], "model": plane["model"][i][j]}
+             for i, a in enumerate(axis) for j, b in enumerate(axis)]
+    values = np.array([c["loss"] for c in cells])
+    marks = [float(m) for m in np.quantile(values, np.linspace(0.05, 0.9, levels))]
+    return cells, model_level_curves(plane, marks), marks

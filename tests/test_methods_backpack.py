@@ -38,7 +38,7 @@ def test_kronecker_spectrum_equals_eigvalsh_of_explicit_product():
     gen = torch.Generator().manual_seed(0)
     a, b, c = (torch.randn(n, n, generator=gen, dtype=torch.float64) for n in (3, 4, 2))
     factors = [[a @ a.T, b @ b.T], [c @ c.T]]
-    values, trace, _ = kronecker_spectrum(factors)
+    values, trace, _, _ = kronecker_spectrum(factors)
     explicit = torch.block_diag(torch.kron(factors[0][0], factors[0][1]), factors[1][0])
     np.testing.assert_allclose(np.sort(values), torch.linalg.eigvalsh(explicit).numpy(), rtol=1e-10, atol=1e-10)
     assert trace == pytest.approx(float(torch.trace(explicit)))

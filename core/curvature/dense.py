@@ -4,7 +4,11 @@ The dense matrix is built column-chunk by column-chunk, :math:`H[:, S] = H I[:, 
 batched Hessian-vector products (:meth:`core.problem.Problem.hvp_batch`), then symmetrised
 as :math:`(H + H^\top)/2` (the products are exact up to rounding, so this only removes
 rounding asymmetry). Eigenvalues come from LAPACK's symmetric solver through
-``torch.linalg.eigvalsh`` (MKL's ``syevd``), ascending.
+``torch.linalg.eigvalsh`` (MKL's ``syevd``), ascending; with eigenvectors at the two ends, from
+one Householder tridiagonalisation :math:`H = Q T Q^\top` (LAPACK ``sytrd``): all eigenvalues of
+T, the ``k`` largest and smallest eigenvectors of T by bisection and inverse iteration
+(``stebz``/``stein``, float64, O(Pk)), mapped back by Q's reflectors (``ormqr``, O(P^2 k)):
+about 1.2 times the values alone, where the full ``eigh`` costs about three times.
 
 This replaces the paper's way, one ``torch.autograd.grad`` call per gradient entry then a
 float64 solver (kept in :func:`hessian_rowwise` as the baseline the benchmark compares to).
@@ -72,13 +76,17 @@ def reduced_matrix(problem: Problem, reduction, which: str = "hessian", dtype=to
     return matrix
 
 
-def spectrum(problem: Problem, which: str = "hessian", dtype=torch.float32) -> dict:
-    """All eigenvalues (ascending), trace and diagonal of the dense H (or G), exactly.
+def spectrum(problem: Problem, which: str = "hessian", dtype=torch.float32, vectors: int = 0) -> dict:
+    """All eigenvalues (ascending), trace and diagonal of the dense H (or G), exactly, and with
+    ``vectors > 0`` the eigenvectors of the ``vectors`` largest and smallest eigenvalues.
 
     Inputs constant over the batch give exact zero eigenvalues that are removed before the
     eigensolver and appended afterwards (:mod:`core.curvature.reduction`); otherwise the full matrix is
-    built. Returns ``eigenvalues``, ``trace``, ``diagonal``, ``null_dimension`` and the seconds
-    to the trace (``seconds_trace``).
+    built. Returns ``eigenvalues``, ``trace``, ``diagonal``, ``null_dimension``, the seconds
+    to the trace (``seconds_trace``) and, with vectors, ``top_vectors`` / ``bottom_vectors``
+    (``(k, P)`` float32, unit rows, row i for the i-th largest / smallest eigenvalue of the nonzero
+    part: with a null space, the exact zeros' directions are not among them) with their values
+    ``top_values`` / ``bottom_values``.
     """
     import time
 
@@ -98,9 +106,60 @@ def spectrum(problem: Problem, which: str = "hessian", dtype=torch.float32) -> d
     seconds_trace = time.perf_counter() - start
     if dtype == torch.float32:
         _remember(problem, which, reduction, matrix)
-    values = np.sort(np.concatenate([eigenvalues(matrix), np.zeros(null)]))
-    return {"eigenvalues": values, "trace": trace, "diagonal": diagonal, "null_dimension": null,
-            "seconds_trace": seconds_trace}
+    found = {"trace": trace, "diagonal": diagonal, "null_dimension": null, "seconds_trace": seconds_trace}
+    if vectors:
+        ends = eigen_ends(matrix, vectors)
+        values = ends.pop("values")
+        lift = (lambda v: v) if reduction is None else (lambda v: reduction.lift(v))
+        for end in ("top", "bottom"):
+            found[f"{end}_vectors"] = lift(torch.as_tensor(ends[f"{end}_vectors"])).float().numpy()
+            found[f"{end}_values"] = ends[f"{end}_values"]
+    else:
+        values = eigenvalues(matrix)
+    found["eigenvalues"] = np.sort(np.concatenate([values, np.zeros(null)]))
+    return found
+
+
+def eigen_ends(matrix: torch.Tensor, k: int) -> dict:
+    """All eigenvalues of a symmetric matrix (ascending, float64) and the unit eigenvectors of its
+    ``k`` largest (``top_vectors``, row i for the i-th largest) and ``k`` smallest
+    (``bottom_vectors``), from one tridiagonalisation (module docstring); ``top_values`` /
+    ``bottom_values`` are their eigenvalues.
+
+    >>> m = torch.diag(torch.tensor([3.0, -1.0, 2.0, 0.5]))
+    >>> found = eigen_ends(m, 1)
+    >>> found["values"].tolist(), found["top_vectors"].round(6).tolist(), found["bottom_values"].tolist()
+    ([-1.0, 0.5, 2.0, 3.0], [[1.0, 0.0, 0.0, 0.0]], [-1.0])
+    """
+    from scipy.linalg import eigh_tridiagonal, eigvalsh_tridiagonal, lapack
+
+    n = matrix.shape[0]
+    k = min(k, n)
+    if matrix.is_cuda or n < 3:  # no sytrd on the GPU; tiny matrices need no reflectors
+        values, vectors = torch.linalg.eigh(matrix.double())
+        values, vectors = values.cpu().numpy(), vectors.cpu().numpy()
+        return {"values": values, "top_values": values[::-1][:k], "top_vectors": vectors[:, ::-1][:, :k].T.copy(),
+                "bottom_values": values[:k], "bottom_vectors": vectors[:, :k].T.copy()}
+    single = matrix.dtype == torch.float32
+    tridiagonalise, workspace = (lapack.ssytrd, lapack.ssytrd_lwork) if single else (lapack.dsytrd, lapack.dsytrd_lwork)
+    work, _ = workspace(n, lower=1)  # the blocked algorithm needs its optimal workspace (else 2.3x slower)
+    # a symmetric C-ordered matrix is its own Fortran-ordered transpose: sytrd works on a copy in place
+    reflectors, diagonal, off_diagonal, tau, info = tridiagonalise(matrix.cpu().numpy().T.copy(order="F"), lower=1,
+                                                                   overwrite_a=1, lwork=int(work))
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK sytrd failed (info {info})")
+    diagonal, off_diagonal = diagonal.astype(np.float64), off_diagonal.astype(np.float64)
+    values = eigvalsh_tridiagonal(diagonal, off_diagonal)
+    bottom_values, bottom = eigh_tridiagonal(diagonal, off_diagonal, select="i", select_range=(0, k - 1))
+    top_values, top = eigh_tridiagonal(diagonal, off_diagonal, select="i", select_range=(n - k, n - 1))
+    tridiagonal_vectors = torch.from_numpy(np.concatenate([top[:, ::-1], bottom], axis=1).copy())
+    # Q = diag(1, Q'), Q' the QR-style product of the reflectors stored below A's subdiagonal
+    below = torch.from_numpy(np.ascontiguousarray(reflectors[1:, : n - 1])).double()
+    mapped = tridiagonal_vectors.clone()
+    mapped[1:] = torch.ormqr(below, torch.from_numpy(tau).double(), tridiagonal_vectors[1:].contiguous())
+    mapped = (mapped / mapped.norm(dim=0, keepdim=True)).T.numpy()
+    return {"values": values, "top_values": top_values[::-1].copy(), "top_vectors": mapped[:k].copy(),
+            "bottom_values": bottom_values, "bottom_vectors": mapped[k:].copy()}
 
 
 def eigenvalues(matrix: torch.Tensor) -> np.ndarray:

@@ -14,6 +14,11 @@ Spectra without dense matrices:
   eigenvalues of :math:`G \otimes A` are all products :math:`\lambda_i(G)\lambda_j(A)`
   (Horn & Johnson, Thm. 4.2.12) and :math:`\mathrm{tr}(G \otimes A) = \mathrm{tr}G\,\mathrm{tr}A`,
   so the spectrum is the union over blocks of such products and never needs the product.
+  Eigenvectors likewise: :math:`(G \otimes A)(u \otimes w) = \lambda(G)\lambda(A)\, u \otimes w`
+  for eigenvectors u of G and w of A, so the top-k eigenvectors are Kronecker products of the
+  factors' eigenvectors, each placed at its block's parameters (a weight's row-major
+  flattening has its output index outer, as :math:`G \otimes A` does) and zero elsewhere;
+  the diagonal approximations' are the coordinate axes of their largest entries.
 
 Convolutions (BackPACK's convention, read from its source and tested in
 ``tests/test_architectures.py``): the weight block of KFLR is :math:`G \otimes A` with
@@ -36,7 +41,7 @@ import torch
 from torch import nn
 
 from ..problem import Problem
-from ..results import Estimate
+from ..results import KEPT_VECTORS, Estimate
 
 #: BackPACK extension name -> the attribute it writes on each parameter
 EXTENSIONS = {"DiagHessian": "diag_h", "DiagGGNExact": "diag_ggn_exact", "DiagGGNMC": "diag_ggn_mc",
@@ -87,34 +92,67 @@ def backpack_quantities(problem: Problem, extension_name: str, **kwargs) -> list
     return [getattr(p, EXTENSIONS[extension_name]) for p in model.parameters()]
 
 
-def kronecker_spectrum(factors_per_param: list[list[torch.Tensor]]) -> tuple[np.ndarray, float, list]:
-    """Eigenvalues and trace of a block-diagonal Kronecker approximation, with per-block data."""
-    eigenvalues, trace, blocks = [], 0.0, []
+def kronecker_spectrum(factors_per_param: list[list[torch.Tensor]], vectors: int = 0) -> tuple:
+    """Eigenvalues and trace of a block-diagonal Kronecker approximation, with per-block data and
+    (``vectors > 0``) the ``(vectors, P)`` unit eigenvectors of its largest eigenvalues, descending."""
+    eigenvalues, trace, blocks, bases = [], 0.0, [], []
     for factors in factors_per_param:
         values = np.ones(1)
         block_trace = 1.0
+        factor_bases = []
         for factor in factors:
             f = factor.detach().double()
             f = 0.5 * (f + f.T)
-            values = np.multiply.outer(values, torch.linalg.eigvalsh(f).numpy()).ravel()
+            factor_values, factor_vectors = torch.linalg.eigh(f) if vectors else (torch.linalg.eigvalsh(f), None)
+            values = np.multiply.outer(values, factor_values.numpy()).ravel()
+            factor_bases.append(factor_vectors)
             block_trace *= float(torch.trace(f))
         eigenvalues.append(values)
+        bases.append(factor_bases)
         trace += block_trace
         blocks.append({"factor_shapes": [list(f.shape) for f in factors], "trace": block_trace})
-    return np.concatenate(eigenvalues), trace, blocks
+    spectrum = np.concatenate(eigenvalues)
+    if not vectors:
+        return spectrum, trace, blocks, None
+    sizes = [int(np.prod([b.shape[0] for b in factor_bases])) for factor_bases in bases]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    top = np.argsort(-spectrum, kind="stable")[:vectors]
+    found = np.zeros((len(top), offsets[-1]), dtype=np.float32)
+    for row, index in enumerate(top):
+        block = int(np.searchsorted(offsets, index, side="right") - 1)
+        position = np.unravel_index(index - offsets[block], [b.shape[0] for b in bases[block]])
+        vector = np.ones(1)
+        for basis, i in zip(bases[block], position):
+            vector = np.kron(vector, basis[:, i].numpy())
+        found[row, offsets[block] : offsets[block + 1]] = vector
+    return spectrum, trace, blocks, found
+
+
+def axis_vectors(diagonal: np.ndarray, k: int = KEPT_VECTORS) -> np.ndarray:
+    """The eigenvectors of a diagonal matrix's ``k`` largest entries: coordinate axes, ``(k, P)``.
+
+    >>> axis_vectors(np.array([1.0, 3.0, 2.0]), 2).tolist()
+    [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    top = np.argsort(-diagonal, kind="stable")[:k]
+    found = np.zeros((len(top), len(diagonal)), dtype=np.float32)
+    found[np.arange(len(top)), top] = 1.0
+    return found
 
 
 def _diagonal_result(problem: Problem, name: str, **kwargs) -> Estimate:
     diagonal = np.concatenate([d.detach().double().reshape(-1).numpy()
                                for d in backpack_quantities(problem, name, **kwargs)])
-    return Estimate(spectrum=diagonal, trace=float(diagonal.sum()), backward_passes=1, diagonal=diagonal)
+    return Estimate(spectrum=diagonal, trace=float(diagonal.sum()), backward_passes=1, diagonal=diagonal,
+                    top_vectors=axis_vectors(diagonal))
 
 
 def _kronecker_result(problem: Problem, name: str, **kwargs) -> Estimate:
-    eigenvalues, trace, blocks = kronecker_spectrum(backpack_quantities(problem, name, **kwargs))
+    eigenvalues, trace, blocks, vectors = kronecker_spectrum(backpack_quantities(problem, name, **kwargs),
+                                                             vectors=KEPT_VECTORS)
     names = [b.name for b in problem.blocks]
     return Estimate(spectrum=eigenvalues, trace=trace, backward_passes=1,
-                    blocks=[{"param": n, **b} for n, b in zip(names, blocks)])
+                    blocks=[{"param": n, **b} for n, b in zip(names, blocks)], top_vectors=vectors)
 
 
 
@@ -155,6 +193,7 @@ def ekfac(problem: Problem, opts: dict) -> Estimate:
 
     curvlinops' ``EKFACLinearOperator`` (type ``"type-2"``: exact GGN factors) exposes, per
     layer, the Kronecker eigenbasis and the corrected eigenvalues; the spectrum is their union.
+    Its top eigenvectors come from Lanczos on the operator's products (no backward pass).
     """
     from curvlinops import EKFACLinearOperator
 
@@ -168,7 +207,25 @@ def ekfac(problem: Problem, opts: dict) -> Estimate:
     operator = EKFACLinearOperator(model, problem.loss_module(), params, [(problem.x, problem.targets)],
                                    fisher_type="type-2", check_deterministic=False)
     eigenvalues = _ekfac_eigenvalues(operator)
-    return Estimate(spectrum=eigenvalues, trace=float(eigenvalues.sum()), backward_passes=2)
+    return Estimate(spectrum=eigenvalues, trace=float(eigenvalues.sum()), backward_passes=2,
+                    top_vectors=_operator_top_vectors(operator, problem.num_params, params[0].dtype, opts["seed"]))
+
+
+#: the most products of an approximation's operator its eigenvectors may take
+OPERATOR_PRODUCTS = 3000
+
+
+def _operator_top_vectors(operator, num_params: int, dtype, seed: int) -> np.ndarray | None:
+    """The top :data:`KEPT_VECTORS` eigenvectors of an approximation given as a linear operator
+    (EKFAC's), by thick-restart Lanczos on its products: they need no backward pass."""
+    from .thick_restart import thick_restart_lanczos
+
+    k = min(KEPT_VECTORS, num_params - 1)
+    if k < 1:
+        return None
+    found = thick_restart_lanczos(lambda rows: (operator @ rows.T.to(dtype).contiguous()).T.double(),
+                                  num_params, k, 0, tol=1e-8, max_products=OPERATOR_PRODUCTS, seed=seed)
+    return found.top_vectors
 
 
 #: the parameterised layers curvlinops' KFAC-type operators have factors for

@@ -71,11 +71,11 @@ register_family("matrix-free", "matrix-free (ours)", ("#D55E00", "#8C3B00", "#F0
 # exact references
 register(MethodSpec(name="exact_hessian", label="Exact Hessian", family="exact", matrix="hessian",
                     function="dense_methods:exact_hessian", defaults={"float64": False}, cost=DenseCost(),
-                    runs_in="caller", gpu=True, size_rules=(), yields=("top", "bottom", "trace", "spectrum"),
+                    runs_in="caller", gpu=True, size_rules=(), yields=("top", "bottom", "trace", "spectrum", "vectors"),
                     reference="Pearlmutter (1994), Fast exact multiplication by the Hessian", handles=AUTOGRAD))
 register(MethodSpec(name="exact_ggn", label="Exact GGN", family="exact", matrix="ggn",
                     function="dense_methods:exact_ggn", defaults={"float64": False}, cost=DenseCost(),
-                    runs_in="caller", gpu=True, size_rules=(), yields=("top", "bottom", "trace", "spectrum"),
+                    runs_in="caller", gpu=True, size_rules=(), yields=("top", "bottom", "trace", "spectrum", "vectors"),
                     reference="Schraudolph (2002), Fast curvature matrix-vector products", handles=AUTOGRAD))
 # PyHessian, as the paper used it
 register(MethodSpec(name="pyhessian_top_k", label="PyHessian power iteration", family="pyhessian", matrix="hessian",
@@ -83,7 +83,7 @@ register(MethodSpec(name="pyhessian_top_k", label="PyHessian power iteration", f
                     defaults={"k": paper.TOP_K, "max_iter": 100, "tol": 1e-3, "seed": 0},
                     cost=ProductCost(products=lambda o, p: o["k"] * o["max_iter"], vectors=lambda o, p: 2 * o["k"],
                                      factor=LIBRARY, minimum=lambda o, p: 3 * o["k"], overhead=LIBRARY_OVERHEAD),
-                    runs_in="worker", gpu=False, size_rules=(K_BELOW_P,), yields=("top",), stochastic=True,
+                    runs_in="worker", gpu=False, size_rules=(K_BELOW_P,), yields=("top", "vectors"), stochastic=True,
                     finds_largest_magnitude=True, reference=PYHESSIAN, handles=AUTOGRAD))
 register(MethodSpec(name="pyhessian_hutchinson", label="PyHessian Hutchinson", family="pyhessian", matrix="hessian",
                     function="pyhessian_methods:pyhessian_hutchinson",
@@ -99,30 +99,30 @@ register(MethodSpec(name="pyhessian_density", label="PyHessian SLQ density", fam
 # BackPACK's six extensions
 register(MethodSpec(name="diag_hessian", label="BackPACK DiagHessian", family="backpack-diagonal", matrix="hessian",
                     function="backpack_methods:diag_hessian", cost=BACKWARD_PASSES, runs_in="worker", gpu=False,
-                    size_rules=(), yields=("top", "trace", "spectrum"), reference=BACKPACK, handles=NO_BATCHNORM))
+                    size_rules=(), yields=("top", "trace", "spectrum", "vectors"), reference=BACKPACK, handles=NO_BATCHNORM))
 register(MethodSpec(name="diag_ggn_exact", label="BackPACK DiagGGNExact", family="backpack-diagonal", matrix="ggn",
                     function="backpack_methods:diag_ggn_exact", cost=BACKWARD_PASSES, runs_in="worker", gpu=False,
-                    size_rules=(), yields=("top", "trace", "spectrum"), reference=BACKPACK, handles=WITH_BATCHNORM))
+                    size_rules=(), yields=("top", "trace", "spectrum", "vectors"), reference=BACKPACK, handles=WITH_BATCHNORM))
 register(MethodSpec(name="diag_ggn_mc", label="BackPACK DiagGGNMC", family="backpack-diagonal", matrix="ggn",
                     function="backpack_methods:diag_ggn_mc", defaults={"mc_samples": 1, "seed": 0},
                     cost=BACKWARD_PASSES, runs_in="worker", gpu=False, size_rules=(),
-                    yields=("top", "trace", "spectrum"), stochastic=True, reference=BACKPACK, handles=WITH_BATCHNORM))
+                    yields=("top", "trace", "spectrum", "vectors"), stochastic=True, reference=BACKPACK, handles=WITH_BATCHNORM))
 register(MethodSpec(name="kfac", label="BackPACK KFAC", family="backpack-kronecker", matrix="ggn",
                     function="backpack_methods:kfac", defaults={"mc_samples": 1, "seed": 0}, cost=BACKWARD_PASSES,
-                    runs_in="worker", gpu=False, size_rules=(), yields=("top", "trace", "spectrum"), stochastic=True,
+                    runs_in="worker", gpu=False, size_rules=(), yields=("top", "trace", "spectrum", "vectors"), stochastic=True,
                     reference="Martens & Grosse (2015), KFAC; " + BACKPACK, handles=KRONECKER))
 register(MethodSpec(name="kflr", label="BackPACK KFLR", family="backpack-kronecker", matrix="ggn",
                     function="backpack_methods:kflr", cost=BACKWARD_PASSES, runs_in="worker", gpu=False, size_rules=(),
-                    yields=("top", "trace", "spectrum"), reference="Botev, Ritter & Barber (2017); " + BACKPACK,
+                    yields=("top", "trace", "spectrum", "vectors"), reference="Botev, Ritter & Barber (2017); " + BACKPACK,
                     handles=KRONECKER))
 register(MethodSpec(name="kfra", label="BackPACK KFRA", family="backpack-kronecker", matrix="ggn",
                     function="backpack_methods:kfra", cost=BACKWARD_PASSES, runs_in="worker", gpu=False, size_rules=(),
-                    yields=("top", "trace", "spectrum"), reference="Botev, Ritter & Barber (2017); " + BACKPACK,
+                    yields=("top", "trace", "spectrum", "vectors"), reference="Botev, Ritter & Barber (2017); " + BACKPACK,
                     handles=KRONECKER))
 # curvlinops
 register(MethodSpec(name="ekfac", label="EKFAC (curvlinops)", family="curvlinops", matrix="ggn",
                     function="backpack_methods:ekfac", defaults={"seed": 0}, cost=BACKWARD_PASSES, runs_in="worker",
-                    gpu=False, size_rules=(), yields=("top", "trace", "spectrum"),
+                    gpu=False, size_rules=(), yields=("top", "trace", "spectrum", "vectors"),
                     reference="George et al. (2018), EKFAC; Dangel et al., curvlinops",
                     handles="Linear, Conv2d; not BatchNorm"))
 # matrix-free estimators over our batched products
@@ -131,13 +131,13 @@ register(MethodSpec(name="lanczos", label="Lanczos top/bottom-k", family="matrix
                     defaults={"k": 10, "tol": 1e-6, "bottom": True, "max_products": 5000, "seed": 0},
                     cost=ProductCost(products=lambda o, p: o["max_products"], minimum=_lanczos_first_answer,
                                      vectors=lambda o, p: 2 * basis_size(o["k"], o["k"] if o["bottom"] else 0, p)),
-                    runs_in="worker", gpu=True, size_rules=(K_BELOW_P,), yields=("top", "bottom"),
+                    runs_in="worker", gpu=True, size_rules=(K_BELOW_P,), yields=("top", "bottom", "vectors"),
                     reference="Lanczos (1950); Wu & Simon (2000), thick-restart Lanczos", handles=AUTOGRAD))
 register(MethodSpec(name="ggn_lanczos", label="Lanczos top-k (GGN)", family="matrix-free", matrix="ggn",
                     function="matrix_free:ggn_lanczos", defaults={"k": 10, "tol": 1e-6, "max_products": 5000, "seed": 0},
                     cost=ProductCost(products=lambda o, p: o["max_products"], minimum=_lanczos_first_answer,
                                      vectors=lambda o, p: 2 * basis_size(o["k"], 0, p)),
-                    runs_in="worker", gpu=True, size_rules=(K_BELOW_P,), yields=("top",),
+                    runs_in="worker", gpu=True, size_rules=(K_BELOW_P,), yields=("top", "vectors"),
                     reference="Lanczos (1950); Schraudolph (2002), GGN products", handles=AUTOGRAD))
 register(MethodSpec(name="hutchinson", label="Hutchinson (batched)", family="matrix-free", matrix="hessian",
                     function="matrix_free:hutchinson", defaults={"samples": DEFAULT_SAMPLES, "seed": 0},
@@ -167,6 +167,10 @@ GGN_REFERENCE = "exact_ggn"
 #: the methods whose certified values stand in for the exact Hessian past its limit, best first: the
 #: eigenvalues (each within its residual) and the trace (a standard error first, then the sketches)
 STAND_INS = {"eigenvalues": ("lanczos",), "trace": ("hutchinson", "pyhessian_hutchinson", "hutchpp", "xtrace")}
+
+#: whose top eigenvectors a method's directions are compared with, per matrix, best first: the exact
+#: matrix where it ran, else the certified Lanczos run on the same matrix's products
+DIRECTION_REFERENCES = {"hessian": ("exact_hessian", "lanczos"), "ggn": ("exact_ggn", "ggn_lanczos")}
 
 #: what the app selects unless the user changes it: the paper's methods (PyHessian's top-k
 #: and trace, BackPACK's six) plus Lanczos and Hutch++; the rest are one click away

@@ -2,9 +2,10 @@
 
 Both are built from P batched curvature-vector products (see :mod:`core.curvature.dense`)
 after the registry's resource guard admits them (they are registered as dense); the trace is
-read off the diagonal, the spectrum comes from ``eigvalsh``. The estimate keeps the diagonal
-(the ground truth for the diagonal approximations) and the seconds to the trace, which the
-paper's table reports.
+read off the diagonal, the spectrum and the eigenvectors of the :data:`KEPT_VECTORS` largest and
+smallest eigenvalues from one tridiagonalisation (:func:`core.curvature.dense.eigen_ends`). The
+estimate keeps the diagonal (the ground truth for the diagonal approximations) and the seconds to
+the trace, which the paper's table reports.
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ import torch
 
 from ..curvature import dense
 from ..problem import Problem
-from ..results import Estimate
+from ..results import KEPT_VECTORS, Estimate
 
 
 def _dense(problem: Problem, which: str, opts: dict) -> Estimate:
     dtype = torch.float64 if opts["float64"] else torch.float32
-    found = dense.spectrum(problem, which, dtype)
+    found = dense.spectrum(problem, which, dtype, vectors=min(KEPT_VECTORS, problem.num_params))
+    null = found["null_dimension"]
+    # with exact zeros appended, an end's vectors belong to it only where its values are beyond zero
+    top = found["top_vectors"] if not null or (found["top_values"] > 0).all() else None
+    bottom = found["bottom_vectors"] if not null or (found["bottom_values"] < 0).all() else None
     return Estimate(spectrum=found["eigenvalues"], trace=found["trace"],
-                    backward_passes=problem.num_params - found["null_dimension"],
+                    backward_passes=problem.num_params - null,
                     diagonal=found["diagonal"], seconds_trace=found["seconds_trace"],
-                    exact_zero_eigenvalues=found["null_dimension"])
+                    exact_zero_eigenvalues=null, top_vectors=top, bottom_vectors=bottom)
 
 
 def exact_hessian(problem: Problem, opts: dict) -> Estimate:

@@ -89,9 +89,10 @@ def _lanczos(problem: Problem, opts: dict, apply, k_bottom: int) -> Estimate:
                                   max_products=opts["max_products"], deadline=deadline(), seed=opts["seed"],
                                   device=problem.device, certify=apply)  # certificates: float64 products
     bottom = dict(bottom=found.bottom, bottom_residuals=found.bottom_residuals,
-                  bottom_converged=found.bottom_converged) if k_bottom else {}
+                  bottom_converged=found.bottom_converged, bottom_vectors=found.bottom_vectors) if k_bottom else {}
     return Estimate(top=found.top, top_residuals=found.top_residuals, top_converged=found.top_converged, **bottom,
-                    stopped=found.stopped, seconds_per_product=found.seconds_per_product)
+                    stopped=found.stopped, seconds_per_product=found.seconds_per_product,
+                    top_vectors=found.top_vectors)
 
 
 #: offset of our Hutchinson probes' seeds, so they never coincide with PyHessian's at one seed

@@ -98,7 +98,8 @@ def pyhessian_top_k(problem: Problem, opts: dict) -> Estimate:
     lowered to what the budget left affords (:func:`core.budget.deadline`), which ``stopped`` says.
     Each value gets the certificate its iterate gives, :math:`\lVert Hv - \theta v\rVert` for the
     unit vector PyHessian returns (one batched product of ours for all k, not counted among
-    PyHessian's products): some eigenvalue lies within it.
+    PyHessian's products): some eigenvalue lies within it. The iterates are kept as its
+    eigenvectors (``top_vectors``, in PyHessian's order: by |λ|, deflated one after another).
     """
     import sys
     import time
@@ -128,7 +129,7 @@ def pyhessian_top_k(problem: Problem, opts: dict) -> Estimate:
     problem.hvp_count -= len(flat)  # the certificate's products are ours, not PyHessian's
     return Estimate(top=np.array(values), top_residuals=residuals.numpy(), matvecs=counter.count,
                     backward_passes=counter.count, order_as_returned=list(map(float, values)), stopped=stopped,
-                    seconds_per_product=per_product)
+                    seconds_per_product=per_product, top_vectors=flat.float().numpy())
 
 
 def pyhessian_hutchinson(problem: Problem, opts: dict) -> Estimate:

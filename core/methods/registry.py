@@ -94,8 +94,8 @@ class MethodSpec:
             process may take it when cores are free, :mod:`core.parallel`).
         gpu: its code keeps its tensors on the problem's device; else it runs on the CPU only.
         size_rules: limits on its options given P (:class:`SizeRule`).
-        yields: what it estimates, among ``top``, ``bottom``, ``trace``, ``spectrum``, ``density``
-            (a page computes only the methods that yield what it shows).
+        yields: what it estimates, among ``top``, ``bottom``, ``trace``, ``spectrum``, ``density``,
+            ``vectors`` (its top eigenvectors; a page computes only the methods that yield what it shows).
         reference: the paper (and library) it comes from.
         handles: the layers it works on (on others it says "cannot run here" and why).
         stochastic: draws random vectors or labels (seeded by its ``seed`` option).
@@ -139,7 +139,7 @@ REGISTRY: dict[str, MethodSpec] = {}
 #: the registry's values every catalogue line must set (a test checks none is empty)
 RUNS_IN = ("caller", "worker")
 MATRICES = ("hessian", "ggn")
-QUANTITIES = ("top", "bottom", "trace", "spectrum", "density")
+QUANTITIES = ("top", "bottom", "trace", "spectrum", "density", "vectors")
 
 
 def register_family(name: str, label: str, hues: tuple[str, ...]) -> Family:

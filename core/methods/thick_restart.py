@@ -49,7 +49,10 @@ class LanczosOutcome:
     subspace``, or ``rounding floor``: converged as far as the iteration's cheaper products allow,
     the certificates, taken with exact products, above ``tol``) and the measured
     seconds of one step (a product and its re-orthogonalisation; the median over the run, the
-    first product left out: it also builds what later ones reuse), what the time cap is computed from."""
+    first product left out: it also builds what later ones reuse), what the time cap is computed from;
+    ``top_vectors`` / ``bottom_vectors`` are the unit Ritz vectors, ``(k, n)`` float32, row i with
+    value i: each is within its residual's reach of an eigenvector only where the gap to the rest of
+    the spectrum is large (Davis-Kahan: sin of the angle at most residual / gap)."""
 
     top: np.ndarray
     bottom: np.ndarray
@@ -61,6 +64,8 @@ class LanczosOutcome:
     stopped: str
     seconds_per_product: float
     restarts: int
+    top_vectors: np.ndarray | None = None
+    bottom_vectors: np.ndarray | None = None
 
 
 def basis_size(k_top: int, k_bottom: int, n: int) -> int:
@@ -180,7 +185,8 @@ def thick_restart_lanczos(apply: Callable, n: int, k_top: int, k_bottom: int,
                           bottom_converged=converged[bottom],
                           products=products, stopped=stopped,
                           seconds_per_product=float(np.median(after_first)) if after_first else per_product,
-                          restarts=restarts)
+                          restarts=restarts, top_vectors=ritz[top].float().cpu().numpy(),
+                          bottom_vectors=ritz[bottom].float().cpu().numpy())
 
 
 def _ends(size: int, top: int, bottom: int) -> list[int]:
