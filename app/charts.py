@@ -404,3 +404,20 @@ def landscape_plane(cells: list[dict], curves: list[dict], levels: list[float], 
             tooltip=[alt.Tooltip("level:Q", title="quadratic model level", format=".4g")])
         chart = cells_chart + lines
     return chart.properties(height=height)
+
+
+def layer_tops(rows: list[dict], field: str = "top1", title: str = "largest eigenvalue of the layer's block",
+               height: int | None = None) -> alt.Chart:
+    """Per layer (rows), each method's value as a dot on a log axis: the exact Hessian's black
+    and large, the GGN's dark grey, the approximations in their colours."""
+    frame = pd.DataFrame([r for r in rows if r.get(field) is not None and r[field] > 0])
+    layers = list(dict.fromkeys(frame["layer"]))
+    pick = _legend_selection()
+    return alt.Chart(frame).mark_point(filled=True, size=140, opacity=0.9).encode(
+        y=alt.Y("layer:N", sort=layers, title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X(f"{field}:Q", scale=alt.Scale(type="log"), title=title),
+        color=_method_color(frame), shape=alt.Shape("approximates:N", title="approximates"),
+        opacity=alt.condition(pick, alt.value(0.95), alt.value(0.15)),
+        tooltip=[alt.Tooltip("layer:N"), alt.Tooltip("method:N"), alt.Tooltip(f"{field}:Q", format=".4g"),
+                 alt.Tooltip("trace:Q", format=".4g")],
+    ).add_params(pick).properties(height=height or max(160, 70 * len(layers) + 60))

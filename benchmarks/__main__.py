@@ -48,6 +48,7 @@ def main(argv=None) -> int:
 
     from .app_latency import app_row
     from .backpack_cost import backpack_row
+    from .directions import directions_row
     from .exact_spectrum import exact_row
     from .first_paint import first_paint_row, import_seconds
     from .parallel_methods import parallel_row
@@ -114,6 +115,8 @@ def main(argv=None) -> int:
     report["scale"] = scale_row(args.quick)
     say("12. the budget's honesty: every method's estimate against its time, on ten configurations")
     report["honesty"] = honesty_row(args.quick)
+    say("13. what directions cost: eigenvectors beside values, the landscape page cold")
+    report["directions"] = directions_row(args.quick, None if args.quick else data_dir)
     say("7. first paint")
     report["first_paint"] = {"imports_s": import_seconds()} if args.quick else first_paint_row(data_dir)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.results import KEPT_VECTORS as KEPT
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
@@ -100,6 +102,17 @@ def markdown_table(report: dict) -> str:
                      "configurations (an upper bound: >= 1 is honest)",
                      "; ".join(f"{m} {v['min']:.2g}-{v['median']:.2g}-{v['max']:.2g}" for m, v in
                                honesty["by_method"].items()), "every min >= 1"))
+    directions = report.get("directions")
+    if directions:
+        d = directions
+        rows.append((f"eigenvectors beside values, P = {d['P']:,} ({d['config']}): exact eigvalsh / with top and "
+                     f"bottom {KEPT} vectors [s]; KFLR values / with vectors [s]; EKFAC with vectors [s]",
+                     f"{d['exact']['values_s']:.2f} / {d['exact']['values_and_vectors_s']:.2f} (x{d['exact']['ratio']:.2f}); "
+                     f"{d['kflr']['values_s']:.4f} / {d['kflr']['values_and_vectors_s']:.4f}; "
+                     f"{d['ekfac']['with_vectors_s']:.2f}; vectors {d['vectors_mib']:.2f} MiB", "exact <= x1.5"))
+        land = d["landscape"]
+        rows.append((f"Loss landscape page cold ({land['passes']} forward passes): actual / estimate [s]",
+                     f"{land['actual_s']:.1f} / {land['estimate_s']:.1f}", "estimate >= actual"))
     fp = report.get("first_paint", {})
     if fp:
         rows.append(("import time of a fresh interpreter [s]: " + ", ".join(fp["imports_s"]),

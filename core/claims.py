@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import metrics, paper, studies
+from . import metrics, paper, studies, subspaces
 from .budget import BudgetExceeded
 from .config import ExperimentConfig
 from .methods import GGN_REFERENCE, REFERENCE, get_spec
@@ -24,7 +24,8 @@ from .outliers import RULE as OUTLIER_RULE
 from .outliers import outliers
 from .results import Result
 
-GROUPS = {"paper": "Do the paper's claims hold here?", "shape": "What this network's shape makes checkable"}
+GROUPS = {"paper": "Do the paper's claims hold here?", "shape": "What this network's shape makes checkable",
+          "directions": "Do the approximations point the right way?"}
 
 
 @dataclass
@@ -220,6 +221,65 @@ def _batch_norm_effects(ev: Evidence) -> list[dict]:
                     f"{with_bn['trace']:.3g} vs {without['trace']:.3g} (eval-mode Hessians, same schedule and seed)")]
 
 
+# ----------------------------------------------------------------------------- directions
+#: a top-C eigenspace "aligns" with another when their overlap ||UᵀV||²_F / C is at least this
+ALIGNED = 0.9
+#: "mostly in" a subspace: more than this share of the squared norm (or of the mean squared cosine)
+MOSTLY = 0.5
+
+
+def _agreement_words(found: dict) -> str:
+    gap = found["reference_gap"]
+    return (f"overlap ‖UᵀV‖²_F / k = {found['overlap']:.3f} for k = {found['k']} (largest principal angle "
+            f"{found['largest_angle']:.0f}°" + (f"; the reference's relative gap at k: {gap:.2f}" if gap is not None
+                                               else "") + ")")
+
+
+def _hessian_ggn_align(ev: Evidence) -> list[dict]:
+    claim = "The top-C eigenspaces of the Hessian and the GGN align (Sagun et al. 2017)"
+    ggn = ev.ok(GGN_REFERENCE)
+    if ggn is None:
+        found = ev.results.get(GGN_REFERENCE)
+        return [verdict(claim, None, "not checked: the exact GGN is " + ("not computed" if found is None else
+                                                                          "refused: " + str(found.error)))]
+    found = subspaces.agreement(ggn, ev.exact, ev.config.num_classes)
+    return [verdict(claim, found["overlap"] >= ALIGNED,
+                    _agreement_words(found) + f"; held if at least {ALIGNED}")]
+
+
+def _kronecker_directions(ev: Evidence) -> list[dict]:
+    ggn = ev.ok(GGN_REFERENCE)
+    k = ev.config.num_classes
+    against = ggn if ggn is not None else ev.exact
+    overlaps = {}
+    for name in ("kfac", "kflr", "kfra", "ekfac"):
+        found = ev.ok(name)
+        if found is not None and found.top_vectors is not None:
+            overlaps[name] = subspaces.agreement(found, against, k)
+    if "ekfac" not in overlaps or "kfac" not in overlaps:
+        return []
+    words = "; ".join(f"{get_spec(n).label}: {f['overlap']:.3f}" for n, f in overlaps.items())
+    return [verdict("EKFAC's refitted eigenvalues bring its top-C eigenspace closer to the "
+                    + ("GGN's" if ggn is not None else "Hessian's") + " than KFAC's (George et al. 2018)",
+                    overlaps["ekfac"]["overlap"] >= overlaps["kfac"]["overlap"],
+                    f"top-{k} overlap with the exact {'GGN' if ggn is not None else 'Hessian'}: {words} (EKFAC keeps "
+                    "KFAC's Kronecker eigenbasis and refits each eigenvalue; the refit reorders which basis vectors "
+                    "are on top)")]
+
+
+def _gradient_directions(ev: Evidence) -> list[dict]:
+    study = studies.gradient_directions(ev.config)
+    c = ev.config.num_classes
+    return [verdict(f"The gradient lies mostly in the top-{c} Hessian eigenspace (Gur-Ari, Roberts & Dyer 2018)",
+                    study["gradient_share"] > MOSTLY,
+                    f"‖V_Cᵀg‖² / ‖g‖² = {study['gradient_share']:.1%} (held above {MOSTLY:.0%}; a random direction: "
+                    f"about C/P = {c / study['num_params']:.0e})"),
+            verdict(f"The top-{c} Hessian eigenspace lies in the span of the class-mean gradients (Papyan 2019, "
+                    "2020)", study["class_means_overlap"] > MOSTLY,
+                    f"overlap of the top-{c} eigenvectors with the span of the {study['classes']} class-mean "
+                    f"gradients: {study['class_means_overlap']:.3f} (mean squared cosine; held above {MOSTLY})")]
+
+
 #: every claim the tool checks, in the order shown
 CLAIMS: tuple[Claim, ...] = (
     Claim("pyhessian_top_k", "paper", "PyHessian's top-10 eigenvalues equal the exact ones", "the paper, Fig. 1",
@@ -238,6 +298,12 @@ CLAIMS: tuple[Claim, ...] = (
           "Schraudolph (2002); Martens (2020)", _mse_closer_to_ggn),
     Claim("batch_norm", "shape", "BatchNorm makes the top eigenvalues less isolated and lowers them",
           "Ghorbani, Krishnan & Xiao (2019); Yao et al. (2020)", _batch_norm_effects),
+    Claim("hessian_ggn_directions", "directions", "The top-C eigenspaces of the Hessian and the GGN align",
+          "Sagun et al. (2017)", _hessian_ggn_align, needs=(GGN_REFERENCE,)),
+    Claim("kronecker_directions", "directions", "EKFAC's top-C eigenspace is closer than KFAC's",
+          "George et al. (2018)", _kronecker_directions, about=("ekfac",), needs=("kfac", GGN_REFERENCE)),
+    Claim("gradient_directions", "directions", "The gradient and the class-mean gradients lie in the top-C eigenspace",
+          "Gur-Ari, Roberts & Dyer (2018); Papyan (2019, 2020)", _gradient_directions),
 )
 
 

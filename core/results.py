@@ -80,6 +80,9 @@ class Estimate:
         trace_standard_error: the standard error of a stochastic trace (sample std / sqrt(m)).
         stopped: why an iterative method stopped (``converged``, ``product cap``, ``time budget``, ...).
         seconds_per_product: one product's cost measured on this problem at the start of the run.
+        layers: per layer (weights and biases together, forward order) the top eigenvalues and the
+            trace of the method's diagonal block, ``[{layer, top, trace}]``, where its matrix is
+            block diagonal by construction (the diagonal and Kronecker approximations).
         top_vectors, bottom_vectors: ``(k, P)`` float32 unit eigenvectors (or Ritz vectors, or
             iterates) of the first k top / bottom values, row i with value i; at most
             :data:`KEPT_VECTORS`. Not in :meth:`Result.to_dict` (their shapes are).
@@ -108,8 +111,11 @@ class Estimate:
     seconds_per_product: float | None = None
     top_vectors: np.ndarray | None = None
     bottom_vectors: np.ndarray | None = None
+    layers: list | None = None
 
 
+#: the top eigenvalues kept per layer block
+LAYER_TOP = 5
 #: how many eigenvectors a method keeps at each end (the directions pages compare up to this k)
 KEPT_VECTORS = 10
 #: the fields too large for JSON: :meth:`Result.to_dict` gives their shapes instead

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from .budget import BudgetExceeded
 from .cache import COMPUTE_COUNTS, cached, code_version
 from .config import ConfigError, ExperimentConfig
 from .methods import DEFAULT_SAMPLES, GGN_REFERENCE, REFERENCE, check_budget, get_spec, round_to_multiple
@@ -152,14 +153,18 @@ def _blocks(config_dict: dict, data_key: str, version: str) -> dict:
     with computing(config):
         hessian = dense.full_matrix(problem, "hessian")
         ggn = dense.full_matrix(problem, "ggn")
-        return {"activation": config.activation, "blocks": dense.block_report(problem, hessian, ggn)}
+        return {"activation": config.activation, "blocks": dense.block_report(problem, hessian, ggn),
+                "layer_spectra": {"hessian": dense.layer_block_spectra(problem, hessian),
+                                  "ggn": dense.layer_block_spectra(problem, ggn)}}
 
 
 def hessian_vs_ggn(config: ExperimentConfig) -> dict:
     r"""Per layer-pair comparison of the dense Hessian and GGN (:func:`core.curvature.dense.block_report`).
 
     Also ``relative_difference`` :math:`\lVert H - G\rVert_F / \lVert H\rVert_F` over the whole
-    matrix, and the smallest eigenvalue of each, from the cached exact spectra (not recomputed).
+    matrix, the smallest eigenvalue of each, from the cached exact spectra (not recomputed), and
+    ``layer_spectra``: each layer's diagonal block's top eigenvalues and trace, of H and of G
+    (:func:`core.curvature.dense.layer_block_spectra`).
 
     Raises:
         BudgetExceeded: the dense matrices do not fit the budget.
@@ -253,3 +258,47 @@ def counterpart_study(config: ExperimentConfig, field: str) -> dict:
         runs.append({**entry, "top": float(exact.spectrum[-1]), "trace": float(exact.trace),
                      "outliers": outliers(exact.spectrum, cfg.num_classes), "h_vs_g": h_vs_g})
     return {"field": field, "runs": runs}
+
+
+@cached(returns=dict)
+def _gradient_directions(config_dict: dict, data_key: str, version: str) -> dict:
+    import numpy as np
+    import torch
+
+    from .problem import Problem
+    from .subspaces import orthonormal_rows
+
+    COMPUTE_COUNTS["gradient_directions"] += 1
+    config = ExperimentConfig.from_dict(config_dict)
+    exact = run(config, REFERENCE)
+    if not exact.ok or exact.top_vectors is None:
+        raise BudgetExceeded(f"The gradient's directions need the exact Hessian's eigenvectors: {exact.error}")
+    problem = build_problem(config)
+    k = min(config.num_classes, len(exact.top_vectors))
+    top = exact.top_vectors[:k].astype(np.float64)
+    with computing(config):
+        g = problem.gradient().double().cpu().numpy()
+        means = []
+        for label in torch.unique(problem.labels).tolist():
+            chosen = problem.labels == label
+            subset = Problem(problem.model, problem.x[chosen], problem.labels[chosen], loss=config.loss)
+            means.append(subset.gradient().double().cpu().numpy())
+    projected = top @ g
+    share = float(projected @ projected / (g @ g)) if g @ g > 0 else float("nan")
+    class_means = orthonormal_rows(np.stack(means))
+    # the mean squared cosine of the top-k eigenvectors' angles to the class means' span
+    in_span = float(np.sum((top @ class_means.T) ** 2) / k)
+    return {"gradient_share": share, "class_means_overlap": in_span, "k": k, "classes": len(means),
+            "num_params": problem.num_params}
+
+
+def gradient_directions(config: ExperimentConfig) -> dict:
+    r"""Where the gradient points against the exact Hessian's top-C eigenvectors :math:`V_C`:
+    ``gradient_share`` :math:`\|V_C^\top g\|^2 / \|g\|^2` (Gur-Ari, Roberts & Dyer 2018) and
+    ``class_means_overlap`` :math:`\|V_C^\top Q\|_F^2 / C` with Q an orthonormal basis of the
+    class-mean gradients :math:`\frac{1}{n_c}\sum_{y_i = c} \nabla \ell_i` (Papyan 2019, 2020).
+
+    Raises:
+        BudgetExceeded: the exact Hessian is refused (its eigenvectors are the reference).
+    """
+    return _gradient_directions(config.to_dict(), data_key(config), code_version())

@@ -366,3 +366,21 @@ def landscape_plane_rows(found: dict, levels: int = 8) -> tuple[list[dict], list
     values = np.array([c["loss"] for c in cells])
     marks = [float(m) for m in np.quantile(values, np.linspace(0.05, 0.9, levels))]
     return cells, model_level_curves(plane, marks), marks
+
+
+def layer_rows(results: dict[str, Result], exact_layers: dict | None = None) -> list[dict]:
+    """Per layer and method: the largest eigenvalue and the trace of the layer's diagonal block,
+    exact (``exact_layers``: the block report's ``layer_spectra``, Hessian and GGN) and by every
+    method whose matrix is block diagonal by construction (:attr:`Result.layers`)."""
+    rows = []
+    for matrix, name in (("hessian", REFERENCE), ("ggn", "exact_ggn")):
+        for layer in (exact_layers or {}).get(matrix, []):
+            rows.append({"layer": layer["layer"], "method": label(name), "approximates": matrix,
+                         "top1": layer["top"][0] if layer["top"] else None, "trace": layer["trace"],
+                         "top": layer["top"]})
+    for name, result in results.items():
+        if result.ok and result.layers:
+            rows += [{"layer": layer["layer"], "method": label(name), "approximates": REGISTRY[name].matrix,
+                      "top1": layer["top"][0] if layer["top"] else None, "trace": layer["trace"], "top": layer["top"]}
+                     for layer in result.layers]
+    return rows

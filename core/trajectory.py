@@ -25,6 +25,7 @@ from .cache import COMPUTE_COUNTS, cached, code_version
 from .config import ConfigError, ExperimentConfig
 from .methods import REFERENCE
 from .pipeline import build_problem, computing, data_key, run, train
+from .results import KEPT_VECTORS
 
 
 #: ARPACK restarts allowed for the gradient's top-k subspace (each a basis of 4k products)
@@ -100,14 +101,16 @@ def trajectory(config: ExperimentConfig, k: int = 10, methods=TRAJECTORY_METHODS
     Each checkpoint is a stage of :mod:`core.progress`.
     Returns:
         ``[{checkpoint, step, train_loss, train_accuracy, top, bottom, trace, exact, <method>_top1,
-        <method>_trace, top_k_gradient_fraction, gradient_norm, two_over_lr}]``.
+        <method>_trace, top_k_gradient_fraction, gradient_norm, two_over_lr, top_k_overlap_final,
+        top_k_overlap_previous}]``: the last two how far the top-k eigenspace (k at most
+        :data:`core.results.KEPT_VECTORS`) is from the final checkpoint's and the previous one's.
     """
     if config.checkpoints < 1:
         raise ConfigError("checkpoints", config.checkpoints, "at least 1 for a trajectory (e.g. 20)")
     if not 1 <= k <= 1000:
         raise ConfigError("k", k, "an integer from 1 to 1000")
     trained = train(config)
-    rows = []
+    rows, bases = [], []
     for i, snapshot in enumerate(trained.checkpoints):
         progress.stage(f"checkpoint {i + 1} of {len(trained.checkpoints)} (step {snapshot['step']})", i,
                        len(trained.checkpoints))
@@ -132,7 +135,30 @@ def trajectory(config: ExperimentConfig, k: int = 10, methods=TRAJECTORY_METHODS
             row[f"{name}_trace"] = found.trace if found.ok else None
         row.update(_checkpoint_point(at.to_dict(), int(k), data_key(at), code_version()))
         rows.append(row)
+        bases.append(_top_vectors(at))
+    _subspace_turning(rows, bases, min(k, KEPT_VECTORS))
     return rows
+
+
+def _top_vectors(config: ExperimentConfig):
+    """The top eigenvectors of ``config``'s Hessian the curvature above came from (cached results):
+    the exact Hessian's, else Lanczos'; None without either."""
+    exact = run(config, REFERENCE)
+    found = exact if exact.ok else run(config, "lanczos")
+    return found.top_vectors if found.ok else None
+
+
+def _subspace_turning(rows: list[dict], bases: list, k: int) -> None:
+    """How fast the top-k eigenspace turns: each checkpoint's overlap (:func:`core.subspaces.overlap`)
+    with the final checkpoint's and with the previous one's (None where either has no vectors)."""
+    from .subspaces import overlap
+
+    final = bases[-1] if bases else None
+    for i, row in enumerate(rows):
+        here = bases[i]
+        row["top_k_overlap_final"] = None if here is None or final is None else overlap(final[:k], here[:k])
+        previous = bases[i - 1] if i else None
+        row["top_k_overlap_previous"] = None if here is None or previous is None else overlap(previous[:k], here[:k])
 
 
 def objective_config(config: ExperimentConfig) -> ExperimentConfig:

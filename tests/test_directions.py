@@ -176,3 +176,73 @@ def test_subspace_measures_match_their_definitions():
     random = rng.standard_normal((3, 20000))  # a random 3-subspace of R^P: overlap near k / P
     big = np.linalg.qr(rng.standard_normal((20000, 3)))[0].T
     assert subspaces.overlap(big, random) < 0.01
+
+
+def _result(name, vectors, values):
+    return Result(name, "exact", top=np.asarray(values, dtype=np.float64), top_vectors=np.asarray(vectors))
+
+
+def test_the_hessian_ggn_direction_claim_fails_when_the_ggn_points_elsewhere():
+    from core import claims
+    from core.config import ExperimentConfig
+
+    config = ExperimentConfig(num_classes=2)
+    basis = np.eye(6, dtype=np.float32)
+    values = [5.0, 4.0, 1.0, 0.5, 0.2, 0.1]
+    hessian = _result("exact_hessian", basis[:4], values[:4])
+    for ggn_rows, held in ((basis[[1, 0, 2]], True), (basis[[2, 3, 4]], False)):
+        found = {"exact_hessian": hessian, "exact_ggn": _result("exact_ggn", ggn_rows, values[:3])}
+        (said,) = claims._hessian_ggn_align(claims.Evidence(config, found))
+        assert said["held"] is held, said
+
+
+def test_the_ekfac_direction_claim_compares_both_with_the_ggn():
+    from core import claims
+    from core.config import ExperimentConfig
+
+    config = ExperimentConfig(num_classes=2)
+    basis = np.eye(6, dtype=np.float32)
+    found = {"exact_hessian": _result("exact_hessian", basis[:2], [3.0, 2.0]),
+             "exact_ggn": _result("exact_ggn", basis[:2], [3.0, 2.0]),
+             "kfac": _result("kfac", basis[[0, 4]], [3.0, 2.0]), "ekfac": _result("ekfac", basis[[4, 5]], [3.0, 2.0])}
+    (said,) = claims._kronecker_directions(claims.Evidence(config, found))
+    assert said["held"] is False and "0.500" in said["evidence"]
+
+
+def test_the_gradient_share_matches_a_dense_float64_eigh(fresh_cache):
+    from factories import SMALL
+    from core import pipeline, studies
+    from core.trajectory import gradient_overlap
+
+    study = studies.gradient_directions(SMALL)
+    independent = gradient_overlap(pipeline.build_problem(SMALL), SMALL.num_classes)
+    assert study["gradient_share"] == pytest.approx(independent, rel=1e-4)
+    assert 0.0 <= study["class_means_overlap"] <= 1.0 and study["classes"] == SMALL.num_classes
+
+
+def test_layer_block_spectra_equal_eigvalsh_of_the_dense_blocks(relu_problem, dense_reference, monkeypatch):
+    h, _, _ = dense_reference
+    found = dense.layer_block_spectra(relu_problem, h, top=3)
+    assert [f["layer"] for f in found] == [layer.label for layer in relu_problem.layers]
+    for layer, row in zip(relu_problem.layers, found):
+        block = h[layer.slice, layer.slice].numpy()
+        np.testing.assert_allclose(row["top"], np.linalg.eigvalsh(block)[::-1][:3], rtol=1e-10, atol=1e-12)
+        assert row["trace"] == pytest.approx(float(np.trace(block)))
+    big = tiny_problem("tanh", hidden=(40,), inputs=60, n=30)  # a 2,440-row first block: the Lanczos path
+    h_big = dense.dense_matrix(big, "hessian", dtype=torch.float64)
+    first = big.layers[0]
+    row = dense.layer_block_spectra(big, h_big, top=3)[0]
+    np.testing.assert_allclose(row["top"], np.linalg.eigvalsh(h_big[first.slice, first.slice].numpy())[::-1][:3],
+                               rtol=1e-8)
+
+
+@pytest.mark.parametrize("name, extension", [("kflr", "KFLR"), ("diag_ggn_exact", None)])
+def test_approximations_layer_blocks_are_their_own_blocks(relu_problem, name, extension):
+    result = compute_result(name, relu_problem)
+    matrix = (_explicit_kronecker(relu_problem, extension) if extension
+              else torch.diag(torch.as_tensor(result.diagonal)))
+    for layer, row in zip(relu_problem.layers, result.layers):
+        block = matrix[layer.slice, layer.slice].numpy()
+        np.testing.assert_allclose(row["top"], np.linalg.eigvalsh(block)[::-1][:len(row["top"])], rtol=1e-6,
+                                   atol=1e-10)
+        assert row["trace"] == pytest.approx(float(np.trace(block)), rel=1e-6)

@@ -63,9 +63,16 @@ def render():
             counterparts = {field: studies.counterpart_study(config, field) for field in studies.COUNTERPARTS}
     shape_verdicts = claims.check("shape", config, found, counterparts=counterparts)
     show_verdicts(shape_verdicts)
+
+    st.subheader(claims.GROUPS["directions"])
+    with widgets.working("The gradient's directions against the top eigenvectors (cached afterwards)…"):
+        direction_verdicts = claims.check("directions", config, found)
+    show_verdicts(direction_verdicts)
+    st.caption("Overlaps are ‖UᵀV‖²_F / k of unit eigenvector bases (1: the same subspace); the Top eigenvalues "
+               "page shows every method's and the overlap matrix.")
     with widgets.details(selection):
         widgets.download_csv(numbers, "paper_table", selection)
-        widgets.download_csv(verdicts + shape_verdicts, "claims", selection)
+        widgets.download_csv(verdicts + shape_verdicts + direction_verdicts, "claims", selection)
         widgets.download_json(found, selection)
 
 

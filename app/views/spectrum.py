@@ -45,7 +45,18 @@ def render():
                    f"biases together). Whole matrix: {report['relative_difference']:.2g}. The GGN drops the "
                    "terms that carry the loss gradient through the network's second derivatives; blocks that "
                    "agree up to float32 rounding say '= G'.")
+    layers = tables.layer_rows(found, None if report is None else report.get("layer_spectra"))
+    if layers:
+        st.subheader("Layer by layer: each layer's diagonal block")
+        l1, l2 = st.columns(2) if not selection.present else (st.container(), st.container())
+        l1.altair_chart(charts.layer_tops(layers), width="stretch")
+        l2.altair_chart(charts.layer_tops(layers, "trace", "trace of the layer's block"), width="stretch")
+        st.caption("Exact blocks from the dense H and GGN above; the diagonal and Kronecker approximations are block "
+                   "diagonal by construction, so their layer blocks are their own. Layers are named as in the "
+                   "heatmap.")
     with widgets.details(selection):
+        if layers:
+            widgets.download_csv(pd.DataFrame(layers).drop(columns="top"), "layer_spectra", selection)
         if report is not None:
             widgets.download_csv(pd.DataFrame(report["blocks"]), "hessian_vs_ggn_blocks", selection)
         if methods:

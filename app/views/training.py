@@ -57,6 +57,16 @@ def render():
     c1.altair_chart(charts.along_training(rows, "trace", "trace"), width="stretch")
     c2.altair_chart(charts.along_training(rows, "top_k_gradient_fraction", "gradient fraction in the top-10 space"),
                     width="stretch")
+    if any(r.get("top_k_overlap_final") is not None for r in rows):
+        d1, d2 = st.columns(2)
+        d1.altair_chart(charts.along_training(rows, "top_k_overlap_previous",
+                                              "top-10 eigenspace overlap with the previous checkpoint's"),
+                        width="stretch")
+        d2.altair_chart(charts.along_training(rows, "top_k_overlap_final",
+                                              "top-10 eigenspace overlap with the final checkpoint's"),
+                        width="stretch")
+        st.caption("How fast the top eigenspace turns during training: 1 means the same top-10 directions "
+                   "(‖UᵀV‖²_F / 10; random directions would give about 10 / P).")
     if config.activation in ("relu", "leaky_relu") and config.architecture == "mlp" and not config.batch_norm:
         study = trajectory.rescaling(config, 10.0)
         if "top" in study["original"] and "top" in study["rescaled"]:

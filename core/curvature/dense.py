@@ -192,6 +192,25 @@ def layer_slices(problem: Problem) -> dict[str, slice]:
     return {layer.name: layer.slice for layer in problem.layers}
 
 
+def layer_block_spectra(problem: Problem, matrix: torch.Tensor, top: int = 5) -> list[dict]:
+    """Per layer (weights and biases together): the ``top`` largest eigenvalues and the trace of
+    the matrix's diagonal block, in float64 (``eigvalsh`` up to 2,000 rows, else ARPACK's Lanczos
+    on the dense block, tol 1e-10: the block's outliers converge in a few dozen products)."""
+    from scipy.sparse.linalg import eigsh
+
+    found = []
+    for layer in problem.layers:
+        block = matrix[layer.slice, layer.slice].double().cpu().numpy()
+        size = block.shape[0]
+        if size <= 2000 or top >= size - 1:
+            values = np.linalg.eigvalsh(block)[::-1][:top]
+        else:
+            values = np.sort(eigsh(block, k=top, which="LA", tol=1e-10,
+                                   v0=np.random.default_rng(0).standard_normal(size))[0])[::-1]
+        found.append({"layer": layer.label, "top": values.tolist(), "trace": float(np.trace(block))})
+    return found
+
+
 def block_report(problem: Problem, hessian: torch.Tensor, ggn: torch.Tensor,
                  agree_tol: float = 1e-4) -> list[dict]:
     """Per layer pair (named as people read them, e.g. ``conv1 (Conv2d 1→4, 3×3)``): Frobenius

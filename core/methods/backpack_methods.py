@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from ..problem import Problem
-from ..results import KEPT_VECTORS, Estimate
+from ..results import KEPT_VECTORS, LAYER_TOP, Estimate
 
 #: BackPACK extension name -> the attribute it writes on each parameter
 EXTENSIONS = {"DiagHessian": "diag_h", "DiagGGNExact": "diag_ggn_exact", "DiagGGNMC": "diag_ggn_mc",
@@ -140,19 +140,33 @@ def axis_vectors(diagonal: np.ndarray, k: int = KEPT_VECTORS) -> np.ndarray:
     return found
 
 
+def layer_spectra(problem: Problem, eigenvalues_by_parameter: list[np.ndarray]) -> list[dict]:
+    """Per layer: the :data:`LAYER_TOP` largest eigenvalues and the trace of a block-diagonal
+    approximation's layer block, from its eigenvalues parameter by parameter (in order)."""
+    found, position = [], 0
+    for layer in problem.layers:
+        values = np.concatenate(eigenvalues_by_parameter[position : position + len(layer.blocks)])
+        position += len(layer.blocks)
+        found.append({"layer": layer.label, "top": np.sort(values)[::-1][:LAYER_TOP].tolist(),
+                      "trace": float(values.sum())})
+    return found
+
+
 def _diagonal_result(problem: Problem, name: str, **kwargs) -> Estimate:
-    diagonal = np.concatenate([d.detach().double().reshape(-1).numpy()
-                               for d in backpack_quantities(problem, name, **kwargs)])
+    per_parameter = [d.detach().double().reshape(-1).numpy() for d in backpack_quantities(problem, name, **kwargs)]
+    diagonal = np.concatenate(per_parameter)
     return Estimate(spectrum=diagonal, trace=float(diagonal.sum()), backward_passes=1, diagonal=diagonal,
-                    top_vectors=axis_vectors(diagonal))
+                    top_vectors=axis_vectors(diagonal), layers=layer_spectra(problem, per_parameter))
 
 
 def _kronecker_result(problem: Problem, name: str, **kwargs) -> Estimate:
     eigenvalues, trace, blocks, vectors = kronecker_spectrum(backpack_quantities(problem, name, **kwargs),
                                                              vectors=KEPT_VECTORS)
     names = [b.name for b in problem.blocks]
+    sizes = np.cumsum([b.stop - b.start for b in problem.blocks])[:-1]
     return Estimate(spectrum=eigenvalues, trace=trace, backward_passes=1,
-                    blocks=[{"param": n, **b} for n, b in zip(names, blocks)], top_vectors=vectors)
+                    blocks=[{"param": n, **b} for n, b in zip(names, blocks)], top_vectors=vectors,
+                    layers=layer_spectra(problem, np.split(eigenvalues, sizes)))
 
 
 
