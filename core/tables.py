@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import metrics, subspaces
-from .methods import DIRECTION_REFERENCES, REFERENCE, REGISTRY, STAND_INS
+from .methods import DIRECTION_REFERENCES, GGN_REFERENCE, REFERENCE, REGISTRY, STAND_INS
 from .results import KEPT_VECTORS, Result
 
 #: the columns of the comparison table (CLI ``compare``, the Cost page)
@@ -373,7 +373,7 @@ def layer_rows(results: dict[str, Result], exact_layers: dict | None = None) -> 
     exact (``exact_layers``: the block report's ``layer_spectra``, Hessian and GGN) and by every
     method whose matrix is block diagonal by construction (:attr:`Result.layers`)."""
     rows = []
-    for matrix, name in (("hessian", REFERENCE), ("ggn", "exact_ggn")):
+    for matrix, name in (("hessian", REFERENCE), ("ggn", GGN_REFERENCE)):
         for layer in (exact_layers or {}).get(matrix, []):
             rows.append({"layer": layer["layer"], "method": label(name), "approximates": matrix,
                          "top1": layer["top"][0] if layer["top"] else None, "trace": layer["trace"],
