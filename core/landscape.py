@@ -327,8 +327,12 @@ def _plane(problem, vectors, values, span: float, grid: int) -> dict:
             "curvatures": curvatures.tolist()}
 
 
-def landscape(config: ExperimentConfig, points: int = 41, grid: int = 21, rise: float = 1.0,
-              held_out: bool = True, seed: int = 0) -> dict:
+#: what the Loss landscape page starts with (and ``warm`` computes)
+DEFAULTS = {"points": 41, "grid": 21, "rise": 1.0, "held_out": True}
+
+
+def landscape(config: ExperimentConfig, points: int = DEFAULTS["points"], grid: int = DEFAULTS["grid"],
+              rise: float = DEFAULTS["rise"], held_out: bool = DEFAULTS["held_out"], seed: int = 0) -> dict:
     """The loss along the top :data:`EIGEN_LINES` Hessian eigenvectors and :data:`RANDOM_LINES`
     filter-normalised random directions (``points`` each), and on the plane of the top two
     (``grid`` x ``grid``), each with its quadratic model and (lines) the model's radius.

@@ -216,6 +216,13 @@ def warm(config: ExperimentConfig, methods, samples: int = DEFAULT_SAMPLES, coun
         trace_study(config, samples, DEFAULT_REPEATS)
     except BudgetExceeded:  # refused before any work; the Hutchinson page says so
         pass
+    from . import landscape
+
+    for study in (gradient_directions, landscape.landscape):  # Home's direction claims, the landscape page
+        try:
+            study(config)
+        except BudgetExceeded:  # the page shows the refusal
+            pass
     if counterparts:
         for field in COUNTERPARTS:
             counterpart_study(config, field)

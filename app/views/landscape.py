@@ -17,10 +17,11 @@ def render():
         "the loss. The radius is how far the model's curvature term is right to 10 %. Random directions are "
         "filter-normalised (Li et al., NeurIPS 2018), the 2-D view is the plane of the top two eigenvectors.")
     c1, c2, c3, c4 = st.columns(4)
-    rise = c1.select_slider("range: the top model rises by [nats]", RISES, value=1.0, key="landscape_rise")
-    points = c2.select_slider("points per line", (21, 41, 81), value=41, key="landscape_points")
-    grid = c3.select_slider("plane grid (a side)", (11, 21, 31), value=21, key="landscape_grid")
-    held_out = c4.toggle("held-out loss", value=True, key="landscape_held_out")
+    start = landscape.DEFAULTS
+    rise = c1.select_slider("range: the top model rises by [nats]", RISES, value=start["rise"], key="landscape_rise")
+    points = c2.select_slider("points per line", (21, 41, 81), value=start["points"], key="landscape_points")
+    grid = c3.select_slider("plane grid (a side)", (11, 21, 31), value=start["grid"], key="landscape_grid")
+    held_out = c4.toggle("held-out loss", value=start["held_out"], key="landscape_held_out")
     widgets.results(selection, methods=[])  # the exact Hessian (its eigenvectors), with progress when cold
     cost = landscape.check(selection.config, points, grid, rise, held_out)
     with widgets.working(f"Evaluating the loss at {landscape.passes(points, grid):,} points (about {cost.seconds:.0f} s)"):
