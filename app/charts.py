@@ -322,15 +322,15 @@ def subspace_overlaps(rows: list[dict], matrix: str = "hessian", height: int | N
     frame["text"] = [f"{v:.2f}" for v in frame["overlap"]]
     order = list(frame.sort_values("overlap", ascending=False)["method"])
     base = alt.Chart(frame).encode(
-        y=alt.Y("method:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+        y=alt.Y("method:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelFontSize=13)),
         x=alt.X("overlap:Q", scale=alt.Scale(domain=[0, 1.08]), title="top-k subspace overlap ‖UᵀV‖²_F / k",
-                axis=alt.Axis(values=[0, 0.25, 0.5, 0.75, 1.0])))
+                axis=alt.Axis(values=[0, 0.25, 0.5, 0.75, 1.0], format=".2~f", labelFontSize=13, titleFontSize=14)))
     bars = base.mark_bar().encode(
         color=_method_color(frame, title="method").legend(None),
         tooltip=[alt.Tooltip("method:N"), alt.Tooltip("overlap:Q", format=".4f"),
                  alt.Tooltip("angle:Q", title="largest principal angle [°]", format=".1f"),
                  alt.Tooltip(f"k_{matrix}:Q", title="k")])
-    text = base.mark_text(align="left", dx=4, fontWeight="bold").encode(text="text:N")
+    text = base.mark_text(align="left", dx=4, fontWeight="bold", fontSize=13).encode(text="text:N")
     return (bars + text).properties(height=height or rows_height(len(frame)))
 
 

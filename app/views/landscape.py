@@ -34,7 +34,8 @@ def render():
     height = 440 if selection.present else 360
     st.subheader("Along the top eigenvectors")
     st.altair_chart(charts.landscape_lines(eigen, "t (unit eigenvector, parameter units)", height), width="stretch")
-    radii = ", ".join(f"{line['direction'].split(' ')[0]}: {line['radius']:.2g}"
+    radii = ", ".join(f"{line['direction'].split(' ')[0]}: "
+                      + (f"{line['radius']:.2g}" if line["radius"] > 0 else f"below {line['radius_floor']:.1g}")
                       + (" (the whole line)" if line["holds_throughout"] else "")
                       for line in found["lines"] if line["kind"] == "eigenvector")
     st.caption(f"Eigenvectors of {found['source']}. The quadratic model holds to 10 % up to |t| = {radii}.")
