@@ -16,6 +16,7 @@ def render():
         "L + t gᵀv + ½ λ t² their eigenvalues give (dashed): where they part, the Hessian stops describing "
         "the loss. The radius is how far the model's curvature term is right to 10 %. Random directions are "
         "filter-normalised (Li et al., NeurIPS 2018), the 2-D view is the plane of the top two eigenvectors.")
+    first = st.container()  # the eigenvector chart first; its controls below it
     c1, c2, c3, c4 = st.columns(4)
     start = landscape.DEFAULTS
     rise = c1.select_slider("range: the top model rises by [nats]", RISES, value=start["rise"], key="landscape_rise")
@@ -26,19 +27,19 @@ def render():
     cost = landscape.check(selection.config, points, grid, rise, held_out)
     with widgets.working(f"Evaluating the loss at {landscape.passes(points, grid):,} points (about {cost.seconds:.0f} s)"):
         found = landscape.landscape(selection.config, points, grid, rise, held_out)
+    eigen = tables.landscape_line_rows(found, "eigenvector", held_out)
+    height = 420 if selection.present else 360
+    first.altair_chart(charts.landscape_lines(eigen, "t along the top eigenvectors (unit vectors, parameter units)",
+                                              height), width="stretch")
     m1, m2, m3 = st.columns(3)
     m1.metric("loss at θ (Hessian batch)", f"{found['loss']:.4g}")
     m2.metric("held-out loss at θ", "—" if found["held_out_loss"] is None else f"{found['held_out_loss']:.4g}")
     m3.metric("range |t|", f"{found['span']:.3g}")
-    eigen = tables.landscape_line_rows(found, "eigenvector", held_out)
-    height = 440 if selection.present else 360
-    st.subheader("Along the top eigenvectors")
-    st.altair_chart(charts.landscape_lines(eigen, "t (unit eigenvector, parameter units)", height), width="stretch")
     radii = ", ".join(f"{line['direction'].split(' ')[0]}: "
                       + (f"{line['radius']:.2g}" if line["radius"] > 0 else f"below {line['radius_floor']:.1g}")
                       + (" (the whole line)" if line["holds_throughout"] else "")
                       for line in found["lines"] if line["kind"] == "eigenvector")
-    st.caption(f"Eigenvectors of {found['source']}. The quadratic model holds to 10 % up to |t| = {radii}.")
+    first.caption(f"Eigenvectors of {found['source']}. The quadratic model holds to 10 % up to |t| = {radii}.")
     cells, curves, levels = tables.landscape_plane_rows(found)
     left, right = st.columns(2) if not selection.present else (st.container(), st.container())
     if cells:

@@ -231,14 +231,18 @@ OPERATOR_PRODUCTS = 3000
 
 def _operator_top_vectors(operator, num_params: int, dtype, seed: int) -> np.ndarray | None:
     """The top :data:`KEPT_VECTORS` eigenvectors of an approximation given as a linear operator
-    (EKFAC's), by thick-restart Lanczos on its products: they need no backward pass."""
+    (EKFAC's), by thick-restart Lanczos on its products: they need no backward pass. At most
+    :data:`OPERATOR_PRODUCTS` products and within the time budget; where either ends the run
+    first, its Ritz vectors as they are."""
+    from ..budget import deadline
     from .thick_restart import thick_restart_lanczos
 
     k = min(KEPT_VECTORS, num_params - 1)
     if k < 1:
         return None
     found = thick_restart_lanczos(lambda rows: (operator @ rows.T.to(dtype).contiguous()).T.double(),
-                                  num_params, k, 0, tol=1e-8, max_products=OPERATOR_PRODUCTS, seed=seed)
+                                  num_params, k, 0, tol=1e-8, max_products=OPERATOR_PRODUCTS, deadline=deadline(),
+                                  seed=seed)
     return found.top_vectors
 
 
