@@ -9,6 +9,9 @@ dashed reference lines labelled. Streamlit's chart menu saves any chart as PNG o
 
 from __future__ import annotations
 
+import contextvars
+import functools
+
 import altair as alt
 import pandas as pd
 
@@ -24,6 +27,26 @@ ESTIMATOR_COLORS = alt.Scale(domain=["Hutchinson", "Hutch++"],
                              range=[REGISTRY["hutchinson"].colour, REGISTRY["hutchpp"].colour])
 
 
+#: whether this script run draws for a projector (set by ``app.widgets.presentation``; per run: a
+#: context variable, so two sessions in two modes do not see each other's)
+PRESENTING = contextvars.ContextVar("presenting", default=False)
+#: chart type sizes in px, (axis and legend labels, their titles): normal, presentation mode
+TYPE_SIZES = {False: (12, 13), True: (16, 17)}
+
+
+def readable(builder):
+    """A chart builder whose chart carries the type sizes of the mode it is drawn in."""
+
+    @functools.wraps(builder)
+    def build(*args, **kwargs):
+        labels, titles = TYPE_SIZES[PRESENTING.get()]
+        return (builder(*args, **kwargs)
+                .configure_axis(labelFontSize=labels, titleFontSize=titles)
+                .configure_legend(labelFontSize=labels, titleFontSize=titles, symbolSize=120 if labels > 12 else 80))
+
+    return build
+
+
 def _legend_selection(field: str = "method"):
     return alt.selection_point(fields=[field], bind="legend")
 
@@ -33,6 +56,25 @@ def _method_color(frame: pd.DataFrame, title: str = "method (click to highlight)
     present = [label for label in LABEL_COLOURS if label in set(frame[field])]
     scale = alt.Scale(domain=present, range=[LABEL_COLOURS[label] for label in present])
     return alt.Color(f"{field}:N", scale=scale, sort=present, legend=alt.Legend(title=title, labelLimit=260))
+
+
+#: each method's marker, the same everywhere (with its colour: two methods of one hue differ in shape)
+MARKERS = ("circle", "square", "diamond", "triangle-up", "triangle-down", "triangle-right", "triangle-left", "cross",
+           "M0,-1L0.24,-0.33L0.95,-0.31L0.38,0.12L0.59,0.81L0,0.4L-0.59,0.81L-0.38,0.12L-0.95,-0.31L-0.24,-0.33Z",  # star
+           "M0,-1L0.87,-0.5L0.87,0.5L0,1L-0.87,0.5L-0.87,-0.5Z",  # hexagon
+           "M-1,-0.6L-0.6,-1L0,-0.4L0.6,-1L1,-0.6L0.4,0L1,0.6L0.6,1L0,0.4L-0.6,1L-1,0.6L-0.4,0Z",  # x
+           "M0,-1L0.95,-0.31L0.59,0.81L-0.59,0.81L-0.95,-0.31Z")  # pentagon
+#: the methods drawn with markers (those with top eigenvalues) each get one of their own
+LABEL_MARKERS = {spec.label: MARKERS[i % len(MARKERS)]
+                 for i, spec in enumerate(s for s in REGISTRY.values() if "top" in s.yields)}
+
+
+def _method_shape(frame: pd.DataFrame, field: str = "method"):
+    """The fixed method markers, legend merged with the colour legend (same title and order)."""
+    present = [label for label in LABEL_COLOURS if label in set(frame[field])]
+    return alt.Shape(f"{field}:N", scale=alt.Scale(domain=present, range=[LABEL_MARKERS.get(m, "circle")
+                                                                          for m in present]),
+                     sort=present, legend=alt.Legend(title="method (click to highlight)", labelLimit=260))
 
 
 def rows_height(rows: int, per_row: int = 34) -> int:
@@ -52,15 +94,16 @@ def _reference_rule(value: float, text: str, axis: str = "y") -> alt.LayerChart:
     return rule + label
 
 
+@readable
 def top_eigenvalues(rows: list[dict], log_scale: bool, height: int = 440) -> alt.Chart:
     """Eigenvalue against rank per method; the exact Hessian black, solid and on top."""
     frame = pd.DataFrame(rows)
     pick = _legend_selection()
     scale = alt.Scale(type="symlog") if log_scale else alt.Scale(zero=False)
     encoding = dict(
-        x=alt.X("rank:O", title="rank"),
+        x=alt.X("rank:O", title="rank", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("eigenvalue:Q", scale=scale, title="eigenvalue"),
-        color=_method_color(frame),
+        color=_method_color(frame), shape=_method_shape(frame),
         tooltip=["method", "rank", alt.Tooltip("eigenvalue:Q", format=".5g"),
                  alt.Tooltip("relative_error:Q", format=".2e"), "scored_against",
                  *([alt.Tooltip("residual:Q", format=".1e", title="certificate ‖Hy − θy‖")]
@@ -81,6 +124,7 @@ def top_eigenvalues(rows: list[dict], log_scale: bool, height: int = 440) -> alt
     return alt.layer(*layers).properties(height=height)
 
 
+@readable
 def trace_errors(rows: list[dict], height: int | None = None) -> alt.Chart:
     """Signed relative error of each method's trace; the exact trace is the labelled zero line."""
     frame = pd.DataFrame(rows)
@@ -98,6 +142,7 @@ def trace_errors(rows: list[dict], height: int | None = None) -> alt.Chart:
     return (bars + _reference_rule(0.0, "exact trace", axis="x")).properties(height=height or rows_height(len(frame)))
 
 
+@readable
 def trace_bars(rows: list[dict]) -> alt.Chart:
     """Each method's trace (used when there is no exact trace to compare with)."""
     frame = pd.DataFrame(rows)
@@ -109,14 +154,16 @@ def trace_bars(rows: list[dict]) -> alt.Chart:
     ).properties(height=rows_height(len(frame)))
 
 
+@readable
 def hutchinson_curve(rows: list[dict], exact_trace: float | None, height: int = 420) -> alt.Chart:
     frame = pd.DataFrame(rows)
     pick = _legend_selection("estimator")
     base = alt.Chart(frame).encode(x=alt.X("samples:Q", scale=alt.Scale(type="log"), title="Hessian-vector products"),
                                    color=alt.Color("estimator:N", scale=ESTIMATOR_COLORS,
                                                    legend=alt.Legend(title="estimator (click)")))
-    band = base.mark_area(opacity=0.2).encode(y="low:Q", y2="high:Q",
-                                              opacity=alt.condition(pick, alt.value(0.25), alt.value(0.03)))
+    band = base.mark_area(opacity=0.2).encode(
+        y="low:Q", y2="high:Q", opacity=alt.condition(pick, alt.value(0.25), alt.value(0.03)),
+        color=alt.Color("estimator:N", scale=ESTIMATOR_COLORS, legend=None))  # the legend shows the lines' colours
     line = base.mark_line(point=True).encode(
         y=alt.Y("mean:Q", title="trace estimate (mean, 10-90 % band over repeats)", scale=alt.Scale(zero=False)),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
@@ -129,6 +176,7 @@ def hutchinson_curve(rows: list[dict], exact_trace: float | None, height: int = 
     return alt.layer(*layers).properties(height=height)
 
 
+@readable
 def spectrum_histogram(positions: dict, method: str, bins: int, height: int = 170) -> alt.Chart:
     """One method's eigenvalue histogram on bins and an axis shared by every method.
 
@@ -150,6 +198,7 @@ def spectrum_histogram(positions: dict, method: str, bins: int, height: int = 17
     ).properties(height=height)
 
 
+@readable
 def density_lines(rows: list[dict], height: int = 300) -> alt.Chart:
     """SLQ densities on a log density axis (the bulk near zero and the outliers both visible), each
     with a band of one standard deviation over its probe vectors where it has several."""
@@ -172,6 +221,7 @@ def density_lines(rows: list[dict], height: int = 300) -> alt.Chart:
     return (band + line).properties(height=height)
 
 
+@readable
 def cost_bars(rows: list[dict], field: str = "seconds",
               title: str = "wall time [s] (computing, not loading from the cache)") -> alt.Chart:
     frame = pd.DataFrame(rows).dropna(subset=[field])
@@ -184,6 +234,7 @@ def cost_bars(rows: list[dict], field: str = "seconds",
     ).properties(height=rows_height(len(frame), per_row=26)))
 
 
+@readable
 def sweep_lines(rows: list[dict], y: str, title: str, log: bool = True, height: int = 260) -> alt.Chart:
     frame = pd.DataFrame(rows).dropna(subset=[y])
     frame = frame[frame[y] > 0] if log else frame
@@ -197,6 +248,7 @@ def sweep_lines(rows: list[dict], y: str, title: str, log: bool = True, height: 
     ).add_params(pick).properties(height=height))
 
 
+@readable
 def hutchinson_error(rows: list[dict], height: int = 300) -> alt.Chart:
     """Relative RMSE against the exact trace vs products, log-log: the slope is the convergence rate."""
     frame = pd.DataFrame(rows)
@@ -208,6 +260,7 @@ def hutchinson_error(rows: list[dict], height: int = 300) -> alt.Chart:
     ).properties(height=height))
 
 
+@readable
 def pareto(rows: list[dict], cost: str, error: str, cost_title: str, error_title: str, height: int = 420) -> alt.Chart:
     """Error against cost, one point per sweep cell, the Pareto front as a black step line."""
     frame = pd.DataFrame(rows)
@@ -226,6 +279,7 @@ def pareto(rows: list[dict], cost: str, error: str, cost_title: str, error_title
     return (front + points).properties(height=height)
 
 
+@readable
 def metric_against_field(rows: list[dict], field: str, metric: str, title: str, height: int = 320) -> alt.Chart:
     """A metric against a swept configuration field, one line per method (mean over the other fields)."""
     frame = pd.DataFrame(rows).dropna(subset=[metric])
@@ -240,14 +294,15 @@ def metric_against_field(rows: list[dict], field: str, metric: str, title: str, 
     ).add_params(pick).properties(height=height)
 
 
-def sharpness_and_loss(rows: list[dict], height: int = 260) -> alt.VConcatChart:
-    """Top eigenvalue against step with the dashed 2/lr line (full-batch GD), the training loss
-    below on the same step axis. Under full-batch GD the black line is the top eigenvalue of the
+@readable
+def sharpness(rows: list[dict], height: int = 260) -> alt.LayerChart:
+    """Top eigenvalue against step with the dashed 2/lr line (full-batch GD); :func:`training_loss`
+    goes below it on the same step axis (two charts, not a concatenation: Streamlit stretches a
+    single chart to its container, a concatenation it does not). Under full-batch GD the black line is the top eigenvalue of the
     objective it steps on (all training examples) and the grey one the Hessian batch's; otherwise
     the black line is the Hessian batch's."""
     frame = pd.DataFrame(rows)
-    x = alt.X("step:Q", scale=alt.Scale(type="symlog"), title="training step (symmetric log)",
-              axis=alt.Axis(labelOverlap="greedy", labelSeparation=6))
+    x = _step_axis()
     whole = "objective_top" in frame and frame["objective_top"].notna().any()
     names = {"objective_top": "the objective GD steps on (all training examples)", "top": "the Hessian batch"}
     fields = ["objective_top", "top"] if whole else ["top"]
@@ -263,12 +318,25 @@ def sharpness_and_loss(rows: list[dict], height: int = 260) -> alt.VConcatChart:
     if frame["two_over_lr"].notna().any():
         layers.append(_reference_rule(float(frame["two_over_lr"].dropna().iloc[0]),
                                       f"2/lr = {float(frame['two_over_lr'].dropna().iloc[0]):.3g}"))
-    loss = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(color=LOSS_COLOUR), color=LOSS_COLOUR).encode(
-        x=x, y=alt.Y("train_loss:Q", title="training loss", scale=alt.Scale(type="log")),
-        tooltip=["step", alt.Tooltip("train_loss:Q", format=".4g"), alt.Tooltip("train_accuracy:Q", format=".3f")])
-    return alt.vconcat(alt.layer(*layers).properties(height=height), loss.properties(height=height // 2 + 60))
+    return alt.layer(*layers).properties(height=height)
 
 
+def _step_axis():
+    return alt.X("step:Q", scale=alt.Scale(type="symlog"), title="training step (symmetric log)",
+                 axis=alt.Axis(labelOverlap="greedy", labelSeparation=6))
+
+
+@readable
+def training_loss(rows: list[dict], height: int = 190) -> alt.Chart:
+    """The training loss against the step (log), on the step axis of :func:`sharpness`."""
+    frame = pd.DataFrame(rows)
+    return alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(color=LOSS_COLOUR), color=LOSS_COLOUR).encode(
+        x=_step_axis(), y=alt.Y("train_loss:Q", title="training loss", scale=alt.Scale(type="log")),
+        tooltip=["step", alt.Tooltip("train_loss:Q", format=".4g"), alt.Tooltip("train_accuracy:Q", format=".3f")],
+    ).properties(height=height)
+
+
+@readable
 def along_training(rows: list[dict], field: str, title: str, height: int = 260) -> alt.Chart:
     """One quantity against the training step (the exact value and, for the trace and top-1,
     the approximations followed by the trajectory)."""
@@ -289,6 +357,7 @@ def along_training(rows: list[dict], field: str, title: str, height: int = 260) 
     ).properties(height=height)
 
 
+@readable
 def block_heatmap(blocks: list[dict], height: int | None = None) -> alt.LayerChart:
     """H against the GGN per layer pair: each cell ||H_ij - G_ij||_F / ||H_ij||_F, written in the
     cell; cells where the two agree up to float32 rounding are marked '= G'."""
@@ -313,6 +382,7 @@ def block_heatmap(blocks: list[dict], height: int | None = None) -> alt.LayerCha
     return (cells + text).properties(height=size)
 
 
+@readable
 def subspace_overlaps(rows: list[dict], matrix: str = "hessian", height: int | None = None) -> alt.LayerChart:
     """One bar per method: its top-k subspace overlap with the reference's (1 = the same
     directions), the value written at the bar's end; random directions would give about k/P."""
@@ -334,6 +404,7 @@ def subspace_overlaps(rows: list[dict], matrix: str = "hessian", height: int | N
     return (bars + text).properties(height=height or rows_height(len(frame)))
 
 
+@readable
 def overlap_heatmap(rows: list[dict], method: str, height: int = 300) -> alt.LayerChart:
     """The k x k overlap matrix |u_iᵀ v_j|: reference rank down, the method's rank across; a dark
     diagonal means rank for rank the same directions, off-diagonal cells show swapped ranks."""
@@ -358,6 +429,7 @@ def overlap_heatmap(rows: list[dict], method: str, height: int = 300) -> alt.Lay
 DIRECTION_COLOURS = ("#000000", "#0072B2", "#009E73", "#CC79A7", "#E69F00")
 
 
+@readable
 def landscape_lines(rows: list[dict], x_title: str, height: int = 360) -> alt.Chart:
     """Loss against the step along each direction: measured (solid), its quadratic model
     (dashed), on held-out data (dotted); a rule at each direction's model radius."""
@@ -380,6 +452,7 @@ def landscape_lines(rows: list[dict], x_title: str, height: int = 360) -> alt.Ch
     return lines.properties(height=height)
 
 
+@readable
 def landscape_plane(cells: list[dict], curves: list[dict], levels: list[float], height: int = 420) -> alt.LayerChart:
     """The loss on the plane of the top two eigenvectors (colour, banded like a contour map) with
     the quadratic model's level curves drawn over it (white lines, the same levels as the bands)."""
@@ -406,6 +479,7 @@ def landscape_plane(cells: list[dict], curves: list[dict], levels: list[float], 
     return chart.properties(height=height)
 
 
+@readable
 def layer_tops(rows: list[dict], field: str = "top1", title: str = "largest eigenvalue of the layer's block",
                height: int | None = None) -> alt.Chart:
     """Per layer (rows), each method's value as a dot on a log axis: the exact Hessian's black

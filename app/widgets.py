@@ -183,7 +183,10 @@ PRESENTATION_CSS = """
 
 
 def presentation(selection: Selection) -> None:
-    """Larger type and less padding when presentation mode is on."""
+    """Larger type (on the page and in its charts) and less padding when presentation mode is on."""
+    from app import charts
+
+    charts.PRESENTING.set(bool(selection.present))
     if selection.present:
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
 

@@ -344,3 +344,27 @@ def test_one_method_that_fails_is_its_own_line_and_the_others_are_drawn(fresh_ca
     notes = " ".join(shown(i.value) for i in at.info)
     assert "EKFAC (curvlinops)" in notes and "its eigensolver failed" in notes
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"), "the other methods' chart is drawn"
+
+
+def test_charts_carry_the_type_size_of_the_mode_they_are_drawn_in():
+    from app import charts
+
+    rows = [{"method": charts.EXACT, "rank": 1, "eigenvalue": 3.0, "relative_error": None, "residual": None,
+             "converged": True, "scored_against": "largest λ", "approximates": "hessian"}]
+    sizes = {}
+    for present in (False, True):
+        token = charts.PRESENTING.set(present)
+        try:
+            sizes[present] = charts.top_eigenvalues(rows, True).to_dict()["config"]["axis"]["labelFontSize"]
+        finally:
+            charts.PRESENTING.reset(token)
+    assert sizes == {False: charts.TYPE_SIZES[False][0], True: charts.TYPE_SIZES[True][0]} and sizes[True] >= 16
+
+
+def test_every_method_on_the_top_eigenvalues_chart_has_its_own_marker():
+    from app import charts
+    from core.methods import REGISTRY
+
+    drawn = [spec.label for spec in REGISTRY.values() if "top" in spec.yields]
+    assert len({charts.LABEL_MARKERS[label] for label in drawn}) == len(drawn)
+    assert charts.LABEL_MARKERS[REGISTRY["pyhessian_top_k"].label] != charts.LABEL_MARKERS[REGISTRY["lanczos"].label]

@@ -96,6 +96,39 @@ def test_presentation_mode_at_projector_size_puts_the_chart_first_and_nothing_ov
         browser.close()
 
 
+#: the Training page with checkpoints (3 of a short digits run), so its charts are drawn
+TRAINING = "dataset=digits&hidden=6&N=64&epochs=3&checkpoints=3"
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["normal", "presentation"])
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)], ids=["1280x720", "1920x1080"])
+def test_no_chart_is_wider_than_its_container_on_any_page(server, present, size):
+    """Every chart of every page (Training with checkpoints), in both modes at both sizes: the drawn
+    canvas ends within its container."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+        for name in [path for path in PAGES if path and path != "Sweep"]:
+            query = "&".join(q for q in (TRAINING if name == "Training" else "", "present=1" if present else "") if q)
+            page.goto(f"{server}/{name}?{query}")
+            page.wait_for_selector("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg",
+                                   timeout=240_000)
+            page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=240_000)
+            page.wait_for_timeout(1500)
+            charts = page.locator("[data-testid=stVegaLiteChart]")
+            assert charts.count() >= 1, name
+            for i in range(charts.count()):
+                if not charts.nth(i).is_visible():  # folded away in "Tables and downloads"
+                    continue
+                charts.nth(i).scroll_into_view_if_needed()
+                box = charts.nth(i).bounding_box()
+                drawn = charts.nth(i).locator("canvas, svg").first.bounding_box(timeout=60_000)
+                assert drawn["x"] + drawn["width"] <= box["x"] + box["width"] + 2, (name, i, size, present, box, drawn)
+        browser.close()
+
+
 #: a CNN and a BatchNorm MLP with squared error, by URL (each page a fresh session)
 SHAPES = {"cnn": "dataset=digits&arch=cnn&hidden=3&N=48&epochs=2&C=4",
           "batchnorm": "dataset=digits&bn=1&loss=mse&hidden=5&N=48&epochs=2"}

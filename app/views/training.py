@@ -33,7 +33,8 @@ def render():
         return
     with widgets.progress_box("Following training, checkpoint by checkpoint (each cached)…", "Training the network"):
         rows = trajectory.trajectory(config)
-    st.altair_chart(charts.sharpness_and_loss(rows), width="stretch")
+    st.altair_chart(charts.sharpness(rows), width="stretch")
+    st.altair_chart(charts.training_loss(rows), width="stretch")
     summary = trajectory.edge_of_stability(rows)
     if summary:
         near = (f"within {summary['within']:.0%} of it from step {summary['steps_within'][0]} to "
