@@ -80,8 +80,11 @@ def _method_shape(frame: pd.DataFrame, field: str = "method"):
 def rows_height(rows: int, per_row: int = 34) -> int:
     """The height of a chart with one bar a row: Streamlit sizes the whole chart (axes and
     titles included, about 90 px) to this, so few rows need the overhead added or their labels
-    collide (three methods in presentation mode drew 20 px rows and lost a label)."""
-    return per_row * rows + 90
+    collide (three methods in presentation mode drew 20 px rows and lost a label). Rows are
+    half as tall again in presentation mode (its larger type), and never so few that the chart
+    is a strip."""
+    per_row = int(per_row * 1.5) if PRESENTING.get() else per_row
+    return max(per_row * rows + 90, 260 if PRESENTING.get() else 200)
 
 
 def _reference_rule(value: float, text: str, axis: str = "y") -> alt.LayerChart:

@@ -45,6 +45,9 @@ from .shapes import Size
 BUILD_SECONDS_PER_NP2 = 7e-11
 #: seconds per P^3 for float32 eigvalsh (measured 2.5e-11, rounded up)
 EIGH_SECONDS_PER_P3 = 3e-11
+#: the eigensolve with the end eigenvectors (one tridiagonalisation in SciPy's LAPACK, then inverse
+#: iteration) against eigvalsh alone (MKL's): measured 1.0-1.7 (1.67 at P = 6,370), rounded up
+EIGEN_ENDS_FACTOR = 1.8
 #: live P x P float32 matrices at peak: H, G, and the solver's working copy
 DENSE_MATRICES_AT_PEAK = 3
 #: seconds per (N * P) for one curvature-vector product applied alone (measured 4.5e-10)
@@ -116,13 +119,16 @@ def per_product_seconds(size: Size) -> float:
     return PRODUCT_SECONDS_PER_NP * size.batch_size * size.forward_macs * PATH_FACTORS[size.path][0]
 
 
-def estimate_dense(size: Size, bytes_per_entry: int = 4, matrices: int = DENSE_MATRICES_AT_PEAK) -> Cost:
+def estimate_dense(size: Size, bytes_per_entry: int = 4, matrices: int = DENSE_MATRICES_AT_PEAK,
+                   eigen_factor: float = 1.0) -> Cost:
     """Memory and time of building dense P x P curvature matrices and a spectrum.
 
     Args:
         bytes_per_entry: 4 for float32, 8 for float64.
         matrices: P x P matrices alive at the peak (3 for a spectrum; 4 for the H-vs-GGN
             block report, which holds H, G and float64 copies of blocks).
+        eigen_factor: the eigensolve's cost against ``eigvalsh`` alone (:data:`EIGEN_ENDS_FACTOR`
+            with the end eigenvectors).
 
     >>> round(estimate_dense(Size(6370, 1000)).seconds, 1)
     11.1
@@ -131,7 +137,8 @@ def estimate_dense(size: Size, bytes_per_entry: int = 4, matrices: int = DENSE_M
     gib = matrices * bytes_per_entry * p * p / 2**30
     per_column = size.forward_macs * PATH_FACTORS[size.path][1]
     build = BUILD_SECONDS_PER_NP2 * size.batch_size * p * per_column * max(1, size.num_layers - 1)
-    return Cost(size.num_params, size.batch_size, gib, DENSE_OVERHEAD_SECONDS + build + EIGH_SECONDS_PER_P3 * p**3)
+    return Cost(size.num_params, size.batch_size, gib,
+                DENSE_OVERHEAD_SECONDS + build + eigen_factor * EIGH_SECONDS_PER_P3 * p**3)
 
 
 def largest_admitted(estimate: Callable[[Size], Cost], size: Size, budget: Budget, high: int = 100_000_000) -> int:
@@ -152,12 +159,14 @@ def largest_admitted(estimate: Callable[[Size], Cost], size: Size, budget: Budge
 @dataclass(frozen=True)
 class DenseCost:
     """The cost model of a method that builds P x P matrices and solves for their spectrum
-    (:func:`estimate_dense`); float64 when its ``float64`` option is set."""
+    (:func:`estimate_dense`), with its end eigenvectors (``eigen_factor``); float64 when its
+    ``float64`` option is set."""
 
     matrices: int = DENSE_MATRICES_AT_PEAK
+    eigen_factor: float = EIGEN_ENDS_FACTOR
 
     def estimate(self, opts: dict, size: Size) -> Cost:
-        return estimate_dense(size, 8 if opts.get("float64") else 4, self.matrices)
+        return estimate_dense(size, 8 if opts.get("float64") else 4, self.matrices, self.eigen_factor)
 
     def refusal(self, label: str, cost: Cost, budget: Budget, largest: int) -> str:
         return (f"{label} is refused: {cost.describe()}, over the budget of {budget.max_gib:g} GiB and "

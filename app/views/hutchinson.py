@@ -18,13 +18,14 @@ def render():
         study = studies.trace_study(selection.config, selection.samples, repeats)
     exact = found[REFERENCE]
     rows = tables.hutchinson_rows(study, exact.trace if exact.ok else None)
-    st.altair_chart(charts.hutchinson_curve(rows, exact.trace if exact.ok else None), width="stretch")
+    curve, error = st.columns([3, 2]) if exact.ok else (st.container(), None)
+    curve.altair_chart(charts.hutchinson_curve(rows, exact.trace if exact.ok else None,
+                                               height=400 if selection.present else 420), width="stretch")
+    if error is not None:  # the proof: the error's slope on log-log axes, beside the estimates in both modes
+        error.altair_chart(charts.hutchinson_error(rows, height=400 if selection.present else 340), width="stretch")
+        error.caption("Relative RMSE against the exact trace: Hutchinson's falls like 1/sqrt(m); Hutch++'s like 1/m "
+                      "once its sketch holds the outlying eigenvalues (Meyer et al. 2021).")
     with widgets.details(selection):
-        if exact.ok:
-            st.subheader("Error against the exact trace")
-            st.altair_chart(charts.hutchinson_error(rows), width="stretch")
-            st.caption("Hutchinson's error falls like 1/sqrt(m); Hutch++'s like 1/m once its sketch holds the "
-                       "outlying eigenvalues (Meyer et al. 2021).")
         frame = pd.DataFrame(rows)
         st.dataframe(frame, width="stretch", hide_index=True)
         widgets.download_csv(frame, "hutchinson", selection)

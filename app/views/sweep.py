@@ -1,6 +1,8 @@
 """Sweep: a finished ``python -m core sweep`` table: error against cost with the Pareto front,
 and any metric against any swept field."""
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -17,17 +19,23 @@ def render():
     selection = sidebar.current()
     widgets.presentation(selection)
     st.title("Sweep: error against cost")
-    st.markdown("Load a table written by `python -m core sweep` (one row per configuration, method and options). "
-                "Each point is one cell; the black line joins the cells no other cell beats on both cost and error.")
+    if not selection.present:
+        st.markdown("Load a table written by `python -m core sweep` (one row per configuration, method and options). "
+                    "Each point is one cell; the black line joins the cells no other cell beats on both cost and "
+                    "error.")
+    first = st.container()  # the chart first (presentation mode: in the first viewport), the file below it
     upload = st.file_uploader("sweep table (CSV)", type="csv")
-    path = st.text_input("or its path on this machine", "sweep.csv", key="sweep_path")
+    path = st.text_input("or its path on this machine (relative paths: from the folder the app was started in)",
+                         "sweep.csv", key="sweep_path")
     source = upload if upload is not None else path
     try:
         rows = sweep.read_table(source)
     except sweep.SweepError as error:
-        st.info(f"No sweep table yet ({literal(error)}). Run for example: `python -m core sweep --dataset digits "
-                "--grid \"hidden=4;8;16\" --grid \"activation=relu;tanh\" --methods lanczos,hutchpp,kfac "
-                "--out sweep.csv`")
+        where = "the uploaded file" if upload is not None else f"{Path(path).expanduser().resolve()}"
+        reason = "not found" if upload is None and not Path(path).expanduser().exists() else literal(error)
+        first.info(f"No sweep table yet: {literal(where)}: {reason}. Run for example: `python -m core sweep "
+                   "--dataset digits --grid \"hidden=4;8;16\" --grid \"activation=relu;tanh\" --methods "
+                   "lanczos,hutchpp,kfac --out sweep.csv` in that folder.")
         return
     for row in rows:
         row["label"] = REGISTRY[row["method"]].label if row["method"] in REGISTRY else row["method"]
@@ -37,10 +45,10 @@ def render():
     cost_name = c2.selectbox("cost", [k for k in METRICS if "error" not in k])
     front = tables.pareto_front(done, METRICS[cost_name], METRICS[error_name])
     if front:
-        st.altair_chart(charts.pareto(front, METRICS[cost_name], METRICS[error_name], cost_name, error_name),
-                        width="stretch")
+        first.altair_chart(charts.pareto(front, METRICS[cost_name], METRICS[error_name], cost_name, error_name),
+                           width="stretch")
     else:
-        st.info("No cell has both numbers (errors need the exact Hessian of the same configuration).")
+        first.info("No cell has both numbers (errors need the exact Hessian of the same configuration).")
     fields = sweep.swept_fields(rows)
     if fields:
         c1, c2 = st.columns(2)
