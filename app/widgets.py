@@ -44,25 +44,37 @@ def results(selection: Selection, methods=None) -> dict[str, Result]:
     return found
 
 
+#: while a long computation runs, what the previous run drew below the progress box (greyed by
+#: Streamlit: another configuration's numbers) is hidden instead of shown as if it were current
+HIDE_STALE_CSS = """<style>[data-testid="stElementContainer"][data-stale="true"] { display: none; }</style>"""
+
+
 @contextmanager
 def progress_box(title: str, first: str):
     """A status box with a bar while ``core`` computes: the stage that runs now
     (:func:`core.progress.stage`, ``first`` until one is announced), its place among the
     stages, and what it has done so far (products, training steps). Updating it is where
-    Streamlit's Stop, or a changed control, interrupts the computation. Cleared when done."""
+    Streamlit's Stop, or a changed control, interrupts the computation. Cleared when done, and
+    when refused. While it shows, the previous run's elements below it are hidden
+    (:data:`HIDE_STALE_CSS`): they belong to the configuration before the change."""
+    st.markdown(HIDE_STALE_CSS, unsafe_allow_html=True)
     slot = st.empty()
-    with slot.status(title, expanded=True):
-        bar = st.progress(0.0)
+    try:
+        with slot.status(title, expanded=True):
+            bar = st.progress(0.0)
 
-        def show(counts):
-            stage = counts.stage
-            text = first if stage is None else f"{stage.text} ({stage.index + 1} of {stage.total})"
-            done = counts.describe(since=None if stage is None else stage.since)
-            bar.progress(0.0 if stage is None else stage.fraction, text=text + (f": {done} so far" if done else ""))
+            def show(counts):
+                stage = counts.stage
+                text = first if stage is None else f"{stage.text} ({stage.index + 1} of {stage.total})"
+                done = counts.describe(since=None if stage is None else stage.since)
+                bar.progress(0.0 if stage is None else stage.fraction, text=text + (f": {done} so far" if done else ""))
 
-        with progress.listening(show) as counts:
-            show(counts)
-            yield
+            with progress.listening(show) as counts:
+                show(counts)
+                yield
+    except (ConfigError, MethodError, BudgetExceeded):  # refused: its message replaces the box, not under it
+        slot.empty()
+        raise
     slot.empty()  # the page, not the progress, once it is done
 
 
@@ -102,9 +114,9 @@ def notices(selection: Selection, found: dict[str, Result]) -> None:
     if cannot:
         lines = "\n".join(f"- **{REGISTRY[name].label}**: {literal(reason)}" for name, reason in cannot.items())
         st.info(f"Not run on this network (the others are unaffected):\n{lines}", icon=":material/block:")
-    for name, result in found.items():
+    for name, result in found.items():  # over the budget: expected, said with its estimate, not an error
         if not result.ok and name not in cannot:
-            st.error(f"{REGISTRY[name].label}: {literal(result.error)}")
+            st.warning(f"{REGISTRY[name].label}: {literal(result.error)}", icon=":material/speed:")
 
 
 def provenance(selection: Selection) -> dict:
@@ -168,9 +180,16 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> None:
 
 
 def download_json(found: dict[str, Result], selection: Selection, name: str = "results") -> None:
-    data = {**provenance(selection), "results": {n: r.to_dict() for n, r in found.items()}}
+    """Every result of the selected methods computed so far for this configuration (``found`` and
+    whatever the other pages have cached), as JSON; the pages not yet visited say which are missing."""
+    everything = {**pipeline.cached_results(selection.config, selection.methods, selection.samples), **found}
+    missing = [REGISTRY[m].label for m in pipeline.selection(selection.methods) if m not in everything]
+    data = {**provenance(selection), "results": {n: r.to_dict() for n, r in everything.items()},
+            "not_computed_yet": missing}
     st.download_button("Download all results (JSON)", json.dumps(data).encode(), f"{name}_{file_label(selection)}.json",
-                       "application/json", key=f"json_{name}")
+                       "application/json", key=f"json_{name}",
+                       help=f"{len(everything)} results" + (f"; not computed yet (open their pages): {', '.join(missing)}"
+                                                            if missing else ""))
 
 
 PRESENTATION_CSS = """

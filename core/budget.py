@@ -108,10 +108,32 @@ class Cost:
     seconds: float
 
     def describe(self) -> str:
-        return f"P = {self.num_params:,}: about {self.gib:.2f} GiB and {self.seconds:.0f} s"
+        """In words a person reads at once: memory with thousands separators, time in the largest
+        unit that keeps it above one (the seconds after it when it is not seconds).
+
+        >>> Cost(75010, 1000, 118505.42, 1036615190.0).describe()
+        'P = 75,010: about 118,505 GiB and 33 years (1,036,615,190 s)'
+        >>> Cost(6370, 1000, 0.4528, 11.1).describe()
+        'P = 6,370: about 0.45 GiB and 11 s'
+        """
+        return f"P = {self.num_params:,}: about {readable_gib(self.gib)} and {readable_seconds(self.seconds)}"
 
     def fits(self, budget: Budget) -> bool:
         return self.gib <= budget.max_gib and self.seconds <= budget.max_seconds
+
+
+def readable_gib(gib: float) -> str:
+    """``0.45 GiB``, ``12.3 GiB``, ``118,505 GiB``."""
+    return f"{gib:.2f} GiB" if gib < 10 else f"{gib:,.1f} GiB" if gib < 1000 else f"{gib:,.0f} GiB"
+
+
+def readable_seconds(seconds: float) -> str:
+    """``11 s``; ``14 min (840 s)``; ``5.2 h (18,720 s)``; ``3.1 days (...)``; ``33 years (...)``."""
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            value = seconds / size
+            return f"{value:.2g} {unit} ({seconds:,.0f} s)" if value < 10 else f"{value:,.0f} {unit} ({seconds:,.0f} s)"
+    return f"{seconds:.0f} s"
 
 
 def per_product_seconds(size: Size) -> float:

@@ -300,6 +300,12 @@ def results_for(config: ExperimentConfig, methods, samples: int, workers: int | 
     return {name: results[name] for name in names}
 
 
+def cached_results(config: ExperimentConfig, methods, samples: int) -> dict[str, Result]:
+    """The results of :func:`results_for` that are in the cache already (nothing is computed)."""
+    return {m: run(config, m, options_for(m, samples)) for m in selection(methods)
+            if is_cached(config, m, options_for(m, samples))}
+
+
 def missing(config: ExperimentConfig, methods, samples: int) -> list[str]:
     """The methods of :func:`results_for` that are not cached yet."""
     return [m for m in selection(methods) if not is_cached(config, m, options_for(m, samples))]

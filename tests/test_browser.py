@@ -234,3 +234,26 @@ def test_a_markdown_payload_in_the_url_shows_as_text_and_fetches_nothing(server)
         assert "[Session expired - log in again](https://example.invalid/login)" in text
         assert "[y](https://example.invalid)" in text  # the unknown parameter's name, as text too
         browser.close()
+
+
+def test_during_a_recompute_the_previous_configurations_results_are_not_shown(server):
+    """A changed control on a cold configuration: while the progress box shows, nothing the previous
+    run drew (another configuration's chart and numbers, greyed by Streamlit) is visible."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{server}/Trace?dataset=digits&hidden=5&N=200&epochs=2")
+        wait_until_drawn(page, 240_000)
+        page.wait_for_timeout(1000)
+        assert page.locator("[data-testid=stVegaLiteChart]").count() >= 1
+        widths = page.get_by_role("textbox", name="hidden widths (comma separated)")
+        widths.fill("301")  # P = 22,000: seconds of training and methods
+        widths.press("Enter")
+        page.get_by_text("Training and computing").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(500)
+        stale = page.locator('[data-stale="true"]')
+        assert [i for i in range(stale.count()) if stale.nth(i).is_visible()] == []
+        assert all(not c.is_visible() for c in page.locator("[data-testid=stVegaLiteChart]").all())
+        browser.close()

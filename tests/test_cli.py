@@ -100,3 +100,15 @@ def test_ctrl_c_ends_with_one_line_and_keeps_nothing_half_done(tmp_path):
     assert not list(cache_dir.rglob("*.tmp"))
     assert not [p for p in cache_dir.rglob("*.pkl") if p.parent.parent.name == "result"]  # no method result
     assert [p for p in cache_dir.rglob("*.pkl") if p.parent.parent.name == "train"]  # training finished before
+
+
+def test_trajectory_says_each_checkpoint_as_it_starts(tmp_path):
+    proc = run_cli("trajectory", "--dataset", "synthetic", "--synthetic-dim", "5", "--hidden", "4", "--epochs", "2",
+                   "--train-subset", "200", "--hessian-batch", "40", "--checkpoints", "2", "--k", "2",
+                   cache_dir=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "checkpoint 1 of 2" in proc.stderr and "checkpoint 2 of 2" in proc.stderr
+    quiet = run_cli("trajectory", "--dataset", "synthetic", "--synthetic-dim", "5", "--hidden", "4", "--epochs", "2",
+                    "--train-subset", "200", "--hessian-batch", "40", "--checkpoints", "2", "--k", "2",
+                    "--quiet", cache_dir=tmp_path)
+    assert quiet.returncode == 0 and "checkpoint 1 of 2" not in quiet.stderr

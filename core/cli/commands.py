@@ -34,6 +34,9 @@ def _header(config: ExperimentConfig, info: dict, extra: str = "") -> None:
     print(f"\n{config.label()}  |  dataset used: {info['dataset_used']}  |  P = {info['num_params']:,}{extra}")
     if info.get("notice"):
         print(f"note: {info['notice']}")
+    if config.dataset == "mnist" and not info["dataset_used"].startswith("mnist") and config.input_size != 28:
+        print(f"note: --input-size {config.input_size} applies to MNIST only; {info['dataset_used']} keeps its own "
+              "size")
     print()
 
 
@@ -197,7 +200,7 @@ def trajectory(args) -> int:
     config = _config(args)
     if config.checkpoints < 1:
         raise ConfigError("--checkpoints", config.checkpoints, "at least 1 for a trajectory, e.g. 20")
-    rows = trajectories.trajectory(config, args.k)
+    rows = _with_stage_lines(lambda: trajectories.trajectory(config, args.k), quiet=args.quiet)
     columns = ["step", "train_loss", "train_accuracy", "top", "bottom", "trace", "top_k_gradient_fraction"]
     if config.optimizer == "gd":
         columns[3:3] = ["objective_top", "objective_trace"]
@@ -214,6 +217,30 @@ def trajectory(args) -> int:
     if args.out:
         write_json_and_csv(args.out, {"config": config.to_dict(), "rows": rows, "edge_of_stability": summary}, rows)
     return 0
+
+
+def _with_stage_lines(compute, quiet: bool = False):
+    """``compute()``, printing each stage it announces (:func:`core.progress.stage`) to stderr as it
+    starts, with the elapsed time and the products and steps done so far."""
+    import sys
+    import time
+
+    from .. import progress
+
+    if quiet:
+        return compute()
+    start, said = time.monotonic(), [None]
+
+    def show(counts):
+        stage = counts.stage
+        if stage is not None and stage.text != said[0]:
+            said[0] = stage.text
+            done = counts.describe()
+            print(f"[{time.monotonic() - start:6.1f} s] {stage.text}" + (f" ({done} so far)" if done else ""),
+                  file=sys.stderr, flush=True)
+
+    with progress.listening(show):
+        return compute()
 
 
 def methods(args) -> int:

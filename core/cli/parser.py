@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "eigenspace. Cached per checkpoint: a stopped run resumes.")
     traj.add_argument("--k", type=int, default=10, help="top eigenspace dimension for the gradient (default: %(default)s)")
     traj.add_argument("--out", help="write JSON here and CSV beside it")
+    traj.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
     data = _command(sub, "data", commands.data, config=False, help="check the MNIST files, or download them (the only time anything is downloaded)",
                           description="`data check` verifies the MNIST files in the data directory against the "

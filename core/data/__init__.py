@@ -123,10 +123,12 @@ def load_dataset(config: ExperimentConfig, data_dir: str | Path | None = None) -
     order = np.random.default_rng(config.seed).permutation(len(x_tr))[: config.train_subset]
     x_tr, y_tr = x_tr[order], y_tr[order]
     if config.hessian_batch_size > len(x_tr):
-        classes = f", classes 0-{config.num_classes - 1}" if config.num_classes < NUM_CLASSES else ""
+        classes = f" of classes 0-{config.num_classes - 1}" if config.num_classes < NUM_CLASSES else ""
+        limit = ("" if len(x_tr) < config.train_subset else
+                 f"; the training subset is {config.train_subset:,} examples (--train-subset)")
         raise ConfigError("hessian_batch_size", config.hessian_batch_size,
-                          f"at most the {len(x_tr)} training examples of {used} "
-                          f"(train_subset={config.train_subset}{classes})")
+                          f"at most the {len(x_tr):,} training examples{classes} {used} has{limit}: lower the Hessian "
+                          f"batch size N to {len(x_tr):,} or less")
     import torch
 
     as_x = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)
