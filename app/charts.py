@@ -231,7 +231,7 @@ def cost_bars(rows: list[dict], field: str = "seconds",
     return (alt.Chart(frame).mark_bar().encode(
         y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
         x=alt.X(f"{field}:Q", title=title),
-        color=_method_color(frame, "method", field="label"),
+        color=_method_color(frame, "method", field="label").legend(None),  # the axis names each bar
         tooltip=["label", alt.Tooltip("seconds:Q", format=".3f"), alt.Tooltip("peak_memory_mib:Q", format=".1f"),
                  "matvecs", "backward_passes"],
     ).properties(height=rows_height(len(frame), per_row=26)))

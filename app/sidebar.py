@@ -98,7 +98,7 @@ def _widget(f, uses_mnist: bool, architecture: str):
 def draw() -> Selection:
     """Draw the controls and return the validated selection (also kept for :func:`current`)."""
     _load_url_once()
-    for key, value in DEFAULTS.items():
+    for key, value in {**DEFAULTS, **url_state.PAGE_DEFAULTS}.items():
         st.session_state.setdefault(key, value)
     for message in st.session_state.get("_url_errors", []):
         st.error(f"{literal(message)}. That control keeps its default.")
@@ -131,7 +131,8 @@ def draw() -> Selection:
         raise  # st.stop() only stops inside a Streamlit run
     selection = Selection(config, tuple(methods), int(samples), bool(present))
     st.session_state[_SELECTION_KEY] = selection
-    shown = url_state.write({key: st.session_state[key] for key in DEFAULTS}, DEFAULTS)
+    every = {**DEFAULTS, **url_state.PAGE_DEFAULTS}
+    shown = url_state.write({key: st.session_state[key] for key in every if key in st.session_state}, every)
     if shown != st.query_params.to_dict():
         st.query_params.from_dict(shown)
     return selection

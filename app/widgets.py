@@ -153,10 +153,13 @@ def table_csv(table) -> str:
 
 
 def csv_with_header(table, selection: Selection) -> str:
-    """The CSV of ``table`` (see :func:`table_csv`) after ``# key: value`` lines that say what
-    produced it."""
-    header = "".join(f"# {key}: {json.dumps(value)}\n" for key, value in provenance(selection).items())
-    return header + table_csv(table)
+    """The CSV of ``table`` (see :func:`table_csv`) with what produced it in columns of its own
+    on every row (the configuration as JSON, the dataset used, P, the sample count, the code
+    version): one plain table a spreadsheet opens as it is, every row standing alone."""
+    about = {("configuration" if key == "config" else key): json.dumps(value) if isinstance(value, dict) else value
+             for key, value in provenance(selection).items()}
+    rows = table.to_dict("records") if hasattr(table, "to_dict") else list(table)
+    return table_csv([{**row, **about} for row in rows] or [about])
 
 
 def download_csv(table, name: str, selection: Selection) -> None:

@@ -289,7 +289,7 @@ def results_for(config: ExperimentConfig, methods, samples: int, workers: int | 
     try:
         order = [name for name in names if name not in pending] + list(pending)
         for i, name in enumerate(order):
-            progress.stage(get_spec(name).label, i, len(order))
+            progress.stage(_stage_text(config, name, options[name]), i, len(order))
             try:
                 results[name] = pending.pop(name).result() if name in pending else run(config, name, options[name])
             except MethodError as unfit:  # a default that does not fit this P: that method says so
@@ -304,6 +304,26 @@ def cached_results(config: ExperimentConfig, methods, samples: int) -> dict[str,
     """The results of :func:`results_for` that are in the cache already (nothing is computed)."""
     return {m: run(config, m, options_for(m, samples)) for m in selection(methods)
             if is_cached(config, m, options_for(m, samples))}
+
+
+def _stage_text(config: ExperimentConfig, name: str, options: dict) -> str:
+    """A method's stage as a person reads it: its label and, when it is computed now and takes a
+    second or more, its budget estimate (an upper bound; a method that spends the budget, at most
+    the budget)."""
+    from .budget import Budget, BudgetExceeded, readable_seconds
+    from .config import ConfigError
+    from .methods import MethodError, estimate, get_spec
+
+    spec = get_spec(name)
+    if is_cached(config, name, options):
+        return spec.label
+    try:
+        seconds = estimate(name, resolve_options(name, options), size(config)).seconds
+    except (MethodError, BudgetExceeded, ConfigError):
+        return spec.label
+    if getattr(spec.cost, "spends_budget", False):
+        seconds = min(seconds, Budget().max_seconds)
+    return spec.label if seconds < 1 else f"{spec.label}, estimated at most {readable_seconds(seconds)}"
 
 
 def missing(config: ExperimentConfig, methods, samples: int) -> list[str]:

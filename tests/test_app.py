@@ -229,11 +229,16 @@ def test_downloads_carry_the_configuration():
 
     selection = Selection(ExperimentConfig(dataset="synthetic", hidden=(6,), hessian_batch_size=64, epochs=3),
                           ("kfac",), 30)
-    text = widgets.csv_with_header(pd.DataFrame({"trace": [1.5]}), selection)
-    header = [line for line in text.splitlines() if line.startswith("#")]
-    assert any('"hidden": [6]' in line for line in header) and any("dataset_used" in line for line in header)
-    assert any("code_version" in line for line in header)
-    assert text.splitlines()[len(header):] == ["trace", "1.5"]
+    import csv
+    import io
+
+    text = widgets.csv_with_header(pd.DataFrame({"trace": [1.5, 2.5]}), selection)
+    assert not any(line.startswith("#") for line in text.splitlines())  # one plain table for a spreadsheet
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["trace"] for r in rows] == ["1.5", "2.5"]
+    for row in rows:  # every row says what produced it
+        assert '"hidden": [6]' in row["configuration"] and row["dataset_used"] == "synthetic"
+        assert row["code_version"] and row["hutchinson_samples"] == "30"
     assert widgets.file_label(selection) == "synthetic_h6_relu_N64_s0"
 
 
@@ -377,3 +382,15 @@ def test_a_hessian_batch_larger_than_the_classes_hold_is_one_message_and_no_prog
     assert len(messages) == 1 and "lower the Hessian batch size N" in messages[0], messages
     assert "train_subset=" not in messages[0]
     assert not [s for s in at.status], "the progress box is cleared"
+
+
+def test_page_controls_are_in_the_url_and_survive_a_reload():
+    at = url_app("views/top_eigenvalues.py", **URL_SMALL, k="7", symlog="0", dk="3")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.slider(key="top_k").value == 7 and at.toggle(key="top_symlog").value is False
+    assert at.slider(key="directions_k").value == 3
+    at.slider(key="top_k").set_value(12).run()
+    assert at.query_params["k"] == "12" and at.query_params["dk"] == "3"
+    bad = url_app("views/top_eigenvalues.py", **URL_SMALL, k="500")
+    assert any("k='500' is not allowed" in shown(e.value) for e in bad.error)
+    assert bad.slider(key="top_k").value == 10

@@ -20,8 +20,11 @@ def render():
     rows = tables.cost_rows(found)
     ran = [r for r in rows if r["error"] is None]
     c1, c2 = st.columns(2)
-    c1.altair_chart(charts.cost_bars(ran), width="stretch")
+    c1.altair_chart(charts.cost_bars(ran, title="wall time [s], one cold run each"), width="stretch")
     c2.altair_chart(charts.cost_bars(ran, "peak_memory_mib", "extra peak resident memory [MiB]"), width="stretch")
+    st.caption("Each method's time is one run, taken when it was computed (a cached result keeps it) and on whatever "
+               "else the machine was doing then; Lanczos and PyHessian run until their values converge or the time "
+               "budget ends. Medians over repeats, measured side by side, are in the README's benchmark table.")
     with widgets.details(selection):
         st.caption("Memory: the rise of the process's peak resident set while the method ran (Linux VmHWM, after "
                    "handing free allocator memory back); the first method a process runs also pays one-time "

@@ -13,7 +13,7 @@ def render():
                                      "Hutch++ at the same number of Hessian-vector products spends a third of them on the "
                                      "top eigen-directions and estimates only the rest.")
     found = widgets.results(selection, methods=[REFERENCE])
-    repeats = st.slider("repeats", 2, 50, studies.DEFAULT_REPEATS)
+    repeats = st.slider("repeats", 2, 50, key="hutchinson_repeats")
     with widgets.working("Sampling (cached afterwards)…"):
         study = studies.trace_study(selection.config, selection.samples, repeats)
     exact = found[REFERENCE]

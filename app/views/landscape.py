@@ -5,9 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from app import charts, widgets
+from app.url_state import PAGE_CONTROLS
 from core import landscape, tables
 
-RISES = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+CHOICES = {name: PAGE_CONTROLS[name].choices for name in ("rise", "points", "grid")}
 
 
 def render():
@@ -18,11 +19,10 @@ def render():
         "filter-normalised (Li et al., NeurIPS 2018), the 2-D view is the plane of the top two eigenvectors.")
     first = st.container()  # the eigenvector chart first; its controls below it
     c1, c2, c3, c4 = st.columns(4)
-    start = landscape.DEFAULTS
-    rise = c1.select_slider("range: the top model rises by [nats]", RISES, value=start["rise"], key="landscape_rise")
-    points = c2.select_slider("points per line", (21, 41, 81), value=start["points"], key="landscape_points")
-    grid = c3.select_slider("plane grid (a side)", (11, 21, 31), value=start["grid"], key="landscape_grid")
-    held_out = c4.toggle("held-out loss", value=start["held_out"], key="landscape_held_out")
+    rise = c1.select_slider("range: the top model rises by [nats]", CHOICES["rise"], key="landscape_rise")
+    points = c2.select_slider("points per line", CHOICES["points"], key="landscape_points")
+    grid = c3.select_slider("plane grid (a side)", CHOICES["grid"], key="landscape_grid")
+    held_out = c4.toggle("held-out loss", key="landscape_held_out")
     widgets.results(selection, methods=[])  # the exact Hessian (its eigenvectors), with progress when cold
     cost = landscape.check(selection.config, points, grid, rise, held_out)
     with widgets.working(f"Evaluating the loss at {landscape.passes(points, grid):,} points (about {cost.seconds:.0f} s)"):

@@ -21,8 +21,8 @@ def render():
                             + yielding(selection.methods, "density"))
     panels = st.container()  # the histograms first; their controls below them
     c1, c2 = st.columns(2)
-    log_axis = c1.toggle("symmetric log eigenvalue axis", value=True)
-    bins = c2.slider("bins", 20, 200, 80)
+    log_axis = c1.toggle("symmetric log eigenvalue axis", key="spectrum_log")
+    bins = c2.slider("bins", 20, 200, key="spectrum_bins")
     positions = tables.spectrum_positions(found, log_axis)
     methods = list(dict.fromkeys(r["method"] for r in positions["rows"]))
     for method in methods:

@@ -17,8 +17,8 @@ def render():
     found = widgets.results(selection, methods=yielding(selection.methods, "top"))
     chart = st.container()  # the chart first; its controls below it
     c1, c2 = st.columns([1, 3])
-    k = c1.slider("k", 1, 50, 10)
-    log = c2.toggle("symlog scale", value=True)
+    k = c1.slider("k", 1, 50, key="top_k")
+    log = c2.toggle("symlog scale", key="top_symlog")
     rows = tables.top_eigenvalue_rows(found, k)
     if not rows:
         st.info("No selected method yields top eigenvalues.")
@@ -40,7 +40,7 @@ def render():
 def _directions(selection, found) -> None:
     """Do the methods' top eigenvectors point where the reference's do? Overlaps and the overlap matrix."""
     st.subheader("Directions: the top-k eigenspace against the reference's")
-    k = st.slider("k (eigenvectors compared)", 1, KEPT_VECTORS, min(5, KEPT_VECTORS), key="directions_k")
+    k = st.slider("k (eigenvectors compared)", 1, KEPT_VECTORS, key="directions_k")
     rows = tables.direction_rows(found, k)
     reference, words = tables.direction_reference(found, "hessian")
     if reference is None or not any(r["overlap_hessian"] is not None for r in rows):
