@@ -95,6 +95,12 @@ def _widget(f, uses_mnist: bool, architecture: str):
     return st.number_input(label, max_value=float(f.high), format="%.4g", key=key, help=help_text)
 
 
+#: the methods' tags show their whole labels (Streamlit cuts a tag at about 20 characters: "PyHessian power it…")
+WHOLE_TAGS_CSS = ("<style>[data-testid=stSidebar] [data-tag] { max-width: 100% !important; height: auto; } "
+                  "[data-testid=stSidebar] [data-tag] span[title] { max-width: none !important; overflow: visible; "
+                  "text-overflow: clip; white-space: normal; }</style>")
+
+
 def draw() -> Selection:
     """Draw the controls and return the validated selection (also kept for :func:`current`)."""
     _load_url_once()
@@ -104,6 +110,7 @@ def draw() -> Selection:
         st.error(f"{literal(message)}. That control keeps its default.")
     values = {}
     with st.sidebar:
+        st.markdown(WHOLE_TAGS_CSS, unsafe_allow_html=True)
         present = st.toggle("presentation mode", key="cfg_present",
                             help="the page's chart first and large, larger type, tables folded away; "
                                  "in the URL as present=1")

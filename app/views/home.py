@@ -22,7 +22,8 @@ def render():
     found = widgets.results(selection, methods=claims.claim_methods(selection.methods))
 
     info = pipeline.describe(config)
-    cols = st.columns(5)
+    # presentation mode's larger numbers: two rows, so no value is cut ("mnist-t…")
+    cols = st.columns(5) if not selection.present else [*st.columns(3), *st.columns(3)][:5]
     cols[0].metric("parameters P", f"{info['num_params']:,}")
     cols[1].metric("dataset used", info["dataset_used"])
     cols[2].metric("test accuracy", f"{info['test_accuracy']:.3f}")
