@@ -102,8 +102,30 @@ def train(config: ExperimentConfig) -> TrainingResult:
 
 
 def check_trainable(config: ExperimentConfig) -> None:
-    """Refuse, before any work, a training that is not cached and does not fit the budget."""
+    """Refuse, before any work, a training that is not cached and does not fit the budget, and a
+    checkpoint the training will not keep."""
+    check_checkpoint(config)
     _train.check(*_training_args(config))
+
+
+def check_checkpoint(config: ExperimentConfig) -> None:
+    """Refuse a ``checkpoint`` past the snapshots the schedule keeps (fewer than ``checkpoints``
+    when the run has fewer distinct log-spaced steps), before any training.
+
+    Raises:
+        ConfigError: naming how many snapshots this schedule keeps.
+    """
+    if config.checkpoint < 0:
+        return
+    from .config import ConfigError
+    from .training import checkpoint_steps
+
+    examples = len(dataset(config).x_train)
+    kept = len(checkpoint_steps(config.epochs * config.steps_per_epoch(examples), config.checkpoints))
+    if config.checkpoint >= kept:
+        raise ConfigError("checkpoint", config.checkpoint,
+                          f"an integer from -1 to {kept - 1}: this schedule ({config.epochs} epochs of "
+                          f"{config.steps_per_epoch(examples)} steps) keeps {kept} distinct snapshots")
 
 
 def training_admitted(config: ExperimentConfig) -> bool:
@@ -129,6 +151,7 @@ def build_problem(config: ExperimentConfig):
     from .models import build_model, model_inputs
     from .problem import Problem
 
+    check_checkpoint(config)
     trained = train(config)
     data = dataset(config)
     model = build_model(config, data.input_dim, data.num_classes)

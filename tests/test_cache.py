@@ -20,8 +20,9 @@ def test_an_entry_of_the_wrong_type_or_unreadable_is_recomputed_with_one_line(fr
     import joblib
 
     first = pipeline.run(SMALL, "exact_hessian")
-    (path,) = [p for p in entries(fresh_cache) if joblib.load(p).method == "exact_hessian"]
-    joblib.dump({"not": "a Result"}, path)
+    (path,) = [p for p in entries(fresh_cache) if joblib.load(p)[2].method == "exact_hessian"]
+    tag, key, _ = joblib.load(path)
+    joblib.dump((tag, key, {"not": "a Result"}), path)
     again = pipeline.run(SMALL, "exact_hessian")
     assert isinstance(again, Result) and np.array_equal(again.spectrum, first.spectrum)
     assert cache.COMPUTE_COUNTS["exact_hessian"] == 2
@@ -133,3 +134,102 @@ def test_a_planted_entry_in_a_store_others_can_write_is_never_loaded(tmp_path):
         with pytest.raises(cache.CacheError, match="writable by others"):
             pipeline.run(SMALL, "exact_hessian")  # the same process, the store checked again
     assert not marker.exists()
+
+
+def _store_files(store):
+    return [p for p in store.rglob("*") if not p.is_symlink()]
+
+
+def test_everything_the_store_creates_is_private_whatever_the_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        with workspace.using(cache_dir=tmp_path / "store"):
+            pipeline.run(SMALL, "hutchinson")
+    finally:
+        os.umask(old)
+    made = _store_files(tmp_path / "store")
+    assert made and all(stat_mode(p) & 0o077 == 0 for p in made), {str(p): oct(stat_mode(p)) for p in made}
+
+
+def stat_mode(path):
+    import stat
+
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_a_store_that_is_ours_and_only_readable_by_others_is_made_private(tmp_path):
+    store = tmp_path / "readable"
+    store.mkdir(mode=0o755)
+    os.chmod(store, 0o755)
+    cache.check_store(store)
+    assert stat_mode(store) == 0o700
+
+
+def test_a_subfolder_others_can_write_is_refused_before_anything_is_loaded(fresh_cache):
+    pipeline.run(SMALL, "hutchinson")
+    function = fresh_cache / "result"
+    os.chmod(function, 0o777)
+    try:
+        with pytest.raises(cache.CacheError, match="writable by others"):
+            pipeline.run(SMALL, "hutchinson")
+    finally:
+        os.chmod(function, 0o700)
+
+
+def test_an_entry_copied_from_another_configuration_is_recomputed(fresh_cache):
+    import joblib
+
+    pipeline.run(SMALL, "hutchinson", {"samples": 10})
+    pipeline.run(SMALL, "hutchinson", {"samples": 20})
+    by_samples = {joblib.load(p)[2].options["samples"]: p for p in entries(fresh_cache)
+                  if joblib.load(p)[2].method == "hutchinson"}
+    shutil.copyfile(by_samples[10], by_samples[20])  # same layout, another key
+    served = pipeline.run(SMALL, "hutchinson", {"samples": 20})
+    assert served.options["samples"] == 20 and len(served.samples) == 20
+    assert cache.COMPUTE_COUNTS["hutchinson"] == 3
+
+
+def test_a_lock_that_is_a_symlink_is_refused_and_its_target_never_created(fresh_cache, tmp_path):
+    pipeline.run(SMALL, "hutchinson", {"samples": 10})
+    folder = entries(fresh_cache)[0].parent
+    target = tmp_path / "outside" / "planted"
+    target.parent.mkdir()
+    from core.cache import cached
+
+    @cached(returns=int)
+    def _planted(x: int) -> int:
+        return x
+
+    lock_folder = fresh_cache / "planted" / cache.code_version()
+    lock_folder.mkdir(parents=True, mode=0o700)
+    os.chmod(lock_folder.parent, 0o700)
+    import joblib
+
+    key = joblib.hash({"x": 1})
+    (lock_folder / f"{key}.lock").symlink_to(target)
+    with pytest.raises(cache.CacheError, match="symbolic link"):
+        _planted(1)
+    assert not target.exists() and folder.exists()
+
+
+def test_a_lock_held_by_a_stopped_process_is_said_and_refused_naming_its_pid(tmp_path, monkeypatch):
+    import signal
+    import subprocess
+    import sys
+
+    lock = tmp_path / "entry.lock"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, signal, sys\n"
+        f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX); os.pwrite(fd, str(os.getpid()).encode(), 0)\n"
+        "print('held', flush=True); os.kill(os.getpid(), signal.SIGSTOP)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(cache, "LOCK_NOTICE_S", 0.2)
+        with pytest.raises(cache.CacheError, match=f"held by process {holder.pid}"):
+            with cache._file_lock(lock, wait_s=1.0):
+                pass
+    finally:
+        holder.send_signal(signal.SIGCONT)
+        holder.kill()
+        holder.wait()

@@ -27,6 +27,8 @@ CASES = [
     (["run", "--dataset", "digits", "--classes", "2", "--hessian-batch", "1000"],
      "hessian_batch_size=1000 is not allowed: at most the"),
     (["run", "--hidden", "8,x"], "hidden='8,x' is not allowed"),
+    (["run", *TINY, "--optimizer", "gd", "--epochs", "1", "--checkpoints", "20", "--checkpoint", "15"],
+     "checkpoint=15 is not allowed: an integer from -1 to 1: this schedule"),
     (["run", "--hessian-batch", "0"], "hessian_batch_size=0 is not allowed"),
     (["compare", "--methods", "nope"], "unknown method 'nope'"),
     (["compare", "--methods", ""], "--methods='' is not allowed"),

@@ -94,7 +94,8 @@ def pyhessian_top_k(problem: Problem, opts: dict) -> Estimate:
     r"""Top-k eigenvalues by power iteration with deflation (pyhessian.hessian.eigenvalues).
 
     It spends the time budget rather than being refused on its upper bound (``k x max_iter``
-    products): one of PyHessian's products is timed on this problem first, and ``max_iter`` is
+    products): two of PyHessian's products are timed on this problem first (the faster counts:
+    the first also pays one-time set-up), and ``max_iter`` is
     lowered to what the budget left affords (:func:`core.budget.deadline`), which ``stopped`` says.
     Each value gets the certificate its iterate gives, :math:`\lVert Hv - \theta v\rVert` for the
     unit vector PyHessian returns (one batched product of ours for all k, not counted among
@@ -113,9 +114,12 @@ def pyhessian_top_k(problem: Problem, opts: dict) -> Estimate:
     if end is not None:
         module = sys.modules["pyhessian.hessian"]
         probe = [torch.randn(p.size()) for p in h.params]
-        start = time.monotonic()
-        module.hessian_vector_product(h.gradsH, h.params, probe)
-        per_product = time.monotonic() - start
+        timings = []
+        for _ in range(2):  # the first product also pays one-time set-up: the faster of two
+            start = time.monotonic()
+            module.hessian_vector_product(h.gradsH, h.params, probe)
+            timings.append(time.monotonic() - start)
+        per_product = min(timings)
         affordable = int((end - time.monotonic()) / (per_product * opts["k"] * 1.2))
         if affordable < max_iter:
             max_iter, stopped = max(affordable, 2), "time budget"
