@@ -277,6 +277,39 @@ def write_table(rows: list[dict], out: str | Path) -> list[Path]:
 CONFIG_COLUMNS = tuple(FIELDS)
 
 
+#: the largest sweep table the Sweep page reads (a 5,000-cell sweep writes about 5 MiB)
+MAX_TABLE_BYTES = 64 * 2**20
+
+
+def table_path(text: str, root: Path) -> Path:
+    """The sweep table a page may read at ``text``: a regular ``.csv`` file of at most
+    :data:`MAX_TABLE_BYTES` under ``root`` (the folder the server was started in), relative paths
+    taken from there. Anything else is one message that says nothing about files elsewhere (no
+    existence oracle for paths outside ``root``; no FIFO or device is opened).
+
+    Raises:
+        SweepError: what is wrong, in one line.
+    """
+    import stat
+
+    root = Path(root).resolve()
+    path = (root / Path(text).expanduser()).resolve()
+    if root != path and root not in path.parents:
+        raise SweepError(f"only sweep tables under {root} (the folder the app was started in) are read")
+    if path.suffix.lower() != ".csv":
+        raise SweepError(f"{path.relative_to(root)} is not a .csv sweep table")
+    try:
+        info = path.stat()
+    except OSError:
+        raise SweepError(f"{path} not found") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SweepError(f"{path} is not a regular file")
+    if info.st_size > MAX_TABLE_BYTES:
+        raise SweepError(f"{path} is {info.st_size / 2**20:.0f} MiB, over the {MAX_TABLE_BYTES // 2**20} MiB a sweep "
+                         "table may have here")
+    return path
+
+
 def read_table(source) -> list[dict]:
     """A sweep table written by :func:`write_table` (a path or a file-like CSV), as rows.
 

@@ -34,8 +34,9 @@ class Workspace:
 
     @classmethod
     def from_environment(cls) -> "Workspace":
-        return cls(Path(os.environ.get(DATA_DIR_ENV, "data")).absolute(),
-                   Path(os.environ.get(CACHE_DIR_ENV, PROJECT_DIR / "cache")).absolute())
+        # an empty variable is unset (the shell's `X= command`), not the current folder
+        return cls(Path(os.environ.get(DATA_DIR_ENV) or "data").absolute(),
+                   Path(os.environ.get(CACHE_DIR_ENV) or PROJECT_DIR / "cache").absolute())
 
 
 _override: Workspace | None = None

@@ -42,12 +42,16 @@ CASES = [
     (["compare", *TINY, "--top-k", "-5"], "--top-k=-5 is not allowed"),
     (["run", *TINY, "--out", "/nonexistent-dir/x.json"], "in an existing directory"),
     (["run", *TINY, "--out", "/etc/hostname/x.json"], "in an existing directory"),
-    (["run", *TINY, "--out", "/tmp"], "not an existing directory"),
+    (["run", *TINY, "--out", "/tmp"], "a regular file (/tmp is a folder or a device)"),
+    (["run", *TINY, "--out", "/dev/full"], "a regular file (/dev/full is a folder or a device)"),
+    (["compare", *TINY, "--out", "/tmp/" + "x" * 300 + ".json"], "a shorter file name"),
     (["warm", *TINY, "--samples", "0"], "--samples=0 is not allowed"),
     (["warm", *TINY, "--samples", "-5"], "--samples=-5 is not allowed"),
     (["warm", *TINY, "--methods", ","], "--methods=',' is not allowed"),
     (["warm", *TINY, "--widths", "4;x"], "hidden='x' is not allowed"),
     (["warm", *TINY, "--activations", "relu,swish"], "activation='swish' is not allowed"),
+    (["warm", *TINY, "--activations", ""], "--activations='' is not allowed: a list without empty items"),
+    (["warm", *TINY, "--widths", "4;;8"], "--widths='4;;8' is not allowed: a list without empty items"),
     (["compare", *TINY, "--option", "nodot=3"], "--option='nodot=3' is not allowed"),
     (["compare", *TINY, "--methods", "lanczos", "--option", "hutchinson.samples=3"], "not among the methods"),
 ]
@@ -73,6 +77,40 @@ def test_bad_cli_input_is_one_line_exit_2_and_no_work(tmp_path, args, words):
     start = time.perf_counter()
     proc = run_cli(args, tmp_path / "cache")
     assert_refused(proc, words, tmp_path / "cache", time.perf_counter() - start)
+
+
+def test_an_empty_cache_dir_flag_is_refused_and_an_empty_variable_means_the_default(tmp_path):
+    import os
+
+    proc = subprocess.run([sys.executable, "-m", "core", "run", *TINY, "--cache-dir", ""], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--cache-dir='' is not allowed: a folder path" in proc.stderr
+    assert not list(tmp_path.rglob("*.pkl"))  # nothing written into the current folder
+    from core import workspace
+
+    old = os.environ.get(workspace.CACHE_DIR_ENV)
+    os.environ[workspace.CACHE_DIR_ENV] = ""
+    try:
+        assert workspace.Workspace.from_environment().cache_dir == workspace.PROJECT_DIR / "cache"
+    finally:
+        if old is None:
+            del os.environ[workspace.CACHE_DIR_ENV]
+        else:
+            os.environ[workspace.CACHE_DIR_ENV] = old
+
+
+def test_an_output_path_through_a_link_or_beside_a_taken_csv_is_refused_before_any_work(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    link = tmp_path / "out.json"
+    link.symlink_to(tmp_path / "elsewhere" / "missing.json")  # dangling
+    start = time.perf_counter()
+    proc = run_cli(["compare", *TINY, "--out", str(link)], tmp_path / "cache")
+    assert_refused(proc, "not a symbolic link", tmp_path / "cache", time.perf_counter() - start)
+    (tmp_path / "results.csv").write_text("the user's own table\n")
+    proc = run_cli(["compare", *TINY, "--out", str(tmp_path / "results.json")], tmp_path / "cache")
+    assert_refused(proc, "would overwrite it", tmp_path / "cache", time.perf_counter() - start)
+    assert (tmp_path / "results.csv").read_text() == "the user's own table\n"
+    assert not (tmp_path / "elsewhere" / "missing.json").exists()
 
 
 @pytest.mark.parametrize("variable, value", [("HESSIAN_MAX_GIB", "nan"), ("HESSIAN_MAX_GIB", "-1"),

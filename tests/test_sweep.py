@@ -1,6 +1,7 @@
 """Sweeps: one table whatever the executor, restarts compute only what is missing, refusals are
 rows, bad sweep specifications are one line."""
 
+import os
 import subprocess
 import sys
 
@@ -81,7 +82,7 @@ def test_bad_sweep_files_get_one_line_naming_the_key(tmp_path, text, words):
     assert not list((tmp_path / "cache").rglob("*.pkl"))
 
 
-def test_the_sweep_page_draws_a_finished_table(tmp_path):
+def test_the_sweep_page_draws_a_finished_table(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     cells = sweep.expand(GRID, FIXED, METHODS)
@@ -91,8 +92,26 @@ def test_the_sweep_page_draws_a_finished_table(tmp_path):
     at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=300)
     at.run()  # Home on the default configuration is not computed: the switch comes first
 
+    monkeypatch.chdir(tmp_path)  # the page reads tables under the folder the server was started in
     at.switch_page("views/sweep.py").run()
     at.text_input(key="sweep_path").set_value(str(paths[0])).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert len(at.get("vega_lite_chart")) >= 2 or len(at.get("arrow_vega_lite_chart")) >= 2
     assert sweep.swept_fields(sweep.read_table(paths[0])) == ["hidden", "activation"]
+
+
+def test_the_sweep_page_reads_only_bounded_regular_csv_files_under_its_folder(tmp_path, monkeypatch):
+    root = tmp_path / "served"
+    root.mkdir()
+    (root / "ok.csv").write_text("method,status\n")
+    assert sweep.table_path("ok.csv", root) == (root / "ok.csv").resolve()
+    for text, words in (("/etc/passwd", "only sweep tables under"), ("../outside.csv", "only sweep tables under"),
+                        ("missing.csv", "not found"), ("notes.txt", "is not a .csv")):
+        with pytest.raises(sweep.SweepError, match=words):
+            sweep.table_path(text, root)
+    os.mkfifo(root / "pipe.csv")  # would block a reader forever
+    with pytest.raises(sweep.SweepError, match="not a regular file"):
+        sweep.table_path("pipe.csv", root)
+    monkeypatch.setattr(sweep, "MAX_TABLE_BYTES", 10)
+    with pytest.raises(sweep.SweepError, match="over the"):
+        sweep.table_path("ok.csv", root)

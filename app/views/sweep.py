@@ -27,15 +27,13 @@ def render():
     upload = st.file_uploader("sweep table (CSV)", type="csv")
     path = st.text_input("or its path on this machine (relative paths: from the folder the app was started in)",
                          "sweep.csv", key="sweep_path")
-    source = upload if upload is not None else path
     try:
+        source = upload if upload is not None else sweep.table_path(path, Path.cwd())
         rows = sweep.read_table(source)
     except sweep.SweepError as error:
-        where = "the uploaded file" if upload is not None else f"{Path(path).expanduser().resolve()}"
-        reason = "not found" if upload is None and not Path(path).expanduser().exists() else literal(error)
-        first.info(f"No sweep table yet: {literal(where)}: {reason}. Run for example: `python -m core sweep "
-                   "--dataset digits --grid \"hidden=4;8;16\" --grid \"activation=relu;tanh\" --methods "
-                   "lanczos,hutchpp,kfac --out sweep.csv` in that folder.")
+        first.info(f"No sweep table yet: {literal(error)}. Run for example: `python -m core sweep --dataset digits "
+                   "--grid \"hidden=4;8;16\" --grid \"activation=relu;tanh\" --methods lanczos,hutchpp,kfac "
+                   f"--out sweep.csv` in {literal(Path.cwd())}.")
         return
     for row in rows:
         row["label"] = REGISTRY[row["method"]].label if row["method"] in REGISTRY else row["method"]

@@ -34,8 +34,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args = build_parser().parse_args(argv)
-    workspace.use(getattr(args, "data_dir", None), getattr(args, "cache_dir", None))
     try:
+        for name in ("cache_dir", "data_dir"):
+            given = getattr(args, name, None)
+            if given is not None and not given.strip():  # '' would mean the current folder, silently
+                raise ConfigError("--" + name.replace("_", "-"), given, "a folder path (leave the flag out for "
+                                  "the default)")
+        workspace.use(getattr(args, "data_dir", None), getattr(args, "cache_dir", None))
         validate(args)
         return args.func(args)
     except (ConfigError, MethodError, CacheError, BudgetExceeded, SweepError) as error:

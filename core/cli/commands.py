@@ -136,8 +136,12 @@ def warm(args) -> int:
     from ..methods import options_for
 
     methods = _method_names(args.methods)
-    configs = [_config(args, hidden=parse_hidden(h), activation=a)
-               for h, a in itertools.product(args.widths.split(";"), args.activations.split(","))]
+    widths, activations = args.widths.split(";"), args.activations.split(",")
+    for flag, given, items in (("--widths", args.widths, widths), ("--activations", args.activations, activations)):
+        if not all(item.strip() for item in items):  # '' would silently mean the default
+            raise ConfigError(flag, given, "a list without empty items, e.g. --widths '2;4;8' --activations relu,tanh")
+    configs = [_config(args, hidden=parse_hidden(h), activation=a.strip())
+               for h, a in itertools.product(widths, activations)]
     for config in configs:  # every option against every P, before any work
         for m in methods:
             pipeline.validate(config, m, options_for(m, args.samples))

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .. import paper, workspace
 from ..config import FIELDS, ConfigError, ExperimentConfig
@@ -160,11 +159,10 @@ def validate(args: argparse.Namespace) -> None:
     Budget()  # $HESSIAN_MAX_GIB / $HESSIAN_MAX_SECONDS must be positive and finite
     out = getattr(args, "out", None)
     if out is not None:
-        path = Path(out)
-        if path.is_dir():
-            raise ConfigError("--out", out, "a file path, not an existing directory")
-        if not path.parent.is_dir():
-            raise ConfigError("--out", out, f"a path in an existing directory ({path.parent} is not one)")
+        from .output import output_paths
+
+        # before any work: a folder, a link, a device, a read-only folder, a taken sibling
+        output_paths(out, with_csv=getattr(args, "command", None) in ("compare", "claims", "trajectory"))
     bounded("--top-k", getattr(args, "top_k", None), 1, 1000)
     bounded("--samples", getattr(args, "samples", None), 1, 100_000)
     bounded("--jobs", getattr(args, "jobs", None), 0, 256)
