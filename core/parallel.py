@@ -41,8 +41,10 @@ def workers(cores: int | None = None) -> int:
             count = int(value)
         except ValueError:
             count = 0
-        if not 1 <= count <= 64:
-            raise ConfigError(f"${WORKERS_ENV}", value, "a whole number of worker processes from 1 to 64")
+        limit = cores or os.cpu_count() or 1  # more processes than cores only contend for them
+        if not 1 <= count <= limit:
+            raise ConfigError(f"${WORKERS_ENV}", value, f"a whole number of worker processes from 1 to {limit} "
+                              "(this machine's cores)")
         return count
     cores = cores or os.cpu_count() or 1
     return cores // 2 if cores >= 4 else 1

@@ -117,20 +117,39 @@ def expand(grid: dict[str, list], fixed: dict, methods: dict[str, dict]) -> list
     return list(dict.fromkeys(cells))
 
 
+#: the largest sweep file read (a grid of 5,000 cells takes a few kB)
+MAX_SWEEP_FILE_BYTES = 1 * 2**20
+
+
 def load_file(path: str | Path) -> tuple[dict, dict, dict]:
     """``(grid, config, methods)`` from a TOML sweep file, with one clear line on a bad key."""
+    import stat
     import tomllib
 
     try:
-        spec = tomllib.loads(Path(path).read_text())
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block, /dev/zero never end
+            raise SweepError(f"sweep file {path}: not a regular file")
+        if info.st_size > MAX_SWEEP_FILE_BYTES:
+            raise SweepError(f"sweep file {path}: {info.st_size:,} bytes, over the {MAX_SWEEP_FILE_BYTES:,} a sweep "
+                             "file may have")
+        text = Path(path).read_bytes().decode("utf-8")
+        spec = tomllib.loads(text)
     except OSError as error:
         raise SweepError(f"sweep file {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise SweepError(f"sweep file {path}: not UTF-8 text (TOML is)") from None
     except tomllib.TOMLDecodeError as error:
         raise SweepError(f"sweep file {path}: not valid TOML ({error})") from None
     unknown = set(spec) - {"grid", "config", "methods"}
     if unknown:
         raise SweepError(f"sweep file {path}: unknown section {sorted(unknown)[0]!r}; sections are grid, config, methods")
-    return spec.get("grid", {}), spec.get("config", {}), spec.get("methods", {})
+    sections = {name: spec.get(name, {}) for name in ("grid", "config", "methods")}
+    for name, section in sections.items():
+        if not isinstance(section, dict):
+            raise SweepError(f"sweep file {path}: [{name}] must be a table (key = value lines under [{name}]), got "
+                             f"{type(section).__name__} {section!r:.60}")
+    return sections["grid"], sections["config"], sections["methods"]
 
 
 # ----------------------------------------------------------------------------- cells

@@ -53,6 +53,8 @@ CASES = [
     (["warm", *TINY, "--activations", ""], "--activations='' is not allowed: a list without empty items"),
     (["warm", *TINY, "--widths", "4;;8"], "--widths='4;;8' is not allowed: a list without empty items"),
     (["compare", *TINY, "--option", "nodot=3"], "--option='nodot=3' is not allowed"),
+    (["compare", *TINY, "--methods", "hutchinson", "--option", "hutchinson.seed=99999999999999999999999"],
+     "must be at most 2,147,483,647"),
     (["compare", *TINY, "--methods", "lanczos", "--option", "hutchinson.samples=3"], "not among the methods"),
 ]
 

@@ -45,8 +45,10 @@ def test_the_worker_count_follows_the_cores_and_a_bad_setting_is_refused(monkeyp
     monkeypatch.delenv(parallel.WORKERS_ENV, raising=False)
     assert parallel.workers(cores=2) == 1 and parallel.workers(cores=3) == 1 and parallel.workers(cores=16) == 8
     monkeypatch.setenv(parallel.WORKERS_ENV, "3")
-    assert parallel.workers(cores=2) == 3
+    assert parallel.workers(cores=4) == 3
+    with pytest.raises(ConfigError, match=r"from 1 to 2 \(this machine's cores\)"):
+        parallel.workers(cores=2)  # more processes than cores only contend for them
     for bad in ("0", "two", "-1", "1000"):
         monkeypatch.setenv(parallel.WORKERS_ENV, bad)
-        with pytest.raises(ConfigError, match=r"\$HESSIAN_WORKERS=.* whole number of worker processes from 1 to 64"):
-            parallel.workers()
+        with pytest.raises(ConfigError, match=r"\$HESSIAN_WORKERS=.* whole number of worker processes from 1 to"):
+            parallel.workers(cores=8)

@@ -67,12 +67,38 @@ def test_a_refused_cell_is_a_row(tmp_path, monkeypatch):
     ("[grid]\nseed = [0]\n", "a sweep needs at least one method"),
     ("[grids]\nseed = [0]\n", "unknown section 'grids'"),
     ("[grid\n", "not valid TOML"),
+    ("grid = 3\n[methods]\nlanczos = {}\n", "[grid] must be a table"),
+    ("methods = 'lanczos'\n", "[methods] must be a table"),
+    ("config = [1, 2]\n[methods]\nlanczos = {}\n", "[config] must be a table"),
+    ("[grid]\nactivation = [['relu']]\n[methods]\nlanczos = {}\n", "activation=['relu'] is not allowed"),
+    ("[grid]\nseed = [0]\n[methods]\nhutchinson = {seed = 99999999999999999999}\n", "must be at most 2,147,483,647"),
     ("[grid]\nseed = [" + ",".join(map(str, range(100))) + "]\nlr = [" + ",".join(str(0.001 * (i + 1)) for i in range(100))
      + "]\n[methods]\nlanczos = {}\n", "at most 5,000 cells per sweep"),
 ])
 def test_bad_sweep_files_get_one_line_naming_the_key(tmp_path, text, words):
     path = tmp_path / "sweep.toml"
     path.write_text(text)
+    _refused(tmp_path, path, words)
+
+
+@pytest.mark.parametrize("kind", ["not utf-8", "fifo", "/dev/zero", "too large"])
+def test_sweep_files_that_are_not_small_utf8_text_are_one_line(tmp_path, kind):
+    path = tmp_path / "sweep.toml"
+    if kind == "not utf-8":
+        path.write_bytes(b"\xff\xfe[grid]\n")
+        words = "not UTF-8 text"
+    elif kind == "fifo":
+        os.mkfifo(path)  # a reader would block forever
+        words = "not a regular file"
+    elif kind == "/dev/zero":
+        path, words = "/dev/zero", "not a regular file"
+    else:
+        path.write_text("# padding\n" * 200_000)
+        words = "over the 1,048,576 a sweep file may have"
+    _refused(tmp_path, path, words)
+
+
+def _refused(tmp_path, path, words):
     proc = subprocess.run([sys.executable, "-m", "core", "sweep", "--file", str(path), "--cache-dir",
                            str(tmp_path / "cache"), "--out", str(tmp_path / "out.csv"), "--quiet"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from .. import paper, workspace
 from ..config import FIELDS, ConfigError, ExperimentConfig
@@ -165,7 +166,7 @@ def validate(args: argparse.Namespace) -> None:
         output_paths(out, with_csv=getattr(args, "command", None) in ("compare", "claims", "trajectory"))
     bounded("--top-k", getattr(args, "top_k", None), 1, 1000)
     bounded("--samples", getattr(args, "samples", None), 1, 100_000)
-    bounded("--jobs", getattr(args, "jobs", None), 0, 256)
+    bounded("--jobs", getattr(args, "jobs", None), 0, os.cpu_count() or 1)  # 0: every core; more only contend
     bounded("--dask-local", getattr(args, "dask_local", None), 0, 64)
     bounded("--k", getattr(args, "k", None), 1, 1000)
     if getattr(args, "command", None) == "compare" and not [m for m in args.methods.split(",") if m]:

@@ -220,6 +220,10 @@ def _coerce(name: str, key: str, value, kind: type):
         raise MethodError(f"{name}: option {key}={value!r} must be a {kind.__name__}") from None
 
 
+#: the largest seed a method option takes (the configuration's own seed has the same bound)
+MAX_SEED = 2**31 - 1
+
+
 def resolve_options(name: str, options: dict | None = None) -> dict:
     """The method's defaults updated with ``options``, each checked for name, type and sign.
 
@@ -241,6 +245,8 @@ def resolve_options(name: str, options: dict | None = None) -> dict:
             raise MethodError(f"{name}: option {key}={value!r} must be positive")
         if kind is int and key != "seed" and value > MAX_COUNT:
             raise MethodError(f"{name}: option {key}={value!r} must be at most {MAX_COUNT:,}")
+        if key == "seed" and value > MAX_SEED:  # torch and numpy take 32 bits of a seed or fail on 64
+            raise MethodError(f"{name}: option seed={value!r} must be at most {MAX_SEED:,}")
         if kind is float and not value < float("inf"):
             raise MethodError(f"{name}: option {key}={value!r} must be finite")
         resolved[key] = value
