@@ -138,3 +138,9 @@ def test_digits_read_without_sklearn_equal_sklearns_loader():
     assert pixels.shape == (1797, 64) and labels.dtype == np.int64
     np.testing.assert_array_equal(pixels, reference.data)
     np.testing.assert_array_equal(labels, reference.target)
+
+
+def test_a_training_subset_larger_than_the_dataset_is_said():
+    asked = load_dataset(ExperimentConfig(dataset="digits", train_subset=60_000, hessian_batch_size=100))
+    assert "train_subset=60,000" in asked.notice and f"all {len(asked.x_train):,}" in asked.notice
+    assert load_dataset(ExperimentConfig(dataset="digits", hessian_batch_size=100)).notice is None

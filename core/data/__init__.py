@@ -120,8 +120,14 @@ def load_dataset(config: ExperimentConfig, data_dir: str | Path | None = None) -
     if config.num_classes < NUM_CLASSES:  # the first C classes only, in every split
         keep_train, keep_test = y_tr < config.num_classes, y_te < config.num_classes
         x_tr, y_tr, x_te, y_te = x_tr[keep_train], y_tr[keep_train], x_te[keep_test], y_te[keep_test]
-    order = np.random.default_rng(config.seed).permutation(len(x_tr))[: config.train_subset]
+    available = len(x_tr)
+    order = np.random.default_rng(config.seed).permutation(available)[: config.train_subset]
     x_tr, y_tr = x_tr[order], y_tr[order]
+    default_subset = type(config)().train_subset
+    if config.train_subset > available and config.train_subset != default_subset:  # asked for more: say so
+        short = (f"The training subset asked for (train_subset={config.train_subset:,}) is more than {used} has: all "
+                 f"{available:,} of its training examples are used.")
+        notice = f"{notice} {short}" if notice else short
     if config.hessian_batch_size > len(x_tr):
         classes = f" of classes 0-{config.num_classes - 1}" if config.num_classes < NUM_CLASSES else ""
         limit = ("" if len(x_tr) < config.train_subset else
