@@ -112,3 +112,16 @@ def test_trajectory_says_each_checkpoint_as_it_starts(tmp_path):
                     "--train-subset", "200", "--hessian-batch", "40", "--checkpoints", "2", "--k", "2",
                     "--quiet", cache_dir=tmp_path)
     assert quiet.returncode == 0 and "checkpoint 1 of 2" not in quiet.stderr
+
+
+def test_landscape_prints_each_line_with_its_model_radius_and_writes_json(tmp_path):
+    import json
+
+    out = tmp_path / "land.json"
+    proc = run_cli("landscape", *TINY, "--points", "11", "--grid", "5", "--out", str(out), cache_dir=tmp_path / "c")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for words in ("v1 (λ1 =", "random 2 (filter-normalised)", "radius", "eigenvectors of the exact Hessian"):
+        assert words in proc.stdout, words
+    found = json.loads(out.read_text())
+    assert len(found["lines"]) == 5 and len(found["plane"]["batch"]) == 5
+    assert (tmp_path / "land.csv").exists()

@@ -39,6 +39,8 @@ CASES = [
     (["compare", *TINY, "--methods", "hutchpp", "--option", "hutchpp.samples=300"], "fewer than P"),
     (["compare", *TINY, "--methods", "slq", "--option", "slq.iterations=20000"], "iterations=20000 is not allowed"),
     (["compare", *TINY, "--top-k", "0"], "--top-k=0 is not allowed"),
+    (["landscape", *TINY, "--grid", "500"], "grid=500 is not allowed: an integer from 5 to 61"),
+    (["landscape", *TINY, "--rise", "nan"], "rise=nan is not allowed"),
     (["compare", *TINY, "--top-k", "-5"], "--top-k=-5 is not allowed"),
     (["run", *TINY, "--out", "/nonexistent-dir/x.json"], "in an existing directory"),
     (["run", *TINY, "--out", "/etc/hostname/x.json"], "in an existing directory"),

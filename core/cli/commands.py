@@ -223,6 +223,28 @@ def trajectory(args) -> int:
     return 0
 
 
+def landscape(args) -> int:
+    from .. import landscape as landscapes
+    from .. import pipeline
+
+    config = _config(args)
+    cost = landscapes.check(config, args.points, args.grid, args.rise)  # bounds and budget, before any work
+    found = landscapes.landscape(config, args.points, args.grid, args.rise)
+    _header(config, pipeline.describe(config), f"  |  {landscapes.passes(args.points, args.grid):,} forward passes, "
+                                               f"estimated at most {cost.seconds:.0f} s")
+    columns = ["direction", "curvature", "slope", "radius", "loss_at_end", "model_at_end"]
+    rows = [{"direction": line["direction"], "curvature": line["curvature"], "slope": line["slope"],
+             "radius": line["radius"], "loss_at_end": line["batch"][-1], "model_at_end": line["model"][-1]}
+            for line in found["lines"]]
+    print_table([[r[c] for c in columns] for r in rows], columns)
+    print(f"\neigenvectors of {found['source']}; loss at θ {found['loss']:.5g} (held-out "
+          f"{found['held_out_loss']:.5g}); lines run to |t| = {found['span']:.3g} (eigenvectors) and α = 1 (random); "
+          "radius: the largest |t| where |L − Q| ≤ 10 % of ½|dᵀHd|t²")
+    if args.out:
+        write_json_and_csv(args.out, {"config": config.to_dict(), **found}, rows)
+    return 0
+
+
 def _with_stage_lines(compute, quiet: bool = False):
     """``compute()``, printing each stage it announces (:func:`core.progress.stage`) to stderr as it
     starts, with the elapsed time and the products and steps done so far."""

@@ -136,6 +136,19 @@ def build_parser() -> argparse.ArgumentParser:
     traj.add_argument("--out", help="write JSON here and CSV beside it")
     traj.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
+    land = _command(sub, "landscape", commands.landscape, help="the loss along the top eigenvectors and random "
+                                                                "filter-normalised directions, with the quadratic model",
+                    description="The loss (Hessian batch and held-out) along the top 3 Hessian eigenvectors and 2 "
+                                "filter-normalised random directions (Li et al. 2018), each against its quadratic "
+                                "model, with the radius within which the model's curvature term holds to 10 %; the "
+                                "plane of v1 and v2 in the JSON. Budgeted and cached, as the Loss landscape page.")
+    land.add_argument("--points", type=int, default=41, help="points per line (default: %(default)s)")
+    land.add_argument("--grid", type=int, default=21, help="points a side of the plane (default: %(default)s)")
+    land.add_argument("--rise", type=float, default=1.0,
+                      help="the lines' range: where the top eigenvalue's model rises by this many nats (default: "
+                           "%(default)s)")
+    land.add_argument("--out", help="write JSON here and CSV (the lines) beside it")
+
     data = _command(sub, "data", commands.data, config=False, help="check the MNIST files, or download them (the only time anything is downloaded)",
                           description="`data check` verifies the MNIST files in the data directory against the "
                                       "official checksums; `data download` fetches them with torchvision first.")
@@ -163,7 +176,7 @@ def validate(args: argparse.Namespace) -> None:
         from .output import output_paths
 
         # before any work: a folder, a link, a device, a read-only folder, a taken sibling
-        output_paths(out, with_csv=getattr(args, "command", None) in ("compare", "claims", "trajectory"))
+        output_paths(out, with_csv=getattr(args, "command", None) in ("compare", "claims", "trajectory", "landscape"))
     bounded("--top-k", getattr(args, "top_k", None), 1, 1000)
     bounded("--samples", getattr(args, "samples", None), 1, 100_000)
     bounded("--jobs", getattr(args, "jobs", None), 0, os.cpu_count() or 1)  # 0: every core; more only contend
