@@ -37,8 +37,7 @@ import numpy as np
 from .budget import Budget, BudgetExceeded, Cost, per_product_seconds
 from .cache import COMPUTE_COUNTS, cached, code_version
 from .config import ConfigError, ExperimentConfig
-from .methods import REFERENCE, STAND_INS
-from .pipeline import build_problem, check_trainable, computing, data_key, dataset, run, size
+from .pipeline import build_problem, check_trainable, computing, data_key, dataset, direction_source, size
 
 #: the quadratic model holds where its error is at most this share of the change it predicts
 MODEL_TOLERANCE = 0.10
@@ -50,6 +49,8 @@ FORWARD_SHARE = 0.5
 OVERHEAD_SECONDS = 1.0
 #: how many top eigenvectors get a line, and random directions a line (the plane uses two of each kind)
 EIGEN_LINES, RANDOM_LINES = 3, 2
+#: the plane's loss levels (its colour bands, where the model's level curves are drawn)
+PLANE_LEVELS = 8
 #: the radius is searched on t = end * 2^(-j/2), j < RADIUS_STEPS, each side (down to end / 4096)
 RADIUS_STEPS = 25
 #: bounds on the grids (points per line, per side of the plane) and on the rise
@@ -153,8 +154,7 @@ def model_radius(t: np.ndarray, losses: np.ndarray, model: np.ndarray, curvature
     radius, whole = np.inf, True
     for side in (t > 0, t < 0):
         order = np.argsort(np.abs(t[side]))
-        reach, ok = 0.0, holds[side][order]
-        failed = np.flatnonzero(~ok)
+        failed = np.flatnonzero(~holds[side][order])
         if len(failed):
             whole = False
             reach = float(np.abs(t[side][order])[failed[0] - 1]) if failed[0] > 0 else 0.0
@@ -253,15 +253,16 @@ def _precheck(config_dict: dict, points: int, grid: int, rise: float, held_out: 
 
 
 def _eigenvectors(config: ExperimentConfig):
-    """The top eigenvectors and values the lines follow: the exact Hessian's where it ran, else the
-    certified Lanczos run's; and the words that say which."""
-    exact = run(config, REFERENCE)
-    if exact.ok and exact.top_vectors is not None:
-        return exact, "the exact Hessian"
-    stand_in = run(config, STAND_INS["eigenvalues"][0])
-    if stand_in.ok and stand_in.top_vectors is not None:
-        return stand_in, (f"Lanczos (the exact Hessian is refused; residuals ≤ {stand_in.max_residual():.1e})")
-    raise BudgetExceeded(f"No eigenvectors to draw the landscape along: {exact.error}; {stand_in.error}")
+    """The top eigenvectors and values the lines follow (the exact Hessian's where it ran, else the
+    certified Lanczos run's: :func:`core.pipeline.direction_source`) and the words that say which."""
+    from .tables import direction_reference
+
+    found = direction_source(config, "hessian")
+    source, words = direction_reference(found, "hessian")
+    if source is None:
+        raise BudgetExceeded("No eigenvectors to draw the landscape along: "
+                             + "; ".join(str(r.error) for r in found.values()))
+    return source, words
 
 
 def _held_out_problem(config: ExperimentConfig, problem):
@@ -326,7 +327,10 @@ def _plane(problem, vectors, values, span: float, grid: int) -> dict:
     coefficients = np.stack([a.ravel(), b.ravel()], axis=1)
     batch = losses_at(problem, vectors, coefficients).reshape(grid, grid)
     model = quadratic_model(loss, slopes, curvatures, coefficients).reshape(grid, grid)
+    levels = [float(m) for m in np.quantile(batch, np.linspace(0.05, 0.9, PLANE_LEVELS))]
+    terms = {"loss": loss, "slopes": slopes.tolist(), "curvatures": curvatures.tolist()}
     return {"axis": axis.tolist(), "batch": batch.tolist(), "model": model.tolist(), "loss": loss,
+            "levels": levels, "level_curves": model_level_curves(terms, levels),
             "eigenvalues": [float(v) for v in values], "slopes": slopes.tolist(),
             "curvatures": curvatures.tolist()}
 

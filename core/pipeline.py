@@ -323,6 +323,20 @@ def results_for(config: ExperimentConfig, methods, samples: int, workers: int | 
     return {name: results[name] for name in names}
 
 
+def direction_source(config: ExperimentConfig, matrix: str = "hessian") -> dict[str, Result]:
+    """The results of :data:`core.methods.DIRECTION_REFERENCES` for ``matrix``, in order, up to the
+    first that has top eigenvectors (the exact matrix where admitted; Lanczos only past it).
+    :func:`core.tables.direction_reference` says which of them is the reference."""
+    from .methods import DIRECTION_REFERENCES
+
+    found = {}
+    for name in DIRECTION_REFERENCES[matrix]:
+        found[name] = run(config, name)
+        if found[name].ok and found[name].top_vectors is not None:
+            break
+    return found
+
+
 def cached_results(config: ExperimentConfig, methods, samples: int) -> dict[str, Result]:
     """The results of :func:`results_for` that are in the cache already (nothing is computed)."""
     return {m: run(config, m, options_for(m, samples)) for m in selection(methods)

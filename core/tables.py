@@ -351,21 +351,17 @@ def landscape_summary(found: dict) -> list[dict]:
             for line in found["lines"]]
 
 
-def landscape_plane_rows(found: dict, levels: int = 8) -> tuple[list[dict], list[dict], list[float]]:
+def landscape_plane_rows(found: dict) -> tuple[list[dict], list[dict], list[float]]:
     """The plane's cells ``{a, b, loss, model}``, the quadratic model's level curves (rows
-    ``{level, order, a, b}``, drawn clipped to the plane) and the ``levels`` loss levels they are
-    drawn at: spread over the cells' range, the bands of the colour scale."""
-    from .landscape import model_level_curves
-
+    ``{level, order, a, b}``, drawn clipped to the plane) and the loss levels they are drawn at
+    (the bands of the colour scale), as :func:`core.landscape.landscape` computed them."""
     plane = found.get("plane")
     if not plane:
         return [], [], []
     axis = plane["axis"]
     cells = [{"a": a, "b": b, "loss": plane["batch"][i][j], "model": plane["model"][i][j]}
              for i, a in enumerate(axis) for j, b in enumerate(axis)]
-    values = np.array([c["loss"] for c in cells])
-    marks = [float(m) for m in np.quantile(values, np.linspace(0.05, 0.9, levels))]
-    return cells, model_level_curves(plane, marks), marks
+    return cells, plane["level_curves"], plane["levels"]
 
 
 def layer_rows(results: dict[str, Result], exact_layers: dict | None = None) -> list[dict]:

@@ -142,10 +142,11 @@ def trajectory(config: ExperimentConfig, k: int = 10, methods=TRAJECTORY_METHODS
 
 def _top_vectors(config: ExperimentConfig):
     """The top eigenvectors of ``config``'s Hessian the curvature above came from (cached results):
-    the exact Hessian's, else Lanczos'; None without either."""
-    exact = run(config, REFERENCE)
-    found = exact if exact.ok else run(config, "lanczos")
-    return found.top_vectors if found.ok else None
+    :func:`core.pipeline.direction_source`'s; None without any."""
+    from .pipeline import direction_source
+
+    last = list(direction_source(config, "hessian").values())[-1]
+    return last.top_vectors if last.ok else None
 
 
 def _subspace_turning(rows: list[dict], bases: list, k: int) -> None:

@@ -65,6 +65,17 @@ def test_every_page_renders_in_chromium_without_exception(server):
         browser.close()
 
 
+def assert_charts_fit(charts, where) -> None:
+    """Every visible chart's drawn canvas ends within its container (tables' charts folded away skipped)."""
+    for i in range(charts.count()):
+        if not charts.nth(i).is_visible():  # folded away in "Tables and downloads"
+            continue
+        charts.nth(i).scroll_into_view_if_needed()
+        box = charts.nth(i).bounding_box()
+        drawn = charts.nth(i).locator("canvas, svg").first.bounding_box(timeout=60_000)
+        assert drawn["x"] + drawn["width"] <= box["x"] + box["width"] + 2, (where, i, box, drawn)
+
+
 def test_presentation_mode_at_projector_size_puts_the_chart_first_and_nothing_overflows(server):
     """1280 x 720, ``?present=1``: each page's first chart lies in the first viewport and no
     chart is wider than its container. Screenshots: ``screenshots/present_<page>.png``."""
@@ -86,13 +97,7 @@ def test_presentation_mode_at_projector_size_puts_the_chart_first_and_nothing_ov
             first = charts.first.bounding_box()
             assert first is not None and first["y"] >= 0 and first["y"] + min(first["height"], 300) <= 720, \
                 (name, first)
-            for i in range(charts.count()):
-                if not charts.nth(i).is_visible():  # folded away in "Tables and downloads"
-                    continue
-                charts.nth(i).scroll_into_view_if_needed()
-                box = charts.nth(i).bounding_box()
-                drawn = charts.nth(i).locator("canvas, svg").first.bounding_box(timeout=60_000)
-                assert drawn["x"] + drawn["width"] <= box["x"] + box["width"] + 2, (name, i, box, drawn)
+            assert_charts_fit(charts, name)
         browser.close()
 
 
@@ -119,13 +124,7 @@ def test_no_chart_is_wider_than_its_container_on_any_page(server, present, size)
             page.wait_for_timeout(1500)
             charts = page.locator("[data-testid=stVegaLiteChart]")
             assert charts.count() >= 1, name
-            for i in range(charts.count()):
-                if not charts.nth(i).is_visible():  # folded away in "Tables and downloads"
-                    continue
-                charts.nth(i).scroll_into_view_if_needed()
-                box = charts.nth(i).bounding_box()
-                drawn = charts.nth(i).locator("canvas, svg").first.bounding_box(timeout=60_000)
-                assert drawn["x"] + drawn["width"] <= box["x"] + box["width"] + 2, (name, i, size, present, box, drawn)
+            assert_charts_fit(charts, (name, size, present))
         browser.close()
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..problem import Problem
+from ..results import LAYER_TOP
 
 
 def dense_matrix(problem: Problem, which: str = "hessian", dtype=torch.float32) -> torch.Tensor:
@@ -192,7 +193,7 @@ def layer_slices(problem: Problem) -> dict[str, slice]:
     return {layer.name: layer.slice for layer in problem.layers}
 
 
-def layer_block_spectra(problem: Problem, matrix: torch.Tensor, top: int = 5) -> list[dict]:
+def layer_block_spectra(problem: Problem, matrix: torch.Tensor, top: int = LAYER_TOP) -> list[dict]:
     """Per layer (weights and biases together): the ``top`` largest eigenvalues and the trace of
     the matrix's diagonal block, in float64 (``eigvalsh`` up to 2,000 rows, else ARPACK's Lanczos
     on the dense block, tol 1e-10: the block's outliers converge in a few dozen products)."""
