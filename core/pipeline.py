@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from . import workspace
-from .cache import COMPUTE_COUNTS, cached, code_version
+from .cache import COMPUTE_COUNTS, CacheError, cached, code_version
 from .config import ExperimentConfig
 from .methods import options_for, resolve_options
 from .results import Result, TrainingResult
@@ -64,8 +64,9 @@ def check_training(config: ExperimentConfig):
     from .budget import check_training as check
 
     examples = len(dataset(config).x_train)
-    return check(config.epochs, examples, size(config).forward_macs,
-                 config.epochs * config.steps_per_epoch(examples), config.checkpoints)
+    shape = size(config)
+    return check(config.epochs, examples, shape.forward_macs, config.epochs * config.steps_per_epoch(examples),
+                 config.checkpoints, layers=shape.num_layers)
 
 
 def _training_precheck(config_dict: dict, data_key: str, version: str) -> None:
@@ -317,10 +318,29 @@ def results_for(config: ExperimentConfig, methods, samples: int, workers: int | 
                 results[name] = pending.pop(name).result() if name in pending else run(config, name, options[name])
             except MethodError as unfit:  # a default that does not fit this P: that method says so
                 results[name] = Result.failed(name, get_spec(name).family, str(unfit), options[name])
+            except CacheError:  # the store, not the method: every method would say it
+                raise
+            except Exception as error:  # noqa: BLE001 - one method's crash is its line, never the others'
+                results[name] = failed_line(name, error, options[name])
     finally:
         for future in pending.values():  # interrupted: what has not started does not start
             future.cancel()
     return {name: results[name] for name in names}
+
+
+def failed_line(name: str, error: Exception, options: dict) -> Result:
+    """A method that crashed, as its own failed :class:`Result` (not cached: the next call tries
+    again) saying what failed; the traceback goes to the log (``core.pipeline``)."""
+    import logging
+
+    from .methods import CANNOT_RUN, get_spec
+
+    logging.getLogger(__name__).error("%s failed on this problem", name, exc_info=error)
+    spec = get_spec(name)
+    text = str(error).splitlines()[0][:200] if str(error) else ""
+    return Result.failed(name, spec.family, f"{spec.label} {CANNOT_RUN}it failed on this problem "
+                         f"({type(error).__name__}{': ' + text if text else ''})",
+                         options)
 
 
 def direction_source(config: ExperimentConfig, matrix: str = "hessian") -> dict[str, Result]:

@@ -34,7 +34,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import socket
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,8 @@ from .methods import REFERENCE, MethodError, get_spec, resolve_options
 
 #: the most cells one sweep may ask for (each is also budget-checked on its own)
 MAX_CELLS = 5000
+#: the wall time one sweep may take as a whole, over its workers (``$HESSIAN_MAX_SWEEP_SECONDS``)
+MAX_SWEEP_SECONDS = 8 * 3600
 
 
 class SweepError(ValueError):
@@ -185,6 +189,85 @@ def check_workers_can_write(client, cache_dir: str) -> None:
                              "cache on storage every worker sees (--cache-dir)") from None
 
 
+# ----------------------------------------------------------------------------- cost
+def sweep_cost(cells: list[Cell], workers: int) -> float:
+    """Estimated wall seconds of the cells not yet cached, spread over ``workers``.
+
+    Each configuration's training is counted once, unless cached; each method at its estimate, a
+    budget-spending one at most the per-run budget, and a cell its own guard refuses at nothing
+    (it is refused at once). The sum is divided by the workers: cells are independent.
+    """
+    from . import pipeline
+    from .budget import Budget, BudgetExceeded
+    from .methods import estimate
+
+    budget = Budget()
+    total, trainings = 0.0, set()
+    for cell in cells:
+        if pipeline.is_cached(cell.config, cell.method, cell.options_dict):
+            continue
+        key = json.dumps(cell.config.training_key().to_dict(), sort_keys=True)
+        if key not in trainings:
+            trainings.add(key)
+            if not pipeline.is_trained(cell.config):
+                try:
+                    total += pipeline.check_training(cell.config).seconds
+                except BudgetExceeded:
+                    continue
+        spec = get_spec(cell.method)
+        cost = estimate(cell.method, resolve_options(cell.method, cell.options_dict), pipeline.size(cell.config))
+        if getattr(spec.cost, "spends_budget", False):
+            total += min(cost.seconds, budget.max_seconds)
+        elif cost.fits(budget):
+            total += cost.seconds
+    return total / max(1, workers)
+
+
+def check_sweep_cost(cells: list[Cell], workers: int) -> float:
+    """:func:`sweep_cost`, or :class:`SweepError` when it is over ``$HESSIAN_MAX_SWEEP_SECONDS``
+    (default :data:`MAX_SWEEP_SECONDS`), before any cell runs."""
+    from .budget import _budget_value, readable_seconds
+
+    limit = _budget_value("HESSIAN_MAX_SWEEP_SECONDS", MAX_SWEEP_SECONDS)
+    seconds = sweep_cost(cells, workers)
+    if seconds > limit:
+        raise SweepError(f"the sweep is refused: about {readable_seconds(seconds)} for its {len(cells):,} cells on "
+                         f"{workers} worker{'s' * (workers != 1)}, over the sweep budget of {readable_seconds(limit)}. "
+                         "Sweep fewer values or methods, or raise $HESSIAN_MAX_SWEEP_SECONDS.")
+    return seconds
+
+
+# ----------------------------------------------------------------------------- Dask
+#: how long to wait for a Dask scheduler to answer
+CONNECT_TIMEOUT_S = 10
+_SCHEDULER_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss)://)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$")
+
+
+def check_scheduler_address(address: str) -> str:
+    """``address`` if it reads as a Dask scheduler's ``[tcp://]host:port``, else :class:`SweepError`.
+
+    >>> check_scheduler_address("tcp://127.0.0.1:8786")
+    'tcp://127.0.0.1:8786'
+    """
+    match = _SCHEDULER_ADDRESS.match(address or "")
+    if not match or not 0 < int(match.group(1)) < 65536:
+        raise SweepError(f"--dask-scheduler {address!r} is not a scheduler address: give [tcp://]HOST:PORT, "
+                         "e.g. tcp://127.0.0.1:8786")
+    return address
+
+
+def connect(address: str):
+    """A ``distributed.Client`` on the scheduler at ``address``, or :class:`SweepError` when it does
+    not answer within :data:`CONNECT_TIMEOUT_S`."""
+    from distributed import Client
+
+    try:
+        return Client(check_scheduler_address(address), timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError) as error:
+        raise SweepError(f"no Dask scheduler answered at {address} within {CONNECT_TIMEOUT_S} s "
+                         f"({type(error).__name__}); start one (dask scheduler) or use --dask-local N") from None
+
+
 # ----------------------------------------------------------------------------- driver
 def run_sweep(cells: list[Cell], jobs: int = 1, dask_scheduler: str | None = None, dask_local: int = 0,
               show_bar: bool = False) -> tuple[dict[Cell, object], dict[str, int]]:
@@ -201,6 +284,10 @@ def run_sweep(cells: list[Cell], jobs: int = 1, dask_scheduler: str | None = Non
     from tqdm import tqdm
 
     from . import pipeline
+    from .budget import readable_seconds
+
+    if dask_scheduler:
+        check_scheduler_address(dask_scheduler)
 
     exact = {Cell(c.config, REFERENCE, tuple(sorted(resolve_options(REFERENCE).items())))
              for c in cells}
@@ -212,9 +299,19 @@ def run_sweep(cells: list[Cell], jobs: int = 1, dask_scheduler: str | None = Non
         else:
             missing.append(cell)
     counts = {"cached": len(results), "computed": 0, "failed": 0}
+
+    bar = None
+
+    def costed(workers: int) -> None:  # the whole sweep's estimate before its first cell, then the bar
+        nonlocal bar
+        seconds = check_sweep_cost(missing, workers)
+        if show_bar:
+            print(f"{len(missing):,} cells to compute: about {readable_seconds(seconds)} on {workers} "
+                  f"worker{'s' * (workers != 1)}", file=sys.stderr)
+        bar = tqdm(total=len(everything), initial=len(results), desc="sweep cells", unit="cell", disable=not show_bar)
+
     place = workspace.current()
     args = [(c.config.to_dict(), c.method, c.options_dict, str(place.cache_dir), str(place.data_dir)) for c in missing]
-    bar = tqdm(total=len(everything), initial=len(results), desc="sweep cells", unit="cell", disable=not show_bar)
 
     def collect(found):
         for cell, result in zip(missing, found):
@@ -228,10 +325,14 @@ def run_sweep(cells: list[Cell], jobs: int = 1, dask_scheduler: str | None = Non
     if missing and (dask_scheduler or dask_local):
         from distributed import Client, LocalCluster
 
+        if dask_local:
+            costed(dask_local)
         cluster = LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True,
                                dashboard_address=None) if dask_local else None
         try:
-            with Client(cluster if cluster is not None else dask_scheduler) as client:
+            with (Client(cluster) if cluster is not None else connect(dask_scheduler)) as client:
+                if not dask_local:
+                    costed(max(1, len(client.scheduler_info()["workers"])))
                 check_workers_can_write(client, str(place.cache_dir))
                 with parallel_config(backend="dask"):
                     collect(Parallel(n_jobs=-1)(delayed(compute_cell)(*a) for a in args))
@@ -239,10 +340,13 @@ def run_sweep(cells: list[Cell], jobs: int = 1, dask_scheduler: str | None = Non
             if cluster is not None:
                 cluster.close()
     elif missing and jobs > 1:
+        costed(jobs)
         collect(Parallel(n_jobs=jobs, backend="loky")(delayed(compute_cell)(*a) for a in args))
     elif missing:
+        costed(1)
         collect(compute_cell(*a) for a in args)
-    bar.close()
+    if bar is not None:
+        bar.close()
     return results, counts
 
 

@@ -58,6 +58,10 @@ CASES = [
     (["compare", *TINY, "--methods", "hutchinson", "--option", "hutchinson.seed=99999999999999999999999"],
      "must be at most 2,147,483,647"),
     (["compare", *TINY, "--methods", "lanczos", "--option", "hutchinson.samples=3"], "not among the methods"),
+    (["sweep", *TINY, "--methods", "hutchinson", "--dask-scheduler", "not a url"], "is not a scheduler address"),
+    (["sweep", *TINY, "--methods", "hutchinson", "--dask-scheduler", "tcp://127.0.0.1:99999"],
+     "is not a scheduler address"),
+    (["sweep", *TINY, "--methods", "hutchinson", "--dask-local", "999"], "--dask-local=999 is not allowed"),
 ]
 
 
@@ -134,6 +138,28 @@ def test_bad_default_variables_are_one_line_even_for_help(tmp_path, variable, va
         start = time.perf_counter()
         proc = run_cli(args, tmp_path / "cache", env={variable: value})
         assert_refused(proc, words, tmp_path / "cache", time.perf_counter() - start)
+
+
+def test_an_unreachable_scheduler_is_one_line_before_any_cell(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a free port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    proc = run_cli(["sweep", *TINY, "--methods", "hutchinson", "--dask-scheduler", f"tcp://127.0.0.1:{port}",
+                    "--out", str(tmp_path / "s.csv")], tmp_path / "store")
+    assert proc.returncode == 2 and "no Dask scheduler answered at" in proc.stderr, proc.stderr[-1500:]
+    assert "Traceback" not in proc.stderr and time.perf_counter() - started < 60
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_a_sweep_over_its_whole_budget_is_refused_before_its_first_cell(tmp_path):
+    started = time.perf_counter()
+    proc = run_cli(["sweep", *TINY, "--methods", "hutchinson", "--grid", "seed=0;1;2",
+                    "--out", str(tmp_path / "s.csv")], tmp_path / "store", env={"HESSIAN_MAX_SWEEP_SECONDS": "0.01"})
+    assert_refused(proc, "the sweep is refused: about", tmp_path / "store", time.perf_counter() - started)
+    assert "over the sweep budget of" in proc.stderr and not (tmp_path / "s.csv").exists()
 
 
 def test_cache_dir_that_is_a_file_or_shared_is_refused(tmp_path):

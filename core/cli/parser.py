@@ -180,7 +180,11 @@ def validate(args: argparse.Namespace) -> None:
     bounded("--top-k", getattr(args, "top_k", None), 1, 1000)
     bounded("--samples", getattr(args, "samples", None), 1, 100_000)
     bounded("--jobs", getattr(args, "jobs", None), 0, os.cpu_count() or 1)  # 0: every core; more only contend
-    bounded("--dask-local", getattr(args, "dask_local", None), 0, 64)
+    bounded("--dask-local", getattr(args, "dask_local", None), 0, os.cpu_count() or 1)  # one process a core
+    if getattr(args, "dask_scheduler", None) is not None:
+        from ..sweep import check_scheduler_address
+
+        check_scheduler_address(args.dask_scheduler)
     bounded("--k", getattr(args, "k", None), 1, 1000)
     if getattr(args, "command", None) == "compare" and not [m for m in args.methods.split(",") if m]:
         raise ConfigError("--methods", args.methods, "at least one registered method, comma separated")
