@@ -59,15 +59,18 @@ def progress_box(title: str, first: str):
     (:data:`HIDE_STALE_CSS`): they belong to the configuration before the change."""
     st.markdown(HIDE_STALE_CSS, unsafe_allow_html=True)
     slot = st.empty()
+    clock = None
     try:
         with slot.status(title, expanded=True):
             bar = st.progress(0.0)
+            clock = ElapsedClock(bar)
 
             def show(counts):
                 stage = counts.stage
                 text = first if stage is None else f"{stage.text} ({stage.index + 1} of {stage.total})"
                 done = counts.describe(since=None if stage is None else stage.since)
-                bar.progress(0.0 if stage is None else stage.fraction, text=text + (f": {done} so far" if done else ""))
+                clock.show(0.0 if stage is None else stage.fraction, text + (f": {done} so far" if done else ""),
+                           stage)
 
             with progress.listening(show) as counts:
                 show(counts)
@@ -75,7 +78,60 @@ def progress_box(title: str, first: str):
     except (ConfigError, MethodError, BudgetExceeded):  # refused: its message replaces the box, not under it
         slot.empty()
         raise
+    finally:
+        if clock is not None:
+            clock.stop()
     slot.empty()  # the page, not the progress, once it is done
+
+
+class ElapsedClock:
+    """The progress bar's text, and a clock under it while one step runs without telling
+    (:data:`CLOCK_AFTER_S` or more since its last word: a LAPACK eigensolve, a BackPACK pass):
+    the stage's text with the seconds it has run, beside its estimate, redrawn every second by a
+    thread of this session (it only redraws; stopping stays with the computing thread)."""
+
+    def __init__(self, bar):
+        import threading
+
+        from streamlit.runtime.scriptrunner import add_script_run_ctx
+
+        self.bar, self.lock, self.done = bar, threading.Lock(), threading.Event()
+        self.fraction, self.text, self.stage, self.started, self.said = 0.0, "", None, 0.0, 0.0
+        self.thread = threading.Thread(target=self._run, daemon=True, name="elapsed-clock")
+        add_script_run_ctx(self.thread)
+        self.thread.start()
+
+    def show(self, fraction: float, text: str, stage) -> None:
+        import time
+
+        with self.lock:
+            now = time.monotonic()
+            if stage is not self.stage:
+                self.stage, self.started = stage, now
+            self.fraction, self.text, self.said = fraction, text, now
+        self.bar.progress(fraction, text=text)
+
+    def _run(self) -> None:
+        import time
+
+        while not self.done.wait(1.0):
+            with self.lock:
+                now = time.monotonic()
+                if now - self.said < CLOCK_AFTER_S:
+                    continue
+                fraction, text = self.fraction, f"{self.text} · running for {now - self.started:.0f} s"
+            try:
+                self.bar.progress(fraction, text=text)
+            except Exception:  # noqa: BLE001 - the page was left or rerun: the clock has nothing to draw on
+                return
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=2)
+
+
+#: seconds without a word from the computation before the clock shows how long its step has run
+CLOCK_AFTER_S = 2.0
 
 
 @contextmanager

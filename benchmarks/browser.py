@@ -29,11 +29,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(cache_dir, data_dir, timeout: float = 60, port: int | None = None):
+def running_app(cache_dir, data_dir, timeout: float = 60, port: int | None = None, env: dict | None = None):
     """Start the app on ``port`` (default: a free one) of localhost with this cache and data
-    directory; yield its URL."""
+    directory (and ``env`` added to the environment); yield its URL."""
     port = port or free_port()
-    env = {**os.environ, "HESSIAN_CACHE_DIR": str(cache_dir), "HESSIAN_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "HESSIAN_CACHE_DIR": str(cache_dir), "HESSIAN_DATA_DIR": str(data_dir), **(env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1",
                              "--browser.gatherUsageStats", "false"],

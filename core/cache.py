@@ -103,7 +103,21 @@ def check_store(path: Path) -> Path:
             os.chmod(path, 0o700)
         except OSError:
             pass
+    _check_writable(str(path), info.st_ino)
     return path
+
+
+@lru_cache(maxsize=16)
+def _check_writable(store: str, inode: int) -> None:
+    """Refuse a store nothing can be written into (a read-only folder or file system), before any
+    work: a private file is created there and removed (once per store and process)."""
+    probe = Path(store) / f".probe.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600))
+        probe.unlink()
+    except OSError as error:
+        raise CacheError(f"cache directory {store} is not writable ({error.strerror}): choose another with "
+                         "--cache-dir or $HESSIAN_CACHE_DIR") from None
 
 
 def _private_folder(path: Path) -> None:
@@ -207,6 +221,8 @@ def _load(path: Path, expected: type | None, valid, key: str | None = None):
             raise ValueError("fails its check")
         return value
     except Exception as error:  # noqa: BLE001 - any unreadable entry is recomputed
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            raise CacheError(f"the cache entry {path} is a folder: remove it") from None
         _say(f"recomputing {path.parent.parent.name}/{path.name}: the entry {str(error).splitlines()[0][:120]}")
         path.unlink(missing_ok=True)
         return None
@@ -218,11 +234,15 @@ def _store(path: Path, value, key: str | None = None) -> None:
     import joblib
 
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
     try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as handle:
             joblib.dump((_ENTRY_TAG, key, value), handle)
         os.replace(temporary, path)
+    except OSError as error:  # a full disk, a file-size limit, a store turned read-only meanwhile
+        Path(temporary).unlink(missing_ok=True)
+        _say(f"not stored: {path.parent.parent.name}/{path.name} ({error.strerror}); the result is used as "
+             "computed, the cache is unchanged and the next run computes it again")
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -394,3 +394,28 @@ def test_page_controls_are_in_the_url_and_survive_a_reload():
     bad = url_app("views/top_eigenvalues.py", **URL_SMALL, k="500")
     assert any("k='500' is not allowed" in shown(e.value) for e in bad.error)
     assert bad.slider(key="top_k").value == 10
+
+
+def test_the_progress_clock_keeps_time_while_a_step_says_nothing(monkeypatch):
+    import time
+
+    from app import widgets
+
+    monkeypatch.setattr(widgets, "CLOCK_AFTER_S", 0.5)
+
+    class Bar:
+        texts: list = []
+
+        def progress(self, fraction, text=""):
+            self.texts.append(text)
+
+    bar = Bar()
+    clock = widgets.ElapsedClock(bar)
+    try:
+        clock.show(0.5, "Exact Hessian, estimated at most 20 s (3 of 6)", stage=object())
+        time.sleep(2.6)  # a LAPACK solve: no ticks from the computation
+    finally:
+        clock.stop()
+    ticking = [t for t in bar.texts if "running for" in t]
+    assert ticking and ticking[-1].startswith("Exact Hessian, estimated at most 20 s (3 of 6) · running for ")
+    assert int(ticking[-1].rsplit("for ", 1)[1].split()[0]) >= 2 and not clock.thread.is_alive()

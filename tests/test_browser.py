@@ -256,3 +256,25 @@ def test_during_a_recompute_the_previous_configurations_results_are_not_shown(se
         assert [i for i in range(stale.count()) if stale.nth(i).is_visible()] == []
         assert all(not c.is_visible() for c in page.locator("[data-testid=stVegaLiteChart]").all())
         browser.close()
+
+
+def test_a_method_that_crashes_is_its_own_line_and_the_other_methods_are_drawn(tmp_path):
+    """One method raising mid-run (as EKFAC's eigensolver did on a wide net) leaves the page whole:
+    that method's line says it failed, every other method's chart is drawn."""
+    from playwright.sync_api import sync_playwright
+
+    chromium_or_skip()
+    env = {"HESSIAN_TEST_CRASHING_METHOD": "kfac",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "failing_method"), str(ROOT)])}
+    with running_app(tmp_path / "cache", tmp_path / "no-mnist", env=env) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{url}/Top_eigenvalues?dataset=digits&hidden=5&N=200&epochs=2&methods=kfac,lanczos,diag_hessian")
+        wait_until_drawn(page, 240_000)
+        body = page.inner_text("body")
+        assert "BackPACK KFAC: it failed on this problem (RuntimeError: linalg.eigh" in body
+        assert "Something went wrong" not in body and "Traceback" not in body
+        assert page.locator("[data-testid=stVegaLiteChart]").count() >= 1
+        assert "Lanczos" in body and "DiagHessian" in body
+        page.screenshot(path=str(ROOT / "screenshots" / "a_method_crashed.png"), full_page=True)
+        browser.close()

@@ -233,3 +233,50 @@ def test_a_lock_held_by_a_stopped_process_is_said_and_refused_naming_its_pid(tmp
         holder.send_signal(signal.SIGCONT)
         holder.kill()
         holder.wait()
+
+
+def test_a_store_nothing_can_be_written_into_is_refused_before_any_work(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def read_only(path, flags, *args):  # the file system says what a read-only mount says
+        if str(path).startswith(str(tmp_path / "ro")) and flags & os.O_CREAT:
+            raise OSError(30, "Read-only file system")
+        return real_open(path, flags, *args)
+
+    (tmp_path / "ro").mkdir(mode=0o700)
+    before = dict(cache.COMPUTE_COUNTS)
+    monkeypatch.setattr(os, "open", read_only)
+    with workspace.using(cache_dir=tmp_path / "ro"):
+        with pytest.raises(cache.CacheError, match="is not writable \\(Read-only file system\\)"):
+            pipeline.run(SMALL, "hutchinson")
+    assert dict(cache.COMPUTE_COUNTS) == before and not list((tmp_path / "ro").iterdir())
+
+
+def test_a_store_under_a_file_size_limit_keeps_the_result_and_says_it_was_not_stored(tmp_path):
+    import resource
+    import subprocess
+    import sys
+
+    from factories import ROOT
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    proc = subprocess.run([sys.executable, "-m", "core", "run", "--dataset", "synthetic", "--hidden", "5",
+                           "--epochs", "2", "--train-subset", "200", "--hessian-batch", "32", "--synthetic-dim", "4",
+                           "--cache-dir", str(tmp_path / "store")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, preexec_fn=small_files)
+    assert proc.returncode == 0 and "maximum eigenvalue" in proc.stdout, proc.stderr[-2000:]
+    notes = [line for line in proc.stderr.replace("\r", "\n").splitlines() if "cache: not stored:" in line]
+    assert notes and all("File too large" in n and "the cache is unchanged" in n for n in notes)
+    assert "Traceback" not in proc.stderr
+    assert not list((tmp_path / "store").rglob(".*.tmp"))  # no partial file left behind
+
+
+def test_a_folder_where_an_entry_goes_is_one_line(fresh_cache):
+    pipeline.run(SMALL, "hutchinson")
+    (path,) = entries(fresh_cache)
+    path.unlink()
+    path.mkdir(mode=0o700)
+    with pytest.raises(cache.CacheError, match="is a folder: remove it"):
+        pipeline.run(SMALL, "hutchinson")

@@ -144,3 +144,37 @@ def test_a_training_subset_larger_than_the_dataset_is_said():
     asked = load_dataset(ExperimentConfig(dataset="digits", train_subset=60_000, hessian_batch_size=100))
     assert "train_subset=60,000" in asked.notice and f"all {len(asked.x_train):,}" in asked.notice
     assert load_dataset(ExperimentConfig(dataset="digits", hessian_batch_size=100)).notice is None
+
+
+@pytest.mark.skipif(not HAS_SHARED, reason="../shared/data is not beside the project")
+def test_a_stray_uncompressed_file_does_not_shadow_the_valid_gz(tmp_path, offline):
+    import shutil
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(SHARED_DATA / "MNIST" / "raw" / name, raw)
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05abc")  # partial, stray
+    ds = load_dataset(ExperimentConfig(), data_dir=tmp_path)
+    assert ds.dataset_used == "mnist-t10k"
+    assert data_module.mnist_files(tmp_path)["t10k-labels-idx1-ubyte"].name == "t10k-labels-idx1-ubyte.gz"
+
+
+def test_a_gz_that_inflates_past_any_mnist_file_is_refused_in_a_stream(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from core.data import DataFileError, read_idx
+    from core.data import mnist
+
+    monkeypatch.setattr(mnist, "MAX_IDX_BYTES", 8 * 2**20)  # the cap, scaled down for the test
+    path = tmp_path / "bomb.gz"
+    with gzip.open(path, "wb") as fh:
+        for _ in range(64):
+            fh.write(bytes(2**20))  # 64 MiB of zeros, about 64 KiB compressed
+    assert path.stat().st_size < 2**20
+    tracemalloc.start()
+    with pytest.raises(DataFileError, match="inflates to more than 8 MiB"):
+        read_idx(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 24 * 2**20  # stopped at the cap, not inflated whole

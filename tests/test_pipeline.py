@@ -219,3 +219,25 @@ def test_a_run_with_another_thread_count_is_its_own_cache_entry(fresh_cache, mon
     with pipeline.computing(one):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_a_method_that_crashes_is_its_own_line_and_the_others_are_drawn(fresh_cache, monkeypatch):
+    from core.methods import cannot_run_reason, registry
+
+    load = registry.MethodSpec.load
+
+    def crashing(spec):
+        if spec.name != "kfac":
+            return load(spec)
+
+        def crash(problem, options):
+            raise RuntimeError("a library crashed\nwith a second line")
+        return crash
+
+    monkeypatch.setattr(registry.MethodSpec, "load", crashing)
+    found = pipeline.results_for(SMALL, ["kfac", "hutchinson", "lanczos"], 20, workers=1)
+    assert not found["kfac"].ok and found["hutchinson"].ok and found["lanczos"].ok and found["exact_hessian"].ok
+    reason = cannot_run_reason(found["kfac"].error)
+    assert reason == "it failed on this problem (RuntimeError: a library crashed)"
+    monkeypatch.setattr(registry.MethodSpec, "load", load)
+    assert pipeline.results_for(SMALL, ["kfac"], 20, workers=1)["kfac"].ok  # not cached: tried again

@@ -40,12 +40,29 @@ class DataFileError(ValueError):
     """An MNIST file that cannot be used; the message names the file and what is wrong."""
 
 
+#: the most bytes an IDX file may hold, inflated (the largest official file has 47,040,016)
+MAX_IDX_BYTES = 64 * 2**20
+_CHUNK = 2**20
+
+
 def _raw_bytes(path: Path) -> bytes:
+    """The file's bytes, a ``.gz`` inflated in a stream that stops past :data:`MAX_IDX_BYTES`
+    (so a small file that inflates to gigabytes is refused, not decompressed into memory)."""
     try:
-        if str(path).endswith(".gz"):
-            with gzip.open(path, "rb") as fh:
-                return fh.read()
-        return path.read_bytes()
+        if not str(path).endswith(".gz"):
+            if path.stat().st_size > MAX_IDX_BYTES:
+                raise DataFileError(f"{path}: {path.stat().st_size:,} bytes, more than any MNIST file "
+                                    f"({MAX_IDX_BYTES // 2**20} MiB); not used")
+            return path.read_bytes()
+        parts, total = [], 0
+        with gzip.open(path, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                total += len(chunk)
+                if total > MAX_IDX_BYTES:
+                    raise DataFileError(f"{path}: inflates to more than {MAX_IDX_BYTES // 2**20} MiB, more than any "
+                                        "MNIST file; not used")
+                parts.append(chunk)
+        return b"".join(parts)
     except (OSError, EOFError, zlib.error) as error:
         raise DataFileError(f"{path}: not readable ({error})") from None
 
@@ -69,11 +86,18 @@ def read_idx(path: Path) -> np.ndarray:
     return data.reshape(dims)
 
 
-def _find_idx(raw_dir: Path, stem: str) -> Path | None:
-    for name in (stem, stem + ".gz"):
-        if (raw_dir / name).is_file():
-            return raw_dir / name
-    return None
+def _find_idx(raw_dir: Path, stem: str, verify_checksum: bool = True) -> Path | None:
+    """The file holding ``stem`` (``stem`` or ``stem.gz``): of two, the one that is the official
+    file (a stray or partial uncompressed copy does not shadow a valid ``.gz``); None if neither."""
+    found = [raw_dir / name for name in (stem, stem + ".gz") if (raw_dir / name).is_file()]
+    if verify_checksum and len(found) > 1:
+        for path in found:
+            try:
+                check_mnist_file(path, stem)
+                return path
+            except DataFileError:
+                continue
+    return found[0] if found else None
 
 
 @lru_cache(maxsize=16)
@@ -103,7 +127,7 @@ def read_mnist_split(data_dir: Path, split: str, verify_checksum: bool = True) -
     """
     raw_dir = Path(data_dir) / "MNIST" / "raw"
     stems = _MNIST_FILES[split]
-    images, labels = (_find_idx(raw_dir, stem) for stem in stems)
+    images, labels = (_find_idx(raw_dir, stem, verify_checksum) for stem in stems)
     if images is None or labels is None:
         return None
     for path, stem in ((images, stems[0]), (labels, stems[1])):
