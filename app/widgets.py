@@ -14,34 +14,93 @@ import streamlit as st
 
 from app.sidebar import Selection
 from app.text import literal
-from core import library_warnings, pipeline, progress
+from core import background, library_warnings, pipeline, progress
 from core.budget import BudgetExceeded
 from core.config import ConfigError
-from core.methods import REGISTRY, MethodError, cannot_run_reason
+from core.methods import REGISTRY, MethodError, cannot_run_reason, options_for
 from core.results import Result
 
 library_warnings.quiet()
 
 
-def results(selection: Selection, methods=None) -> dict[str, Result]:
+def results(selection: Selection, methods=None, progressive: bool = True) -> dict[str, Result]:
     """The results of ``methods`` (default: the selection's) plus the exact Hessian.
 
-    Served from the cache when they are there; otherwise computed with a progress bar, then
-    cached. The dataset notice and every method that could not run are shown.
+    Served from the cache when they are there. Otherwise the first answers are computed now with
+    a progress bar (training, then the fast methods: :func:`core.pipeline.split_first_answers`)
+    and, when ``progressive`` and :func:`progressive_on`, the slow ones go to a background process
+    of this session (:mod:`core.background`): they come back as pending placeholders, a line says
+    what is still computing, and the page redraws when they land. A changed configuration cancels
+    the old background work. The dataset notice and every method that could not run are shown.
     """
     config, samples = selection.config, selection.samples
     methods = selection.methods if methods is None else methods
+    job = st.session_state.get(JOB_KEY)
+    if job is not None and job.config != config:  # a changed control abandons the old configuration's work
+        job.cancel()
+        st.session_state.pop(JOB_KEY, None)
+        job = None
     if not pipeline.missing(config, methods, samples) and pipeline.is_trained(config):
         found = pipeline.results_for(config, methods, samples)
+        notices(selection, found)
+        return found
+    later = []
+    if progressive and progressive_on() and pipeline.training_admitted(config):
+        with working("Estimating what answers first…"):
+            now, later = pipeline.split_first_answers(config, methods, samples)
+        if later and job is not None and job.covers(config, later) and not job.running():
+            now, later = now + later, []  # the job ended without them (a crash): computed here, and said why
     else:
-        with progress_box("Training and computing; results are cached for next time. Stop (top right) or a "
-                          "changed control interrupts it; nothing half-done is kept.", "Training the network"):
-            if not pipeline.is_trained(config) and pipeline.training_admitted(config):
-                pipeline.train(config)  # its own step (else the first method's); over budget, each method says so
-            found = pipeline.results_for(config, methods, samples)
+        now = pipeline.selection(methods)
+    with progress_box("Training and computing; results are cached for next time. Stop (top right) or a "
+                      "changed control interrupts it; nothing half-done is kept.", "Training the network"):
+        if not pipeline.is_trained(config) and pipeline.training_admitted(config):
+            pipeline.train(config)  # its own step (else the first method's); over budget, each method says so
+        found = pipeline.results_for(config, now, samples, reference=False)
+    if later:
+        if job is None or not job.covers(config, later):
+            if job is not None:
+                job.cancel()
+            options = {name: options_for(name, samples) for name in later}
+            job = st.session_state[JOB_KEY] = background.Job(config, later, options).start()
+        found.update({name: background.pending_result(name, options_for(name, samples)) for name in later})
+        found = {name: found[name] for name in pipeline.selection(methods)}
+        pending_line(job, config, later, samples)
+    else:
         st.toast("Results ready, and cached for next time", icon=":material/check_circle:")
     notices(selection, found)
     return found
+
+
+#: where a session keeps its background job (:class:`core.background.Job`)
+JOB_KEY = "_background_job"
+
+
+def progressive_on() -> bool:
+    """Whether slow methods go to the background (``$HESSIAN_PROGRESSIVE``, default on; ``0`` turns
+    it off: every method is computed before the page draws, as the tests of whole pages want)."""
+    import os
+
+    return os.environ.get("HESSIAN_PROGRESSIVE", "1").strip() not in ("0", "false", "no", "off")
+
+
+def pending_line(job, config, later: list[str], samples: int) -> None:
+    """What is still computing in the background, redrawn every second; the whole page reruns as
+    soon as one of them is in the cache (or the job has ended)."""
+
+    @st.fragment(run_every=1.0)
+    def poll():
+        landed = [name for name in later if pipeline.is_cached(config, name, options_for(name, samples))]
+        if landed or not job.running():
+            st.rerun()
+        name, seconds, finished = job.status()
+        waiting = ", ".join(REGISTRY[n].label for n in later)
+        now = f"; now {REGISTRY[name].label}, for {seconds:.0f} s" if name else "; starting"
+        st.info(f"Still computing in the background: **{waiting}** ({finished} of {len(later)} done{now}). "
+                "What is shown is the first answer; the page fills in when they land, and every control and "
+                "page stays usable meanwhile.", icon=":material/hourglass_top:")
+
+    poll()
 
 
 #: while a long computation runs, what the previous run drew below the progress box (greyed by
@@ -166,6 +225,7 @@ def notices(selection: Selection, found: dict[str, Result]) -> None:
             words.append("MSE: mean over the N x C entries against one-hot targets; the GGN's output Hessian is "
                          "2I/(NC)")
         st.caption(":material/info: " + ". ".join(words) + ".")
+    found = {name: r for name, r in found.items() if not background.is_pending(r)}  # said by pending_line
     cannot = {name: cannot_run_reason(r.error) for name, r in found.items() if not r.ok and cannot_run_reason(r.error)}
     if cannot:
         lines = "\n".join(f"- **{REGISTRY[name].label}**: {literal(reason)}" for name, reason in cannot.items())

@@ -283,7 +283,8 @@ def selection(methods) -> list[str]:
     return list(dict.fromkeys([REFERENCE, *methods]))
 
 
-def results_for(config: ExperimentConfig, methods, samples: int, workers: int | None = None) -> dict[str, Result]:
+def results_for(config: ExperimentConfig, methods, samples: int, workers: int | None = None,
+                reference: bool = True) -> dict[str, Result]:
     """Results of ``methods`` plus the exact Hessian, each with the options ``samples`` sets.
 
     Args:
@@ -293,6 +294,8 @@ def results_for(config: ExperimentConfig, methods, samples: int, workers: int | 
         workers: worker processes for the methods not cached yet (default
             :func:`core.parallel.workers`: none on fewer than 4 cores); a method that runs
             in the caller (its catalogue line) always runs here.
+        reference: add the exact Hessian (False: ``methods`` only, e.g. the first answers of
+            :func:`split_first_answers`).
     Each method is announced to the progress listener (:func:`core.progress.stage`) as it starts.
     Returns:
         ``{name: Result}`` in the order of :func:`selection`.
@@ -300,7 +303,7 @@ def results_for(config: ExperimentConfig, methods, samples: int, workers: int | 
     from . import parallel, progress
     from .methods import MethodError, get_spec
 
-    names = selection(methods)
+    names = selection(methods) if reference else list(dict.fromkeys(methods))
     options = {name: options_for(name, samples) for name in names}
     workers = parallel.workers() if workers is None else workers
     pending = {}
@@ -326,6 +329,45 @@ def results_for(config: ExperimentConfig, methods, samples: int, workers: int | 
         for future in pending.values():  # interrupted: what has not started does not start
             future.cancel()
     return {name: results[name] for name in names}
+
+
+#: a method estimated to take longer than this is computed after the first answer (in the background)
+FIRST_ANSWER_SECONDS = 3.0
+
+
+def split_first_answers(config: ExperimentConfig, methods, samples: int) -> tuple[list[str], list[str]]:
+    """``(now, later)``: the methods of :func:`results_for` a page computes for its first answer,
+    and those it leaves to the background (:mod:`core.background`).
+
+    Later: a method not cached whose estimate (its upper bound) is over
+    :data:`FIRST_ANSWER_SECONDS` (the dense exact spectra past a few thousand parameters,
+    PyHessian's power iteration and density at their iteration caps, SLQ). Now: everything else:
+    the cached ones, the fast ones, the certified matrix-free references
+    (:data:`~core.methods.DIRECTION_REFERENCES`: thick-restart Lanczos stops once its values are
+    certified, usually in seconds, and is what the first answer is measured against while the
+    exact matrix is pending), one the budget refuses (it says so at once) and one whose options
+    do not fit (likewise).
+    """
+    from .budget import Budget, BudgetExceeded
+    from .config import ConfigError
+    from .methods import DIRECTION_REFERENCES, MethodError, estimate, get_spec
+
+    references = {name for names in DIRECTION_REFERENCES.values() for name in names
+                  if getattr(get_spec(name).cost, "spends_budget", False)}
+    budget, now, later = Budget(), [], []
+    for name in selection(methods):
+        options = options_for(name, samples)
+        if is_cached(config, name, options):
+            now.append(name)
+            continue
+        try:
+            cost = estimate(name, resolve_options(name, options), size(config))
+        except (MethodError, BudgetExceeded, ConfigError):
+            now.append(name)
+            continue
+        slow = cost.fits(budget) and cost.seconds > FIRST_ANSWER_SECONDS and name not in references
+        (later if slow else now).append(name)
+    return now, later
 
 
 def failed_line(name: str, error: Exception, options: dict) -> Result:

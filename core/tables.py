@@ -27,13 +27,16 @@ def reference(results: dict[str, Result]) -> tuple[Result | None, str]:
     (each within its residual of an eigenvalue of H: its certificate) and a stochastic trace with
     its standard error; None when neither ran.
     """
+    from .background import is_pending
+
     exact = results.get(REFERENCE)
     if exact is not None and exact.ok:
         return exact, "the exact Hessian"
+    why = "is still computing" if is_pending(exact) else "is refused"
     values = next((results[n] for n in STAND_INS["eigenvalues"] if n in results and results[n].certified), None)
     trace = next((results[n] for n in STAND_INS["trace"] if n in results and results[n].ok), None)
     if values is None and trace is None:
-        return None, "no reference: the exact Hessian is refused and no certified method ran"
+        return None, f"no reference: the exact Hessian {why} and no certified method ran"
     words = []
     if values is not None:
         converged = int(np.sum(values.top_converged)) + int(np.sum(values.bottom_converged) if
@@ -51,7 +54,7 @@ def reference(results: dict[str, Result]) -> tuple[Result | None, str]:
                       trace=None if trace is None else trace.trace,
                       trace_standard_error=None if trace is None else trace.trace_standard_error,
                       options={"sources": [r.method for r in (values, trace) if r is not None]})
-    return stand_in, "reference (the exact Hessian is refused): " + "; ".join(words)
+    return stand_in, f"reference (the exact Hessian {why}): " + "; ".join(words)
 
 
 def format_cell(value, seconds: bool = False) -> str:

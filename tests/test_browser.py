@@ -278,3 +278,28 @@ def test_a_method_that_crashes_is_its_own_line_and_the_other_methods_are_drawn(t
         assert "Lanczos" in body and "DiagHessian" in body
         page.screenshot(path=str(ROOT / "screenshots" / "a_method_crashed.png"), full_page=True)
         browser.close()
+
+
+def test_a_changed_width_shows_a_first_answer_before_the_exact_spectrum_and_then_the_exact(server):
+    """Cold width 8 -> 64 on digits (P = 4,874: the exact spectrum takes seconds, Lanczos less): the
+    page draws the first answer with the exact Hessian pending (errors against certified Lanczos),
+    then redraws itself with the exact Hessian when the background process lands it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{server}/Top_eigenvalues?dataset=digits&hidden=8&N=500&epochs=2&methods=lanczos,kfac")
+        wait_until_drawn(page, 240_000)
+        assert "Errors are against the exact Hessian" in page.inner_text("body")
+        widths = page.get_by_role("textbox", name="hidden widths (comma separated)")
+        widths.fill("64")
+        widths.press("Enter")
+        page.get_by_text("Still computing in the background").first.wait_for(timeout=120_000)
+        body = page.inner_text("body")
+        assert "the exact Hessian is still computing" in body and "Lanczos top/bottom-k, certified" in body
+        assert page.locator("[data-testid=stVegaLiteChart]").first.is_visible()  # the first answer, drawn
+        page.get_by_text("Errors are against the exact Hessian").first.wait_for(timeout=300_000)
+        assert "Still computing in the background" not in page.inner_text("body")
+        assert page.locator("[data-testid=stException]").count() == 0
+        browser.close()

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from app import sidebar, widgets
-from core import claims, comparison, pipeline, studies
+from core import background, claims, comparison, pipeline, studies
+from core.methods import REFERENCE
 from core.budget import BudgetExceeded
 
 
@@ -30,6 +31,11 @@ def render():
     cols[3].metric("train loss", f"{info['train_loss']:.3f}")
     cols[4].metric("training time", f"{info['seconds']:.1f} s")
 
+    if background.is_pending(found.get(REFERENCE)):  # the table and the verdicts are about the exact Hessian
+        st.subheader("The paper's table and the claims")
+        st.info("Both are computed on this run's exact Hessian, which is still computing in the background "
+                "(the line above): they fill in when it lands.", icon=":material/hourglass_top:")
+        return
     st.subheader("The paper's table, on this configuration")
     with widgets.working("The paper's table: PyHessian's Hutchinson trace with the paper's m (cached afterwards)…"):
         table = comparison.paper_table(config)

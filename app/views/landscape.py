@@ -23,7 +23,7 @@ def render():
     points = c2.select_slider("points per line", CHOICES["points"], key="landscape_points")
     grid = c3.select_slider("plane grid (a side)", CHOICES["grid"], key="landscape_grid")
     held_out = c4.toggle("held-out loss", key="landscape_held_out")
-    widgets.results(selection, methods=[])  # the exact Hessian (its eigenvectors), with progress when cold
+    widgets.results(selection, methods=[], progressive=False)  # the exact Hessian (its eigenvectors), with progress when cold
     cost = landscape.check(selection.config, points, grid, rise, held_out)
     with widgets.working(f"Evaluating the loss at {landscape.passes(points, grid):,} points (about {cost.seconds:.0f} s)"):
         found = landscape.landscape(selection.config, points, grid, rise, held_out)

@@ -1,0 +1,184 @@
+"""The slow methods of one configuration in a background process, so a page answers now.
+
+A page that is asked for a configuration not yet cached splits its methods
+(:func:`core.pipeline.split_first_answers`): the fast ones (matrix-free estimates, diagonals,
+Kronecker factors: seconds) it computes at once; the slow ones (the dense exact spectra, an
+iterative method whose bound is long) go to a :class:`Job`. The job runs them one by one in its
+own interpreter (``python -m core.background``) through :func:`core.pipeline.run`, so each result lands in the cache as
+it is done, under the cache's per-entry locks, the same result a foreground run gives. The page
+shows what it has, marks the rest as pending (:func:`pending_result`), and redraws when a
+pending result lands.
+
+Why a process and not a thread: a changed control must abandon the old configuration's work at
+once, and a thread cannot be stopped inside a LAPACK call (the eigensolve of a P = 12,730
+Hessian runs a minute without returning to Python). :meth:`Job.cancel` terminates the process;
+nothing half-done is kept (entries are written to a temporary file and renamed, a killed
+holder's file lock is released by the system, its temporary file removed later).
+
+The job reports the method that runs, and when it began, as JSON lines on its standard output,
+which the page reads without waiting (:meth:`Job.status`). It has no user interface: the app draws it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from .config import ExperimentConfig
+
+#: the words a pending result's error begins with (a page tells pending from failed by them)
+PENDING = "pending: "
+
+
+def pending_result(name: str, options: dict):
+    """The placeholder of a method computing in the background: a failed
+    :class:`~core.results.Result` whose error says so, which every page already treats as
+    "not here" (as past the exact limit), and :func:`is_pending` recognises."""
+    from .methods import get_spec
+    from .results import Result
+
+    spec = get_spec(name)
+    return Result.failed(name, spec.family, f"{PENDING}{spec.label} is computing in the background; the page "
+                         "fills it in when it lands", options)
+
+
+def is_pending(result) -> bool:
+    """Whether ``result`` is :func:`pending_result`'s placeholder."""
+    return bool(result is not None and not result.ok and (result.error or "").startswith(PENDING))
+
+
+def _work(config_dict: dict, methods: list[str], options: dict, threads: int) -> None:
+    """In the job's process: run each method through the cache, saying on stdout (one JSON line
+    each) which one runs, and which one raised."""
+    import json
+    import sys
+
+    import torch
+
+    from . import library_warnings, pipeline
+
+    library_warnings.quiet()
+    torch.set_num_threads(threads)
+    config = ExperimentConfig.from_dict(config_dict)
+
+    def say(**line):
+        print(json.dumps(line), flush=True)
+
+    for i, name in enumerate(methods):
+        say(index=i, method=name, since=time.time())
+        try:
+            pipeline.run(config, name, options[name])
+        except Exception as error:  # noqa: BLE001 - the page computes it in the foreground and says why
+            say(index=i, method=name, error=f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}")
+    say(index=len(methods), method=None, since=time.time())
+    sys.stdout.flush()
+
+
+@dataclass
+class Job:
+    """Methods of one configuration computing in a separate process (:mod:`core.background`).
+
+    Attributes:
+        config: the configuration.
+        methods: the methods, in the order they run.
+        options: each method's resolved options (what its cache entry is keyed by).
+    """
+
+    config: ExperimentConfig
+    methods: list[str]
+    options: dict[str, dict]
+    started: float = field(default_factory=time.time)
+    _process: object = None
+    _buffer: str = ""
+    _now: tuple = (0, None, 0.0)
+    _errors: dict = field(default_factory=dict)
+
+    def start(self) -> "Job":
+        """Start ``python -m core.background`` (a fresh interpreter, nothing of the server's
+        threads or state) with the job as JSON on its standard input, in this workspace."""
+        import json
+        import subprocess
+        import sys
+
+        from . import workspace
+
+        here = workspace.current()
+        env = {**os.environ, workspace.CACHE_DIR_ENV: str(here.cache_dir), workspace.DATA_DIR_ENV: str(here.data_dir)}
+        self._process = subprocess.Popen([sys.executable, "-m", "core.background"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                                         cwd=str(workspace.PROJECT_DIR))
+        self._process.stdin.write(json.dumps({"config": self.config.to_dict(), "methods": list(self.methods),
+                                              "options": self.options, "threads": os.cpu_count() or 1}).encode())
+        self._process.stdin.close()
+        os.set_blocking(self._process.stdout.fileno(), False)
+        return self
+
+    def _drain(self) -> None:
+        import json
+
+        if self._process is None:
+            return
+        chunk = b""
+        while True:
+            try:
+                part = os.read(self._process.stdout.fileno(), 65536)
+            except (BlockingIOError, OSError, ValueError):
+                break
+            if not part:
+                break
+            chunk += part
+        if not chunk:
+            return
+        *lines, self._buffer = (self._buffer + chunk.decode(errors="replace")).split("\n")
+        for text in lines:
+            try:
+                line = json.loads(text)
+            except ValueError:
+                continue
+            if "error" in line:
+                self._errors[line["method"]] = line["error"]
+            else:
+                self._now = (line["index"], line["method"], line["since"])
+
+    def status(self) -> tuple[str | None, float, int]:
+        """``(method running now or None, seconds it has run, methods finished)``, read without waiting."""
+        self._drain()
+        index, name, when = self._now
+        return name, (time.time() - when) if name else 0.0, index
+
+    def errors(self) -> dict[str, str]:
+        """Methods that raised in the job (a crash: the foreground computes them and says why)."""
+        self._drain()
+        return dict(self._errors)
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def covers(self, config: ExperimentConfig, methods) -> bool:
+        """Whether this job computes every one of ``methods`` for ``config``."""
+        return config == self.config and set(methods) <= set(self.methods)
+
+    def cancel(self) -> None:
+        """Stop the process now (terminate, then kill); nothing it had not finished is kept."""
+        import subprocess
+
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        process.stdout.close()
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    job = json.loads(sys.stdin.read())
+    _work(job["config"], job["methods"], job["options"], job["threads"])
