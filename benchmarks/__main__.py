@@ -60,6 +60,7 @@ def main(argv=None) -> int:
     from .sweep_executors import sweep_row
     from .top_k import lanczos_vs_exact_row, top_k_row
     from .trace import trace_row
+    from .what_if import what_if_row
 
     library_warnings.quiet()
     torch.manual_seed(0)
@@ -117,6 +118,8 @@ def main(argv=None) -> int:
     report["honesty"] = honesty_row(args.quick)
     say("13. what directions cost: eigenvectors beside values, the landscape page cold")
     report["directions"] = directions_row(args.quick, None if args.quick else data_dir)
+    say("14. what-if: a changed control's first answer and full picture in Chromium")
+    report["what_if"] = None if args.quick else what_if_row(data_dir)
     say("7. first paint")
     report["first_paint"] = {"imports_s": import_seconds()} if args.quick else first_paint_row(data_dir)
 

@@ -113,6 +113,12 @@ def markdown_table(report: dict) -> str:
         land = d["landscape"]
         rows.append((f"Loss landscape page cold ({land['passes']} forward passes): actual / estimate [s]",
                      f"{land['actual_s']:.1f} / {land['estimate_s']:.1f}", "estimate >= actual"))
+    what_if = report.get("what_if")
+    if what_if:
+        rows.append(("what-if: one control changed to a cold value, Top eigenvalues in Chromium: first answer / "
+                     "full picture [s]: " + "; ".join(what_if),
+                     "; ".join(f"{v['first_answer_s']:.1f} / {v['full_picture_s']:.1f}" for v in what_if.values()),
+                     "first <= 5 s, full <= 30 s"))
     fp = report.get("first_paint", {})
     if fp:
         rows.append(("import time of a fresh interpreter [s]: " + ", ".join(fp["imports_s"]),

@@ -301,6 +301,7 @@ def results_for(config: ExperimentConfig, methods, samples: int, workers: int | 
         ``{name: Result}`` in the order of :func:`selection`.
     """
     from . import parallel, progress
+    from .config import ConfigError
     from .methods import MethodError, get_spec
 
     names = selection(methods) if reference else list(dict.fromkeys(methods))
@@ -321,7 +322,7 @@ def results_for(config: ExperimentConfig, methods, samples: int, workers: int | 
                 results[name] = pending.pop(name).result() if name in pending else run(config, name, options[name])
             except MethodError as unfit:  # a default that does not fit this P: that method says so
                 results[name] = Result.failed(name, get_spec(name).family, str(unfit), options[name])
-            except CacheError:  # the store, not the method: every method would say it
+            except (CacheError, ConfigError):  # the store or the configuration, not the method: one message
                 raise
             except Exception as error:  # noqa: BLE001 - one method's crash is its line, never the others'
                 results[name] = failed_line(name, error, options[name])
@@ -331,17 +332,21 @@ def results_for(config: ExperimentConfig, methods, samples: int, workers: int | 
     return {name: results[name] for name in names}
 
 
-#: a method estimated to take longer than this is computed after the first answer (in the background)
+#: a dense method estimated to take longer than this is computed after the first answer (in the
+#: background, whose process costs about 3 s to start); its estimate is within 1-2x of its time
 FIRST_ANSWER_SECONDS = 3.0
+#: the same for a method whose estimate is an upper bound from iteration caps, typically 3-40x its
+#: time (benchmark row 12: PyHessian's power iteration 0.75 s where its bound says 6.9 s)
+FIRST_ANSWER_BOUND_SECONDS = 10.0
 
 
 def split_first_answers(config: ExperimentConfig, methods, samples: int) -> tuple[list[str], list[str]]:
     """``(now, later)``: the methods of :func:`results_for` a page computes for its first answer,
     and those it leaves to the background (:mod:`core.background`).
 
-    Later: a method not cached whose estimate (its upper bound) is over
-    :data:`FIRST_ANSWER_SECONDS` (the dense exact spectra past a few thousand parameters,
-    PyHessian's power iteration and density at their iteration caps, SLQ). Now: everything else:
+    Later: a method not cached whose estimate is over :data:`FIRST_ANSWER_SECONDS` (the dense
+    exact spectra past a few thousand parameters) or, for an estimate that is an upper bound, over
+    :data:`FIRST_ANSWER_BOUND_SECONDS` (PyHessian's power iteration and density, SLQ on larger nets). Now: everything else:
     the cached ones, the fast ones, the certified matrix-free references
     (:data:`~core.methods.DIRECTION_REFERENCES`: thick-restart Lanczos stops once its values are
     certified, usually in seconds, and is what the first answer is measured against while the
@@ -365,7 +370,9 @@ def split_first_answers(config: ExperimentConfig, methods, samples: int) -> tupl
         except (MethodError, BudgetExceeded, ConfigError):
             now.append(name)
             continue
-        slow = cost.fits(budget) and cost.seconds > FIRST_ANSWER_SECONDS and name not in references
+        spec = get_spec(name)
+        limit = FIRST_ANSWER_SECONDS if spec.dense else FIRST_ANSWER_BOUND_SECONDS
+        slow = cost.fits(budget) and cost.seconds > limit and name not in references
         (later if slow else now).append(name)
     return now, later
 
@@ -385,14 +392,17 @@ def failed_line(name: str, error: Exception, options: dict) -> Result:
                          options)
 
 
-def direction_source(config: ExperimentConfig, matrix: str = "hessian") -> dict[str, Result]:
+def direction_source(config: ExperimentConfig, matrix: str = "hessian", dense: bool = True) -> dict[str, Result]:
     """The results of :data:`core.methods.DIRECTION_REFERENCES` for ``matrix``, in order, up to the
-    first that has top eigenvectors (the exact matrix where admitted; Lanczos only past it).
+    first that has top eigenvectors (the exact matrix where admitted; Lanczos only past it; with
+    ``dense=False`` a dense reference only when it is cached).
     :func:`core.tables.direction_reference` says which of them is the reference."""
-    from .methods import DIRECTION_REFERENCES
+    from .methods import DIRECTION_REFERENCES, get_spec
 
     found = {}
     for name in DIRECTION_REFERENCES[matrix]:
+        if not dense and get_spec(name).dense and not is_cached(config, name):
+            continue
         found[name] = run(config, name)
         if found[name].ok and found[name].top_vectors is not None:
             break

@@ -12,6 +12,7 @@ def test_the_split_leaves_only_slow_uncached_methods_for_later(fresh_cache, monk
     now, later = pipeline.split_first_answers(SMALL, methods, 20)
     assert later == [] and now == pipeline.selection(methods)  # a tiny problem: everything answers at once
     monkeypatch.setattr(pipeline, "FIRST_ANSWER_SECONDS", 0.0)  # as if every method were slow
+    monkeypatch.setattr(pipeline, "FIRST_ANSWER_BOUND_SECONDS", 0.0)
     now, later = pipeline.split_first_answers(SMALL, methods, 20)
     assert "lanczos" in now  # the certified reference the first answer is measured against
     assert {REFERENCE, "hutchinson", "pyhessian_top_k", "kfac"} == set(later)

@@ -1,0 +1,102 @@
+"""Row 14: what-if in seconds. From a drawn page, one control changed to a value not yet cached:
+the seconds to the first answer on the page (drawn down to its downloads, no script running) and
+to the full picture (no background job alive, the page's errors against the exact Hessian), in Chromium, on the Top
+eigenvalues page with the app's default methods, for the MNIST default and the offline default.
+
+A width is changed in its text box, as a user does; the architecture and the loss through the
+page's address (the same configuration a select box gives, in a new session). Each server
+starts with an empty cache; the starting configuration is drawn first (and left to finish).
+
+``python -m benchmarks.what_if [--data-dir DIR]`` runs this row alone and prints it.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .browser import ARGS, CHROMIUM, RUNNING, running_app, wait_until_drawn
+
+PENDING = "Still computing in the background"
+PAGE = "Top_eigenvalues"
+#: (label, data, starting query, how the change is made: ("width", value) or ("query", query))
+CHANGES = [
+    ("MNIST default, width 8 -> 16", "mnist", "", ("width", "16")),
+    ("offline default, MLP -> CNN", "offline", "", ("query", "?architecture=cnn")),
+    ("offline default, width 8 -> 16", "offline", "", ("width", "16")),
+    ("offline default, width 16 -> 32", "offline", "?hidden=16", ("width", "32")),
+    ("offline default, loss -> MSE", "offline", "", ("query", "?loss=mse")),
+]
+
+
+def background_running() -> bool:
+    """Whether a background job (``python -m core.background``) of the app is alive."""
+    import subprocess
+
+    return subprocess.run(["pgrep", "-f", "-m", "core.background"], capture_output=True).returncode == 0
+
+
+def settled(page, timeout_s: float = 900) -> None:
+    """Wait until nothing is left computing: no background job alive, the page drawn with the exact
+    Hessian as its reference, no script running, twice 1 s apart."""
+    end = time.monotonic() + timeout_s
+    done = "Errors are against the exact Hessian"
+    while time.monotonic() < end:
+        if not background_running() and not page.locator(RUNNING).count() and done in page.inner_text("body"):
+            page.wait_for_timeout(1000)
+            if not background_running() and not page.locator(RUNNING).count() and done in page.inner_text("body"):
+                return
+        page.wait_for_timeout(250)
+    raise TimeoutError("the page did not settle")
+
+
+def measure(page, url: str, start_query: str, change) -> dict:
+    page.goto(f"{url}/{PAGE}{start_query}")
+    wait_until_drawn(page)
+    settled(page)
+    started = time.monotonic()
+    kind, value = change
+    if kind == "width":
+        box = page.get_by_role("textbox", name="hidden widths (comma separated)")
+        box.fill(value)
+        box.press("Enter")
+        page.wait_for_selector(RUNNING, timeout=30_000)
+    else:
+        page.goto(f"{url}/{PAGE}{value}")
+    wait_until_drawn(page)
+    page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')", timeout=900_000)  # the new run's page
+    wait_until_drawn(page)
+    first = time.monotonic() - started
+    pending = PENDING in page.inner_text("body")
+    settled(page)
+    return {"first_answer_s": first, "full_picture_s": time.monotonic() - started - 1.0, "had_pending": pending}
+
+
+def what_if_row(data_dir) -> dict:
+    """Every change of :data:`CHANGES`, cold, each in a fresh server and cache."""
+    from playwright.sync_api import sync_playwright
+
+    rows = {}
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as work:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for i, (label, data, start, change) in enumerate(CHANGES):
+            folder = Path(data_dir) if data == "mnist" else Path(work) / "no-mnist"
+            folder.mkdir(exist_ok=True)
+            with running_app(Path(work) / f"cache{i}", folder) as url:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                rows[label] = measure(page, url, start, change)
+                page.close()
+            print(f"  {label}: first answer {rows[label]['first_answer_s']:.1f} s, full picture "
+                  f"{rows[label]['full_picture_s']:.1f} s", flush=True)
+        browser.close()
+    return rows
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.what_if")
+    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    what_if_row(parser.parse_args(sys.argv[1:]).data_dir)
