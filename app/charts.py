@@ -51,7 +51,11 @@ def _legend_selection(field: str = "method"):
     return alt.selection_point(fields=[field], bind="legend")
 
 
-def _method_color(frame: pd.DataFrame, title: str = "method (click to highlight)", field: str = "method"):
+#: the method legends' title: short enough for presentation mode's type (a legend title stops at 180 px)
+METHOD_LEGEND = "method (click one)"
+
+
+def _method_color(frame: pd.DataFrame, title: str = METHOD_LEGEND, field: str = "method"):
     """The fixed method colours, exact first, legend restricted to the methods in ``frame``."""
     present = [label for label in LABEL_COLOURS if label in set(frame[field])]
     scale = alt.Scale(domain=present, range=[LABEL_COLOURS[label] for label in present])
@@ -74,7 +78,7 @@ def _method_shape(frame: pd.DataFrame, field: str = "method"):
     present = [label for label in LABEL_COLOURS if label in set(frame[field])]
     return alt.Shape(f"{field}:N", scale=alt.Scale(domain=present, range=[LABEL_MARKERS.get(m, "circle")
                                                                           for m in present]),
-                     sort=present, legend=alt.Legend(title="method (click to highlight)", labelLimit=260))
+                     sort=present, legend=alt.Legend(title=METHOD_LEGEND, labelLimit=260))
 
 
 def rows_height(rows: int, per_row: int = 34) -> int:
@@ -168,7 +172,7 @@ def hutchinson_curve(rows: list[dict], exact_trace: float | None, height: int = 
         y="low:Q", y2="high:Q", opacity=alt.condition(pick, alt.value(0.25), alt.value(0.03)),
         color=alt.Color("estimator:N", scale=ESTIMATOR_COLORS, legend=None))  # the legend shows the lines' colours
     line = base.mark_line(point=True).encode(
-        y=alt.Y("mean:Q", title="trace estimate (mean, 10-90 % band over repeats)", scale=alt.Scale(zero=False)),
+        y=alt.Y("mean:Q", title="trace estimate (mean, 10-90 % band)", scale=alt.Scale(zero=False)),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
         tooltip=["estimator", "samples", alt.Tooltip("mean:Q", format=".5g"), alt.Tooltip("std:Q", format=".3g"),
                  alt.Tooltip("relative_rmse:Q", format=".2%")] if "relative_rmse" in frame else
