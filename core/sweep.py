@@ -112,6 +112,9 @@ def expand(grid: dict[str, list], fixed: dict, methods: dict[str, dict]) -> list
         if not isinstance(options, dict):
             raise SweepError(f"methods.{method} must be a table of options, got {options!r}")
         swept = {k: v if isinstance(v, list) else [v] for k, v in options.items()}
+        for key, values in swept.items():
+            if not values:  # an empty list would sweep nothing and write an empty table
+                raise SweepError(f"methods.{method}.{key} is an empty list: give a value or a non-empty list")
         for combination in itertools.product(*swept.values()):
             resolved = resolve_options(method, dict(zip(swept, combination)))
             cells += [Cell(config, method, tuple(sorted(resolved.items()))) for config in configs]

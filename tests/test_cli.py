@@ -69,6 +69,16 @@ def test_warm_fills_the_cache_and_a_second_warm_computes_nothing(tmp_path):
     assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "c").rglob("*.pkl")) == entries
 
 
+def test_warm_with_its_default_methods_skips_those_whose_defaults_do_not_fit_a_small_p(tmp_path):
+    proc = run_cli("warm", *TINY, "--widths", "5", "--quiet", cache_dir=tmp_path / "c")  # P = 85
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    skipped = [line for line in proc.stderr.splitlines() if "skipped, its defaults do not fit this P" in line]
+    assert {line.split(": skipped")[1].split(": ")[1] for line in skipped} >= {"hutchpp", "xtrace"}
+    assert "warmed" in proc.stdout and "0 could not run" in proc.stdout
+    named = run_cli("warm", *TINY, "--widths", "5", "--methods", "hutchpp", "--quiet", cache_dir=tmp_path / "d")
+    assert named.returncode == 2 and "fewer than P" in named.stderr  # a method the user named must fit
+
+
 def test_compare_out_csv_keeps_the_json_beside_it(tmp_path):
     out = tmp_path / "cmp.csv"
     proc = run_cli("compare", *TINY, "--methods", "hutchinson", "--option", "hutchinson.samples=10", "--quiet",

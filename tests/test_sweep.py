@@ -72,6 +72,8 @@ def test_a_refused_cell_is_a_row(tmp_path, monkeypatch):
     ("config = [1, 2]\n[methods]\nlanczos = {}\n", "[config] must be a table"),
     ("[grid]\nactivation = [['relu']]\n[methods]\nlanczos = {}\n", "activation=['relu'] is not allowed"),
     ("[grid]\nseed = [0]\n[methods]\nhutchinson = {seed = 99999999999999999999}\n", "must be at most 2,147,483,647"),
+    ("[grid]\nseed = [0]\n[methods]\nlanczos = {bottom = 2}\n", "lanczos: option bottom=2 must be a bool"),
+    ("[grid]\nseed = [0]\n[methods]\nhutchinson = {samples = []}\n", "methods.hutchinson.samples is an empty list"),
     ("[grid]\nseed = [" + ",".join(map(str, range(100))) + "]\nlr = [" + ",".join(str(0.001 * (i + 1)) for i in range(100))
      + "]\n[methods]\nlanczos = {}\n", "at most 5,000 cells per sweep"),
 ])

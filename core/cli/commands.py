@@ -10,7 +10,7 @@ import time
 
 from .. import workspace
 from ..config import FIELDS, ConfigError, ExperimentConfig, parse_hidden
-from ..methods import REGISTRY, get_spec
+from ..methods import REGISTRY, MethodError, get_spec
 from .output import print_table, write_json, write_json_and_csv
 
 
@@ -142,16 +142,25 @@ def warm(args) -> int:
             raise ConfigError(flag, given, "a list without empty items, e.g. --widths '2;4;8' --activations relu,tanh")
     configs = [_config(args, hidden=parse_hidden(h), activation=a.strip())
                for h, a in itertools.product(widths, activations)]
+    fitting = {}
     for config in configs:  # every option against every P, before any work
+        fitting[config] = []
         for m in methods:
-            pipeline.validate(config, m, options_for(m, args.samples))
+            try:
+                pipeline.validate(config, m, options_for(m, args.samples))
+                fitting[config].append(m)
+            except MethodError as unfit:
+                if args.methods != "all":  # a method the user named: its options must fit
+                    raise
+                print(f"{config.label()}: skipped, its defaults do not fit this P: {unfit}", file=sys.stderr)
     start = time.perf_counter()
     failures = 0
     for config in tqdm(configs, desc="warming cache", unit="configuration", disable=args.quiet):
-        for error in studies.warm(config, methods, args.samples, args.counterparts):
+        for error in studies.warm(config, fitting[config], args.samples, args.counterparts):
             failures += 1
             tqdm.write(f"{config.label()} {error}")
-    print(f"warmed {len(configs) * len(pipeline.selection(methods))} results for {len(configs)} configurations in "
+    warmed = sum(len(pipeline.selection(fitting[config])) for config in configs)
+    print(f"warmed {warmed} results for {len(configs)} configurations in "
           f"{time.perf_counter() - start:.1f} s ({failures} could not run; see above)")
     return 0
 

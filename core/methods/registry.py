@@ -205,10 +205,12 @@ def options_for(name: str, samples: int | None = None) -> dict:
 
 def _coerce(name: str, key: str, value, kind: type):
     try:
-        if kind is bool:
-            if not isinstance(value, (bool, int)) and str(value).lower() not in ("true", "false", "0", "1"):
+        if kind is bool:  # True/False, 1/0 or their words; any other number is not a switch
+            if isinstance(value, bool):
+                return value
+            if str(value).strip().lower() not in ("true", "false", "0", "1"):
                 raise ValueError
-            return value if isinstance(value, bool) else str(value).lower() in ("true", "1")
+            return str(value).strip().lower() in ("true", "1")
         if kind is int:
             if float(value) != int(float(value)):
                 raise ValueError
