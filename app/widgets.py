@@ -58,12 +58,12 @@ def results(selection: Selection, methods=None, progressive: bool = True) -> dic
             pipeline.train(config)  # its own step (else the first method's); over budget, each method says so
         found = pipeline.results_for(config, now, samples, reference=False)
     if later:
+        options = {name: options_for(name, samples) for name in later}
         if job is None or not job.covers(config, later):
             if job is not None:
                 job.cancel()
-            options = {name: options_for(name, samples) for name in later}
             job = st.session_state[JOB_KEY] = background.Job(config, later, options).start()
-        found.update({name: background.pending_result(name, options_for(name, samples)) for name in later})
+        found.update({name: background.pending_result(name, options[name]) for name in later})
         found = {name: found[name] for name in pipeline.selection(methods)}
         pending_line(job, config, later, samples)
     else:

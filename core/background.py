@@ -48,18 +48,16 @@ def is_pending(result) -> bool:
     return bool(result is not None and not result.ok and (result.error or "").startswith(PENDING))
 
 
-def _work(config_dict: dict, methods: list[str], options: dict, threads: int) -> None:
-    """In the job's process: run each method through the cache, saying on stdout (one JSON line
-    each) which one runs, and which one raised."""
+def _work(config_dict: dict, methods: list[str], options: dict) -> None:
+    """In the job's process: run each method through the cache (with the configuration's own
+    thread count, as every run), saying on stdout (one JSON line each) which one runs, and which
+    one raised."""
     import json
     import sys
-
-    import torch
 
     from . import library_warnings, pipeline
 
     library_warnings.quiet()
-    torch.set_num_threads(threads)
     config = ExperimentConfig.from_dict(config_dict)
 
     def say(**line):
@@ -88,7 +86,6 @@ class Job:
     config: ExperimentConfig
     methods: list[str]
     options: dict[str, dict]
-    started: float = field(default_factory=time.time)
     _process: object = None
     _buffer: str = ""
     _now: tuple = (0, None, 0.0)
@@ -109,7 +106,7 @@ class Job:
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                                          cwd=str(workspace.PROJECT_DIR))
         self._process.stdin.write(json.dumps({"config": self.config.to_dict(), "methods": list(self.methods),
-                                              "options": self.options, "threads": os.cpu_count() or 1}).encode())
+                                              "options": self.options}).encode())
         self._process.stdin.close()
         os.set_blocking(self._process.stdout.fileno(), False)
         return self
@@ -181,4 +178,4 @@ if __name__ == "__main__":
     import sys
 
     job = json.loads(sys.stdin.read())
-    _work(job["config"], job["methods"], job["options"], job["threads"])
+    _work(job["config"], job["methods"], job["options"])

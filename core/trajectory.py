@@ -1,9 +1,10 @@
 r"""The spectrum along training, and sharpness under reparametrisation.
 
 * :func:`trajectory`: at every checkpoint of a training run (``ExperimentConfig.checkpoints``),
-  the training loss and accuracy, the exact top and bottom eigenvalue and trace (Lanczos and
-  Hutch++ where the budget refuses the dense matrix), and the fraction of the gradient in the
-  top-k eigenspace, :math:`\|V_k^\top g\|^2 / \|g\|^2` (Gur-Ari, Roberts & Dyer 2018). Each
+  the training loss and accuracy, the top and bottom eigenvalue and trace (exact where the dense
+  matrix is cheap, :data:`TRAJECTORY_EXACT_SECONDS`; certified Lanczos and Hutchinson otherwise,
+  ``exact`` in the row says which), and the fraction of the gradient in the top-k eigenspace,
+  :math:`\|V_k^\top g\|^2 / \|g\|^2` (Gur-Ari, Roberts & Dyer 2018), from the same top eigenvectors. Each
   checkpoint is a configuration of its own (``checkpoint=i``), so every method runs on it and is
   cached per checkpoint: a stopped study resumes from the checkpoints it has. Under full-batch
   gradient descent with step :math:`\eta` the claim (Cohen et al. 2021, the edge of stability) is

@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     traj = _command(sub, "trajectory", commands.trajectory, help="the spectrum along training: top eigenvalue vs 2/lr, trace, "
                                              "gradient in the top eigenspace, at every checkpoint",
                           description="Train with --checkpoints N (e.g. full-batch GD: --optimizer gd --lr 0.5) and "
-                                      "compute, at every checkpoint, the exact top/bottom eigenvalue and trace, the "
+                                      "compute, at every checkpoint, the top/bottom eigenvalue and trace (exact where cheap, else "
+                                      "certified Lanczos and Hutchinson), the "
                                       "approximations' top-1 and trace, and the gradient's fraction in the top-k "
                                       "eigenspace. Cached per checkpoint: a stopped run resumes.")
     traj.add_argument("--k", type=int, default=10, help="top eigenspace dimension for the gradient (default: %(default)s)")
