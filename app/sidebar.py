@@ -18,7 +18,7 @@ from app import url_state
 from app.url_state import SAMPLES_RANGE, widget_key
 from app.text import literal
 from core import workspace
-from core.config import FIELDS, ConfigError, ExperimentConfig, parse_hidden
+from core.config import FIELDS, IMAGE_ARCHITECTURES, ConfigError, ExperimentConfig, parse_hidden
 from core.methods import DEFAULT_SAMPLES, DEFAULT_SELECTION, PRESENTATION_SELECTION, REGISTRY
 
 _CONFIG = ExperimentConfig()
@@ -72,9 +72,12 @@ def _widget(f, uses_mnist: bool, architecture: str):
     if f.name == "input_size" and not uses_mnist:
         return st.selectbox(label, f.choices, key=key, disabled=True,
                             help="not used: no MNIST here, the 8x8 digits have their own size")
-    if f.name == "hidden" and architecture == "cnn":
+    if f.name == "no_skips" and architecture != "resnet":
+        return st.toggle(label, key=key, disabled=True, help="not used: only the residual CNN has skip connections")
+    if f.name == "hidden" and architecture in IMAGE_ARCHITECTURES:
         label = "channels per convolution (comma separated)"
-        help_text = "e.g. 4 or 4,8: one 3x3 convolution + pooling block each, at most 3"
+        help_text = ("e.g. 4 or 4,8: one 3x3 convolution + pooling block each, at most 3" if architecture == "cnn" else
+                     "e.g. 4 or 4,8: one 3x3 convolution, a residual block of two more and pooling each, at most 3")
     if f.name == "checkpoint":
         kept = int(st.session_state[widget_key("checkpoints")])
         if st.session_state[key] >= kept:
@@ -130,6 +133,8 @@ def draw() -> Selection:
     try:
         if not uses_mnist:
             values["input_size"] = _CONFIG.input_size
+        if values["architecture"] != "resnet":  # the switch is drawn disabled: a net without skips ignores it
+            values["no_skips"] = False
         values["hidden"] = parse_hidden(values["hidden"])
         config = ExperimentConfig(**{name: value for name, value in values.items()})
     except ConfigError as error:

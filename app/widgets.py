@@ -248,7 +248,8 @@ def file_label(selection: Selection) -> str:
     """A short file-name label of the configuration, e.g. ``mnist28_h8_relu_N1000_s0``."""
     c = selection.config
     size = str(c.input_size) if c.dataset == "mnist" else ""
-    shape = ("cnn_c" if c.architecture == "cnn" else "h") + "x".join(map(str, c.hidden)) + ("_bn" if c.batch_norm else "")
+    shape = ({"mlp": "h"}.get(c.architecture, f"{c.architecture}_c") + "x".join(map(str, c.hidden))
+             + ("_noskip" if c.no_skips else "") + ("_bn" if c.batch_norm else ""))
     extra = ("_mse" if c.loss == "mse" else "") + (f"_C{c.num_classes}" if c.num_classes != 10 else "")
     return f"{c.dataset}{size}_{shape}_{c.activation}{extra}_N{c.hessian_batch_size}_s{c.seed}"
 

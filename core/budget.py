@@ -78,6 +78,9 @@ DENSE_OVERHEAD_SECONDS, PRODUCT_OVERHEAD_SECONDS, LIBRARY_OVERHEAD_SECONDS = 0.5
 #: per-module work): measured 1.6e-4 s a layer for single products on digits MLPs of width 8 and
 #: depth 1-100 (16 ms a product at depth 100, where the multiply-add term alone says 1.6 ms), rounded up
 PRODUCT_SECONDS_PER_LAYER = 2e-4
+#: a product timed once on the problem against the products a method then takes: measured 1.1 s
+#: timed and 1.26-1.3 s a product in Hutchinson and Hutch++ (ResNet-18, 8 CIFAR-sized images), so 1.5
+MEASURED_PRODUCT_HEADROOM = 1.5
 class BudgetExceeded(RuntimeError):
     """Work that would not fit the budget; the message says what to change."""
 
@@ -145,13 +148,17 @@ def readable_seconds(seconds: float) -> str:
 def per_product_seconds(size: Size) -> float:
     """Seconds of one curvature-vector product applied alone on a problem of ``size``: its
     multiply-adds (N x forward multiply-adds, times the product path's factor) plus a fixed
-    share per parameterised layer (:data:`PRODUCT_SECONDS_PER_LAYER`).
+    share per parameterised layer (:data:`PRODUCT_SECONDS_PER_LAYER`); where one product was
+    timed on the problem itself (the caller's own model), the larger of the two.
 
     >>> f"{per_product_seconds(Size(6370, 1000)):.2e}"
     '6.77e-03'
     """
-    return (PRODUCT_SECONDS_PER_NP * size.batch_size * size.forward_macs * PATH_FACTORS[size.path][0]
-            + PRODUCT_SECONDS_PER_LAYER * size.num_layers)
+    modelled = (PRODUCT_SECONDS_PER_NP * size.batch_size * size.forward_macs * PATH_FACTORS[size.path][0]
+                + PRODUCT_SECONDS_PER_LAYER * size.num_layers)
+    if size.measured_product_seconds is None:
+        return modelled
+    return max(modelled, MEASURED_PRODUCT_HEADROOM * size.measured_product_seconds)
 
 
 def estimate_dense(size: Size, bytes_per_entry: int = 4, matrices: int = DENSE_MATRICES_AT_PEAK,
@@ -276,7 +283,10 @@ class ProductCost:
 
     def _cost(self, products: float, opts: dict, size: Size) -> Cost:
         p = size.num_params
-        seconds = self.overhead + products * per_product_seconds(size) * self.factor + self.extra_seconds(opts, p)
+        # batched products gain only where a chunk of vectors is one call (the fast and vmap paths);
+        # on the single path each vector is its own backward pass
+        factor = max(self.factor, 1.0) if size.path == "single" else self.factor
+        seconds = self.overhead + products * per_product_seconds(size) * factor + self.extra_seconds(opts, p)
         return Cost(p, size.batch_size, self.vectors(opts, p) * 4 * p / 2**30, seconds)
 
     def refusal(self, label: str, cost: Cost, budget: Budget, largest: int) -> str:

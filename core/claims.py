@@ -221,6 +221,21 @@ def _batch_norm_effects(ev: Evidence) -> list[dict]:
                     f"{with_bn['trace']:.3g} vs {without['trace']:.3g} (eval-mode Hessians, same schedule and seed)")]
 
 
+SKIPS_CLAIM = "Removing the residual connections raises the top eigenvalue and the trace (Yao et al. 2020)"
+
+
+def _skip_effects(ev: Evidence) -> list[dict]:
+    said, runs = _counterpart_errors("no_skips", ev)
+    if runs is None:
+        return said
+    here, there = runs
+    with_skips, without = (there, here) if ev.config.no_skips else (here, there)
+    return [verdict(SKIPS_CLAIM, without["top"] > with_skips["top"] and without["trace"] > with_skips["trace"],
+                    f"λ_max {without['top']:.3g} without the skips vs {with_skips['top']:.3g} with; trace "
+                    f"{without['trace']:.3g} vs {with_skips['trace']:.3g} (the same layers, P, initialisation, "
+                    "schedule and seed; Yao et al. measured ResNets trained to convergence)")]
+
+
 # ----------------------------------------------------------------------------- directions
 #: a top-C eigenspace "aligns" with another when their overlap ||UᵀV||²_F / C is at least this
 ALIGNED = 0.9
@@ -298,6 +313,8 @@ CLAIMS: tuple[Claim, ...] = (
           "Schraudolph (2002); Martens (2020)", _mse_closer_to_ggn),
     Claim("batch_norm", "shape", "BatchNorm makes the top eigenvalues less isolated and lowers them",
           "Ghorbani, Krishnan & Xiao (2019); Yao et al. (2020)", _batch_norm_effects),
+    Claim("skips", "shape", "Removing residual connections raises the top eigenvalue and the trace",
+          "Yao et al. (2020), PyHessian (arXiv:1912.07145)", _skip_effects),
     Claim("hessian_ggn_directions", "directions", "The top-C eigenspaces of the Hessian and the GGN align",
           "Sagun et al. (2017)", _hessian_ggn_align, needs=(GGN_REFERENCE,)),
     Claim("kronecker_directions", "directions", "EKFAC's top-C eigenspace is closer than KFAC's",

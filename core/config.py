@@ -21,7 +21,9 @@ from typing import Any
 
 DATASETS = ("mnist", "digits", "synthetic")
 #: the keys of :data:`core.models.MODELS` (kept here so the config imports no torch)
-ARCHITECTURES = ("mlp", "cnn")
+ARCHITECTURES = ("mlp", "cnn", "resnet")
+#: the architectures that take images (``(N, 1, s, s)``), each stage halving the side
+IMAGE_ARCHITECTURES = ("cnn", "resnet")
 #: the keys of :data:`core.losses.LOSSES`
 LOSS_NAMES = ("cross_entropy", "mse")
 MNIST_INPUT_SIZES = (28, 14, 7)
@@ -192,9 +194,11 @@ def option(default: Any = dataclasses.MISSING, *, kind: str | None = None, defau
 class ExperimentConfig:
     """What to train and which batch's Hessian to study; every field is one line with its facts.
 
-    ``architecture``: ``"mlp"`` (``hidden`` are the widths of its hidden layers) or ``"cnn"`` (a
+    ``architecture``: ``"mlp"`` (``hidden`` are the widths of its hidden layers), ``"cnn"`` (a
     LeNet-style net: ``hidden`` are the channel counts of its 3x3 convolutions, each followed by
-    2x2 max pooling, then one linear head; images only). ``loss``: cross-entropy or squared error
+    2x2 max pooling, then one linear head; images only) or ``"resnet"`` (the cnn with a residual
+    block, two 3x3 convolutions around an identity skip, after each convolution; ``no_skips``
+    removes the skips and keeps every layer: He et al. 2016's plain counterpart). ``loss``: cross-entropy or squared error
     against one-hot targets (PyTorch's mean over the N x C entries); always a mean over the
     batch. ``batch_norm``: BatchNorm after every hidden linear / convolution, before the
     activation (that layer then has no bias: BatchNorm's shift replaces it); the Hessian is that
@@ -213,9 +217,11 @@ class ExperimentConfig:
                              section="experiment",
                              help="MNIST side length after average pooling; fewer pixels, fewer first-layer parameters")
     architecture: str = option("mlp", choices=ARCHITECTURES, label="architecture", url="arch", section="experiment",
-                               choice_labels={"mlp": "MLP (fully connected)", "cnn": "CNN (LeNet-style)"},
-                               help="mlp, or cnn: 3x3 convolutions (padding 1) each followed by 2x2 max pooling, then "
-                                    "one linear head; images only")
+                               choice_labels={"mlp": "MLP (fully connected)", "cnn": "CNN (LeNet-style)",
+                                              "resnet": "residual CNN"},
+                               help="mlp; cnn: 3x3 convolutions (padding 1) each followed by 2x2 max pooling, then "
+                                    "one linear head; resnet: the cnn with a residual block (conv-[BN]-act-conv-[BN], "
+                                    "identity skip, act) after each convolution; cnn and resnet take images only")
     hidden: tuple[int, ...] = option((8,), low=1, high=MAX_WIDTH, label="hidden widths (comma separated)", url="hidden",
                                      section="experiment",
                                      help="hidden widths (mlp) or channel counts (cnn), comma separated, e.g. 16,8")
@@ -224,6 +230,9 @@ class ExperimentConfig:
     batch_norm: bool = option(False, label="BatchNorm", url="bn", section="experiment",
                               help="BatchNorm after every hidden linear / convolution; the Hessian is taken in eval "
                                    "mode (running statistics), so the loss is a fixed function of the parameters")
+    no_skips: bool = option(False, label="remove the skip connections", url="no_skips", section="experiment",
+                            help="resnet only: the same layers without the identity skips (the plain network of "
+                                 "the same depth and P)")
     loss: str = option("cross_entropy", choices=LOSS_NAMES, label="loss", url="loss", section="experiment",
                        choice_labels={"cross_entropy": "cross-entropy", "mse": "MSE (squared error)"},
                        help="cross_entropy, or mse: squared error on one-hot targets, mean over the N x C entries "
@@ -268,8 +277,11 @@ class ExperimentConfig:
             object.__setattr__(self, "hidden", tuple(self.hidden))
         for f in FIELDS.values():
             f.check(getattr(self, f.name))
-        if self.architecture == "cnn":
+        if self.architecture in IMAGE_ARCHITECTURES:
             self._check_cnn()
+        if self.no_skips and self.architecture != "resnet":
+            raise ConfigError("no_skips", True, f"false unless architecture='resnet' (a {self.architecture} has no "
+                              "skip connections)")
         if self.checkpoints and self.epochs == 0:
             raise ConfigError("checkpoints", self.checkpoints, "0 when epochs=0 (nothing is trained)")
         if not -1 <= self.checkpoint <= self.checkpoints - 1:
@@ -283,14 +295,15 @@ class ExperimentConfig:
 
     def _check_cnn(self) -> None:
         """A CNN needs images, and every convolution block halves the side: it must stay >= 1."""
+        kind = self.architecture
         if self.dataset == "synthetic":
-            raise ConfigError("architecture", "cnn", "'mlp' with dataset='synthetic' (a CNN needs images: "
+            raise ConfigError("architecture", kind, f"'mlp' with dataset='synthetic' (a {kind} needs images: "
                               "dataset 'mnist' or 'digits')")
         if len(self.hidden) > MAX_CONV_LAYERS:
-            raise ConfigError("hidden", self.hidden, f"at most {MAX_CONV_LAYERS} channel counts for a cnn "
+            raise ConfigError("hidden", self.hidden, f"at most {MAX_CONV_LAYERS} channel counts for a {kind} "
                               "(one per 3x3 convolution + 2x2 pooling block)")
         if max(self.hidden) > MAX_CHANNELS:
-            raise ConfigError("hidden", self.hidden, f"every channel count of a cnn from 1 to {MAX_CHANNELS}")
+            raise ConfigError("hidden", self.hidden, f"every channel count of a {kind} from 1 to {MAX_CHANNELS}")
         # MNIST may fall back to the 8x8 digits, so both sides must survive the pooling
         sides = [self.input_size, NATIVE_SIZE["digits"]] if self.dataset == "mnist" else [NATIVE_SIZE["digits"]]
         for side in sides:
@@ -370,7 +383,7 @@ class ExperimentConfig:
         """
         size = f" {self.input_size}px" if self.dataset == "mnist" else ""
         widths = "x".join(map(str, self.hidden))
-        shape = f"{self.architecture}[{widths}]" + ("+BN" if self.batch_norm else "")
+        shape = f"{self.architecture}[{widths}]" + ("-noskip" if self.no_skips else "") + ("+BN" if self.batch_norm else "")
         extra = (" mse" if self.loss == "mse" else "") + (f" C={self.num_classes}" if self.num_classes != NUM_CLASSES else "")
         return f"{self.dataset}{size} {shape} {self.activation}{extra} N={self.hessian_batch_size} seed={self.seed}"
 

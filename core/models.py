@@ -12,6 +12,8 @@ initialisation, drawn from a private generator state so the global RNG is left a
   :mod:`core.curvature.mlp_rop`).
 * ``cnn``: 3x3 convolutions with 2x2 max pooling, then a linear head, on ``(N, 1, s, s)``
   images (:func:`model_inputs` shapes the flat rows).
+* ``resnet``: the ``cnn`` with a :class:`ResidualBlock` after each convolution (``no_skips``:
+  the same blocks without the identity skip).
 * ``batch_norm``: BatchNorm after each hidden linear / convolution (see :mod:`core.shapes`).
 
 The layer list itself lives in :mod:`core.shapes` (torch-free, so sizes are known before
@@ -31,7 +33,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .config import ExperimentConfig
+from .config import IMAGE_ARCHITECTURES, ExperimentConfig
 
 ACTIVATION_MODULES = {
     "relu": nn.ReLU,
@@ -43,41 +45,80 @@ ACTIVATION_MODULES = {
 }
 
 
+class ResidualBlock(nn.Module):
+    r"""``act2(f(x) + x)`` with ``f`` its other modules in order (``conv1, [bn1,] act1, conv2, [bn2]``);
+    without the skip, ``act2(f(x))`` (He et al. 2016, "Deep residual learning", Fig. 2)."""
+
+    def __init__(self, modules: dict[str, nn.Module], skip: bool = True):
+        super().__init__()
+        for name, module in modules.items():
+            self.add_module(name, module)
+        self.skip = skip
+
+    def forward(self, x):
+        *inner, last = self.children()
+        h = x
+        for module in inner:
+            h = module(h)
+        return last(h + x) if self.skip else last(h)
+
+    def extra_repr(self) -> str:
+        return f"skip={self.skip}"
+
+
+def _module(shape, config: ExperimentConfig) -> nn.Module:
+    """The module of one layer-table row."""
+    from .shapes import KERNEL, POOL
+
+    if shape.kind == "linear":
+        return nn.Linear(shape.inputs, shape.outputs, bias=shape.bias)
+    if shape.kind == "conv2d":
+        return nn.Conv2d(shape.inputs, shape.outputs, KERNEL, padding=KERNEL // 2, bias=shape.bias)
+    if shape.kind == "batchnorm1d":
+        return nn.BatchNorm1d(shape.outputs)
+    if shape.kind == "batchnorm2d":
+        return nn.BatchNorm2d(shape.outputs)
+    if shape.kind == "activation":
+        return ACTIVATION_MODULES[config.activation]()
+    if shape.kind == "maxpool2d":
+        return nn.MaxPool2d(POOL)
+    if shape.kind == "flatten":
+        return nn.Flatten()
+    raise ValueError(f"no module for layer kind {shape.kind!r}")  # pragma: no cover - written with the table
+
+
 def build_from_shapes(config: ExperimentConfig, input_dim: int, num_classes: int) -> nn.Sequential:
-    """The ``nn.Sequential`` of :func:`core.shapes.layer_table`, initialised from ``config.seed``.
+    """The ``nn.Sequential`` of :func:`core.shapes.layer_table`, initialised from ``config.seed``;
+    rows named ``block{i}.<name>`` make one :class:`ResidualBlock` ``block{i}`` (so parameter
+    names match the table's: ``block1.conv1.weight``).
 
     BatchNorm starts as PyTorch's (``gamma = 1``, ``beta = 0``, running mean 0 and variance 1).
     """
-    from .shapes import KERNEL, POOL, layer_table
+    from .shapes import layer_table
 
     table = layer_table(config, input_dim, num_classes)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         layers: dict[str, nn.Module] = {}
+        blocks: dict[str, dict[str, nn.Module]] = {}
         for shape in table:
-            if shape.kind == "linear":
-                layers[shape.name] = nn.Linear(shape.inputs, shape.outputs, bias=shape.bias)
-            elif shape.kind == "conv2d":
-                layers[shape.name] = nn.Conv2d(shape.inputs, shape.outputs, KERNEL, padding=KERNEL // 2,
-                                               bias=shape.bias)
-            elif shape.kind == "batchnorm1d":
-                layers[shape.name] = nn.BatchNorm1d(shape.outputs)
-            elif shape.kind == "batchnorm2d":
-                layers[shape.name] = nn.BatchNorm2d(shape.outputs)
-            elif shape.kind == "activation":
-                layers[shape.name] = ACTIVATION_MODULES[config.activation]()
-            elif shape.kind == "maxpool2d":
-                layers[shape.name] = nn.MaxPool2d(POOL)
-            elif shape.kind == "flatten":
-                layers[shape.name] = nn.Flatten()
-            else:  # pragma: no cover - the table and this builder are written together
-                raise ValueError(f"no module for layer kind {shape.kind!r}")
+            if "." in shape.name:
+                block, name = shape.name.split(".")
+                if block not in blocks:
+                    blocks[block] = {}
+                    layers[block] = None  # its place in the order
+                blocks[block][name] = _module(shape, config)
+            else:
+                layers[shape.name] = _module(shape, config)
+        for block, modules in blocks.items():
+            layers[block] = ResidualBlock(modules, skip=not config.no_skips)
         return nn.Sequential(OrderedDict(layers))
 
 
 #: architecture name -> builder(config, input_dim, num_classes); both read :mod:`core.shapes`
 MODELS: dict[str, Callable[[ExperimentConfig, int, int], nn.Module]] = {"mlp": build_from_shapes,
-                                                                        "cnn": build_from_shapes}
+                                                                        "cnn": build_from_shapes,
+                                                                        "resnet": build_from_shapes}
 
 
 def model_inputs(config: ExperimentConfig, x: torch.Tensor) -> torch.Tensor:
@@ -87,7 +128,7 @@ def model_inputs(config: ExperimentConfig, x: torch.Tensor) -> torch.Tensor:
     >>> model_inputs(ExperimentConfig(architecture="cnn"), torch.zeros(2, 64)).shape
     torch.Size([2, 1, 8, 8])
     """
-    if config.architecture != "cnn" or x.dim() == 4:
+    if config.architecture not in IMAGE_ARCHITECTURES or x.dim() == 4:
         return x
     import math
 

@@ -22,6 +22,7 @@ Curvature products:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -103,19 +104,20 @@ class Problem:
             ``units`` the activations of one example) would pass :data:`CHUNK_BYTES`.
     """
 
-    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "cross_entropy",
+    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str | Callable = "cross_entropy",
                  chunk_size: int = 256, key: str | None = None):
-        if loss not in LOSSES:
-            raise ValueError(f"loss={loss!r} is not one of {', '.join(LOSSES)}")
+        if callable(loss):  # a Python function of (outputs, targets) -> mean loss: the targets as given
+            self._loss_function, self.loss_name = loss, f"custom ({getattr(loss, '__qualname__', type(loss).__name__)})"
+        elif loss in LOSSES:
+            self._loss_function, self.loss_name = LOSSES[loss][0], loss
+        else:
+            raise ValueError(f"loss={loss!r} is not one of {', '.join(LOSSES)} (or a function of outputs and targets)")
         self.model = model.eval()
         self.x, self.labels = x, y
-        self.loss_name = loss
         self.key = key  # what identifies this problem across rebuilds (configuration, data, code), if known
         units = self._activations_per_example()
-        self.num_classes = units[-1] if units else 0
-        self.targets = targets(loss, y, self.num_classes)
+        self.targets = y if callable(loss) else targets(loss, y, self.num_classes)
         self.targets = self._targets_in(next(model.parameters()).dtype)
-        self._loss_function = LOSSES[loss][0]
         self.chunk_size = chunk_size
         self.blocks: list[Block] = []
         offset = 0
@@ -123,16 +125,17 @@ class Problem:
             self.blocks.append(Block(name, tuple(param.shape), offset, offset + param.numel()))
             offset += param.numel()
         self.num_params = offset
-        self.layers: list[Layer] = []
+        self.layers: list[Layer] = []  # each module that registers parameters itself (a shared one: its first)
         for name, module in model.named_modules():
             own = [b for b in self.blocks if b.layer == name]
-            if own and not list(module.children()):
+            if own:
                 self.layers.append(Layer(name, module, tuple(own)))
         per_vector = 4 * (2 * self.num_params + 4 * self.batch_size * max(sum(units), 1))
         self.chunk_size = max(1, min(chunk_size, CHUNK_BYTES // per_vector))
-        fast = loss in mlp_rop.LOSSES and mlp_rop.supports(model)
+        fast = self.loss_name in mlp_rop.LOSSES and mlp_rop.supports(model)
         self.product_path = product_path(fast, self.batch_size, sum(units))
         self.hvp_count = 0  # Hessian- (or GGN-) vector products applied so far
+        self.measured_product_seconds: float | None = None  # one product as timed here, when it was
         self._gradient_graphs: dict = {}  # float type (or ("ggn", float type)) -> kept graphs
 
     def _targets_in(self, dtype: torch.dtype | None) -> torch.Tensor:
@@ -140,14 +143,17 @@ class Problem:
         return self.targets.to(dtype) if self.targets.is_floating_point() and dtype is not None else self.targets
 
     def _activations_per_example(self) -> list[int]:
-        """Output sizes of the leaf modules for one example, in forward order (the last: C);
-        also sets :attr:`forward_macs`, the multiply-adds of one example's forward pass, read from
+        """Output sizes of the leaf modules for one example, in forward order; also sets
+        :attr:`num_classes` (C, the model's outputs per example) and :attr:`forward_macs`, the multiply-adds of one example's forward pass, read from
         the model itself so any model has a cost estimate (by :func:`core.shapes.module_macs`, the
         rule the layer table uses for the configured architectures before anything is built; a
         test ties the two)."""
         sizes, macs = [], []
 
         def record(module, _inputs, out):
+            out = next((o for o in (out if isinstance(out, (tuple, list)) else (out,)) if torch.is_tensor(o)), None)
+            if out is None:
+                return
             sizes.append(out[0].numel())
             if isinstance(module, nn.Linear):
                 macs.append(module_macs("linear", module.out_features, module.in_features))
@@ -167,25 +173,44 @@ class Problem:
         hooks = [m.register_forward_hook(record) for m in self.model.modules() if not list(m.children())]
         try:
             with torch.no_grad():
-                self.model(self.x[:1])
+                outputs = self.model(self.x[:1])
         finally:
             for hook in hooks:
                 hook.remove()
         self.forward_macs = sum(macs)
+        self.num_classes = int(outputs.shape[-1]) if torch.is_tensor(outputs) and outputs.dim() >= 1 else 0
         return sizes
 
     @property
     def size(self) -> Size:
         """What the budget needs to know about this problem (:class:`core.shapes.Size`)."""
-        return Size(self.num_params, self.batch_size, len(self.layers), self.forward_macs, self.product_path)
+        return Size(self.num_params, self.batch_size, len(self.layers), self.forward_macs, self.product_path,
+                    self.measured_product_seconds)
 
     @property
     def device(self) -> torch.device:
         return self.x.device
 
+    @property
+    def custom_loss(self) -> bool:
+        """Whether the loss is the caller's own function (not one of :data:`LOSSES`)."""
+        return self.loss_name not in LOSSES
+
     def loss_module(self) -> nn.Module:
-        """A fresh ``nn`` loss module (mean reduction) for libraries that take one."""
+        """A fresh ``nn`` loss module (mean reduction) for libraries that take one.
+
+        Raises:
+            NotImplementedError: the loss is the caller's own function, which such a library
+                (BackPACK, curvlinops) has no rule for.
+        """
+        if self.custom_loss:
+            raise NotImplementedError(f"its library needs the loss as one of {', '.join(LOSSES)}; this problem's "
+                                      f"loss is {self.loss_name}")
         return loss_module(self.loss_name)
+
+    def criterion(self) -> Callable:
+        """The mean loss as a callable ``(outputs, targets) -> loss`` (PyHessian takes any)."""
+        return self._loss_function if self.custom_loss else self.loss_module()
 
     # --------------------------------------------------------------- flat parameters
     @property

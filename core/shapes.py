@@ -10,6 +10,11 @@ the counts agree with the built model.
   ``conv{i}`` (3x3, stride 1, padding 1, side kept) ``[-> bn{i}] -> act{i} -> pool{i}``
   (2x2 max pooling, side halved, rounded down), then ``flatten -> fc`` to the C classes.
 
+* ``resnet`` (He et al. 2016): the ``cnn`` with a residual block after each ``act{i}``:
+  ``block{i}.conv1 [-> block{i}.bn1] -> block{i}.act1 -> block{i}.conv2 [-> block{i}.bn2]``,
+  plus the block's input (an identity skip; none with ``no_skips``), ``-> block{i}.act2``, then
+  ``pool{i}``. The skip has no parameters: P is the same with and without it.
+
 With ``batch_norm`` the layer before each BatchNorm has no bias (BatchNorm's shift ``beta``
 plays its part; a bias there would only add an exact flat direction of the loss).
 
@@ -65,6 +70,9 @@ class Size:
     num_layers: int = 2
     macs: float | None = None
     path: str = "fast"
+    #: one curvature product's seconds as timed on this problem (a model of the caller's own,
+    #: :func:`core.own_model.problem`); the cost model takes the larger of it and its own rule
+    measured_product_seconds: float | None = None
 
     @property
     def forward_macs(self) -> float:
@@ -73,8 +81,10 @@ class Size:
     def scaled(self, num_params: int) -> "Size":
         """A network of the same depth and product path with ``num_params`` parameters, its
         forward cost scaled in proportion (what "the largest P admitted" varies)."""
-        macs = None if self.macs is None else self.macs * num_params / self.num_params
-        return replace(self, num_params=num_params, macs=macs)
+        ratio = num_params / self.num_params
+        macs = None if self.macs is None else self.macs * ratio
+        measured = None if self.measured_product_seconds is None else self.measured_product_seconds * ratio
+        return replace(self, num_params=num_params, macs=macs, measured_product_seconds=measured)
 
 
 def module_macs(kind: str, outputs: int, inputs: int = 0, kernel: int = KERNEL) -> int:
@@ -154,22 +164,37 @@ def _mlp(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[Lay
     return layers
 
 
+def _conv_layers(config: ExperimentConfig, name: str, bn: str, act: str, channels: int, out: int,
+                 side: int) -> list[LayerShape]:
+    """A 3x3 convolution ``name`` (channels -> out, side kept), its BatchNorm ``bn`` when
+    configured, and the activation ``act`` (None: none)."""
+    bias = not config.batch_norm
+    pixels = out * side * side
+    layers = [LayerShape(name, "conv2d", channels * out * KERNEL * KERNEL + out * bias,
+                         module_macs("conv2d", pixels, channels), channels, out, bias, side, pixels)]
+    if config.batch_norm:
+        layers.append(LayerShape(bn, "batchnorm2d", 2 * out, module_macs("batchnorm2d", pixels), out, out,
+                                 side=side, activations=pixels))
+    if act is not None:
+        layers.append(LayerShape(act, "activation", 0, module_macs("activation", pixels), side=side,
+                                 activations=pixels))
+    return layers
+
+
 def _cnn(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[LayerShape]:
     side = math.isqrt(input_dim)
     if side * side != input_dim:
         raise ValueError(f"a cnn needs square images; {input_dim} inputs are not one")
     layers, channels = [], 1
     for i, out in enumerate(config.hidden, start=1):
-        bias = not config.batch_norm
-        weights = channels * out * KERNEL * KERNEL
-        pixels = out * side * side
-        layers.append(LayerShape(f"conv{i}", "conv2d", weights + out * bias, module_macs("conv2d", pixels, channels),
-                                 channels, out, bias, side, pixels))
-        if config.batch_norm:
-            layers.append(LayerShape(f"bn{i}", "batchnorm2d", 2 * out, module_macs("batchnorm2d", pixels), out, out,
+        layers += _conv_layers(config, f"conv{i}", f"bn{i}", f"act{i}", channels, out, side)
+        if config.architecture == "resnet":
+            block = f"block{i}"
+            layers += _conv_layers(config, f"{block}.conv1", f"{block}.bn1", f"{block}.act1", out, out, side)
+            layers += _conv_layers(config, f"{block}.conv2", f"{block}.bn2", None, out, out, side)
+            pixels = out * side * side  # after the skip's addition (not counted: no module does it)
+            layers.append(LayerShape(f"{block}.act2", "activation", 0, module_macs("activation", pixels),
                                      side=side, activations=pixels))
-        layers.append(LayerShape(f"act{i}", "activation", 0, module_macs("activation", pixels), side=side,
-                                 activations=pixels))
         side //= POOL
         if side < 1:
             raise ValueError(f"{len(config.hidden)} pooling blocks leave no pixel of {math.isqrt(input_dim)}x"
@@ -185,7 +210,7 @@ def _cnn(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[Lay
 
 
 #: architecture -> (config, input_dim, num_classes) -> its layers in forward order
-SHAPES = {"mlp": _mlp, "cnn": _cnn}
+SHAPES = {"mlp": _mlp, "cnn": _cnn, "resnet": _cnn}
 
 
 def layer_table(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[LayerShape]:

@@ -224,19 +224,30 @@ def warm(config: ExperimentConfig, methods, samples: int = DEFAULT_SAMPLES, coun
         except BudgetExceeded:  # the page shows the refusal
             pass
     if counterparts:
-        for field in COUNTERPARTS:
+        for field in counterpart_fields(config):
             counterpart_study(config, field)
     return [f"{name}: {r.error.splitlines()[0]}" for name, r in results.items() if not r.ok]
 
 
-#: what a counterpart run changes: the field and its other value
+#: what a counterpart run changes: the field and its other value (None: the field does not apply
+#: to this configuration, as the skips of a net that has none)
 COUNTERPARTS = {"loss": lambda c: c.replace(loss="mse" if c.loss == "cross_entropy" else "cross_entropy"),
-                "batch_norm": lambda c: c.replace(batch_norm=not c.batch_norm)}
+                "batch_norm": lambda c: c.replace(batch_norm=not c.batch_norm),
+                "no_skips": lambda c: c.replace(no_skips=not c.no_skips) if c.architecture == "resnet" else None}
+
+
+def counterpart_fields(config: ExperimentConfig) -> list[str]:
+    """The fields of :data:`COUNTERPARTS` that have a counterpart run for ``config``.
+
+    >>> counterpart_fields(ExperimentConfig()), counterpart_fields(ExperimentConfig(dataset="digits", architecture="resnet"))
+    (['loss', 'batch_norm'], ['loss', 'batch_norm', 'no_skips'])
+    """
+    return [field for field, change in COUNTERPARTS.items() if change(config) is not None]
 
 
 def counterpart_study(config: ExperimentConfig, field: str) -> dict:
     r"""The configuration and its counterpart with ``field`` changed (the other loss; BatchNorm
-    toggled), each trained with the same schedule and seed: exact top eigenvalue, trace,
+    toggled; a residual CNN's skips removed or restored), each trained with the same schedule and seed: exact top eigenvalue, trace,
     outliers (:func:`core.outliers.outliers`) and :math:`\lVert H - G\rVert_F / \lVert H\rVert_F`.
 
     Returns:
@@ -248,8 +259,8 @@ def counterpart_study(config: ExperimentConfig, field: str) -> dict:
     from .budget import BudgetExceeded
     from .outliers import outliers
 
-    if field not in COUNTERPARTS:
-        raise ConfigError("field", field, "one of " + ", ".join(COUNTERPARTS))
+    if field not in counterpart_fields(config):
+        raise ConfigError("field", field, "one of " + ", ".join(counterpart_fields(config)))
     runs = []
     for cfg in (config, COUNTERPARTS[field](config)):
         entry = {"label": cfg.label(), "config": cfg.to_dict()}

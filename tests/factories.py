@@ -30,7 +30,7 @@ def tiny_problem(activation="relu", hidden=(5, 4), inputs=4, n=16, seed=0, dtype
 
 
 def shaped_problem(architecture="cnn", batch_norm=False, loss="cross_entropy", num_classes=4, hidden=(2,),
-                   side=6, n=5, seed=0, activation="tanh", dtype=torch.float64) -> Problem:
+                   side=6, n=5, seed=0, activation="tanh", dtype=torch.float64, no_skips=False) -> Problem:
     """A float64 problem of any architecture of :mod:`core.shapes` on random ``side`` x ``side``
     images (flattened for an mlp), small enough for finite differences.
 
@@ -40,7 +40,8 @@ def shaped_problem(architecture="cnn", batch_norm=False, loss="cross_entropy", n
     from core.models import build_model, model_inputs
 
     config = ExperimentConfig(architecture=architecture, dataset="digits", hidden=hidden, batch_norm=batch_norm,
-                              loss=loss, num_classes=num_classes, activation=activation, seed=seed)
+                              loss=loss, num_classes=num_classes, activation=activation, seed=seed,
+                              no_skips=no_skips)
     gen = torch.Generator().manual_seed(seed)
     model = build_model(config, side * side, num_classes).to(dtype)
     with torch.no_grad():

@@ -285,6 +285,24 @@ def test_home_checks_the_shape_claims_and_the_counterparts_on_request():
         assert claim in text, claim
 
 
+RESNET = {**CNN, "cfg_architecture": "resnet", "cfg_hidden": "2"}
+
+
+def test_a_residual_cnn_has_its_skips_switch_and_home_checks_the_skips_claim_on_request():
+    at = app(**RESNET, cfg_methods=["lanczos", "diag_ggn_exact"])
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    switch = at.sidebar.toggle(key="cfg_no_skips")
+    assert not switch.disabled and at.sidebar.text_input(key="cfg_hidden").label.startswith("channels per convolution")
+    at.toggle(key="home_counterparts").set_value(True).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Removing the residual connections raises the top eigenvalue and the trace" in claims_text(at)
+    switch.set_value(True).run()
+    assert at.query_params["no_skips"] in ("1", ["1"]) and not at.exception
+    plain = app(**CNN)
+    assert plain.sidebar.toggle(key="cfg_no_skips").disabled  # a net without skips: the switch is not used
+    assert "Removing the residual connections" not in claims_text(plain)
+
+
 def test_the_architecture_controls_are_in_the_url_and_label_the_width_as_channels():
     at = app(**CNN)
     assert at.sidebar.text_input(key="cfg_hidden").label.startswith("channels per convolution")

@@ -1,4 +1,5 @@
-"""Ground truth on every new shape: CNN, BatchNorm (eval mode), squared error, C classes.
+"""Ground truth on every new shape: CNN, residual CNN (with and without its skips), BatchNorm
+(eval mode), squared error, C classes.
 
 Each tiny float64 problem's exact Hessian (our batched products) is checked against
 ``torch.func.hessian`` and central finite differences of the gradient, its GGN against the
@@ -25,6 +26,9 @@ SHAPES = {  # name -> shaped_problem arguments
     "mlp+bn mse": dict(architecture="mlp", batch_norm=True, loss="mse", hidden=(4,), side=3),
     "mlp mse": dict(architecture="mlp", loss="mse", hidden=(4,), side=3),
     "cnn two blocks relu": dict(architecture="cnn", hidden=(2, 2), side=4, activation="relu", num_classes=3),
+    "resnet": dict(architecture="resnet", side=4, num_classes=3),
+    "resnet no skips": dict(architecture="resnet", side=4, num_classes=3, no_skips=True),
+    "resnet+bn relu": dict(architecture="resnet", batch_norm=True, side=4, num_classes=3, activation="relu"),
 }
 
 
@@ -110,7 +114,7 @@ def test_c_class_head_bias_block(loss, classes):
         assert abs(values[0]) <= 1e-12 and values[1] > 1e-6
 
 
-@pytest.mark.parametrize("name", ["cnn", "cnn mse", "mlp mse", "cnn two blocks relu"])
+@pytest.mark.parametrize("name", ["cnn", "cnn mse", "mlp mse", "cnn two blocks relu", "resnet no skips"])
 def test_backpack_diagonals_equal_the_dense_diagonals(name):
     problem = shaped_problem(**SHAPES[name])
     h = dense.dense_matrix(problem, "hessian", dtype=torch.float64)
@@ -276,3 +280,26 @@ def test_the_single_path_reports_progress_every_few_vectors_and_still_gives_h():
     assert reports == [SINGLE_PATH_REPORT, 2 * SINGLE_PATH_REPORT, len(vectors)]
     reference = torch.stack([problem.hvp_autodiff(v) for v in vectors])
     torch.testing.assert_close(found, reference, rtol=1e-10, atol=1e-12)
+
+
+def test_backpack_takes_the_residual_cnn_through_its_converter_where_it_has_rules_and_says_why_where_not():
+    """With its skips the residual CNN is not a sequence: BackPACK's converter (torch.fx) makes the
+    addition a module; its GGN diagonal is then exact, and the methods without a rule for that
+    addition say so in one line."""
+    problem = shaped_problem(**SHAPES["resnet"])
+    g = dense.dense_matrix(problem, "ggn", dtype=torch.float64)
+    diagonal = torch.cat([d.reshape(-1) for d in backpack_quantities(problem, "DiagGGNExact")])
+    torch.testing.assert_close(diagonal, g.diagonal(), rtol=1e-8, atol=1e-12)
+    for method, words in (("diag_hessian", "SumModule layers (sum_module0: the additions of skip connections)"),
+                          ("kflr", "two branches (a skip connection)")):
+        result = compute_result(method, problem)
+        assert not result.ok and "cannot run here" in result.error and words in result.error
+    kfac = compute_result("kfac", problem, {"mc_samples": 1})
+    assert kfac.ok and kfac.spectrum.min() > -1e-12  # Kronecker products of PSD factors
+
+
+def test_the_skips_change_the_function_and_not_the_parameters():
+    with_skips, without = shaped_problem(**SHAPES["resnet"]), shaped_problem(**SHAPES["resnet no skips"])
+    assert with_skips.num_params == without.num_params
+    torch.testing.assert_close(with_skips.flat_params(), without.flat_params())  # the same initialisation
+    assert not torch.allclose(with_skips.model(with_skips.x), without.model(without.x))

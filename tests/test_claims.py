@@ -84,3 +84,43 @@ def test_the_outlier_verdict_fails_on_a_smooth_spectrum_and_holds_on_c_minus_one
 
     weak = np.concatenate([np.linspace(0.5, 1.0, 300), [1.3]])  # one eigenvalue 1.3x above the rest: not clear
     assert outliers(weak, 2)["count"] == 0 and outliers(weak, 2)["gap"] < MIN_GAP
+
+
+def _skips_verdict(config, with_skips: dict, without: dict):
+    from core.results import Result
+
+    here, there = (without, with_skips) if config.no_skips else (with_skips, without)
+    runs = [{"label": "here", "config": config.to_dict(), **here}, {"label": "there", "config": {}, **there}]
+    exact = Result("exact_hessian", "exact", spectrum=np.linspace(0.0, 1.0, 50))
+    verdicts = claims.check("shape", config, {"exact_hessian": exact},
+                            counterparts={"no_skips": {"field": "no_skips", "runs": runs}})
+    return next(v for v in verdicts if v["claim"] == claims.SKIPS_CLAIM)
+
+
+def test_the_skips_verdict_holds_only_when_removing_them_raises_both_the_top_eigenvalue_and_the_trace():
+    resnet = ExperimentConfig(dataset="digits", architecture="resnet", hidden=(4,))
+    flatter, sharper = {"top": 1.0, "trace": 10.0}, {"top": 3.0, "trace": 30.0}
+    assert _skips_verdict(resnet, flatter, sharper)["held"] is True
+    assert _skips_verdict(resnet.replace(no_skips=True), flatter, sharper)["held"] is True  # from the plain side
+    assert _skips_verdict(resnet, sharper, flatter)["held"] is False
+    mixed = {"top": 3.0, "trace": 5.0}  # a higher top but a lower trace: not what the claim says
+    verdict = _skips_verdict(resnet, flatter, mixed)
+    assert verdict["held"] is False and "λ_max 3 without the skips vs 1 with; trace 5 vs 10" in verdict["evidence"]
+
+
+def test_the_skips_counterpart_exists_for_a_residual_cnn_only_and_is_measured_on_real_runs(fresh_cache):
+    from core import studies
+
+    assert "no_skips" not in studies.counterpart_fields(ExperimentConfig(dataset="digits", architecture="cnn"))
+    resnet = ExperimentConfig(dataset="digits", architecture="resnet", hidden=(3,), epochs=2, train_subset=300,
+                              hessian_batch_size=40)
+    study = studies.counterpart_study(resnet, "no_skips")
+    with_skips, without = study["runs"]
+    assert with_skips["config"]["no_skips"] is False and without["config"]["no_skips"] is True
+    for run in (with_skips, without):  # each against its own exact spectrum
+        exact = pipeline.run(ExperimentConfig.from_dict(run["config"]), "exact_hessian")
+        assert run["top"] == float(exact.spectrum[-1]) and abs(run["trace"] - exact.spectrum.sum()) < 1e-3 * abs(
+            run["trace"]) + 1e-6
+    verdict = next(v for v in claims.check("shape", resnet, {"exact_hessian": pipeline.run(resnet, "exact_hessian")},
+                                           counterparts={"no_skips": study}) if v["claim"] == claims.SKIPS_CLAIM)
+    assert verdict["held"] is (without["top"] > with_skips["top"] and without["trace"] > with_skips["trace"])

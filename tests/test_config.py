@@ -12,7 +12,7 @@ def test_defaults_valid_and_hashable():
 
 @pytest.mark.parametrize("field, value, words", [
     ("dataset", "cifar", "one of 'mnist', 'digits', 'synthetic'"),
-    ("architecture", "resnet", "one of 'mlp'"),
+    ("architecture", "transformer", "one of 'mlp'"),
     ("loss", "hinge", "one of 'cross_entropy'"),
     ("input_size", 13, "one of 28, 14, 7"),
     ("hidden", (), "depth >= 1"),

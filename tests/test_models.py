@@ -32,6 +32,8 @@ CONFIGS = [
     (ExperimentConfig(architecture="cnn", dataset="digits", hidden=(3, 5, 2), batch_norm=True), 64, 7),
     (ExperimentConfig(architecture="cnn", input_size=14, hidden=(8,), batch_norm=True, loss="mse"), 196, 2),
     (ExperimentConfig(architecture="cnn", input_size=28, hidden=(2, 2), activation="gelu"), 784, 5),
+    (ExperimentConfig(architecture="resnet", dataset="digits", hidden=(3, 4)), 64, 10),
+    (ExperimentConfig(architecture="resnet", dataset="digits", hidden=(4,), batch_norm=True, no_skips=True), 64, 3),
 ]
 
 

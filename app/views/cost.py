@@ -35,7 +35,7 @@ def render():
         widgets.download_csv(frame, "cost", selection)
 
     st.subheader("Scaling with width")
-    label = ("channel counts to sweep (one convolution block each)" if selection.config.architecture == "cnn"
+    label = ("channel counts to sweep (one convolution block each)" if selection.config.architecture != "mlp"
              else "hidden widths to sweep (one hidden layer each)")
     text = st.text_input(label, "2,4,8", key="cost_sweep_widths")
     try:

@@ -60,14 +60,16 @@ def render():
                "the paper" + ("." if same_data else "; only the paper table's numbers are MNIST's."))
 
     st.subheader(claims.GROUPS["shape"])
-    compare = st.toggle("also compare with counterpart runs: the other loss, and BatchNorm on/off",
+    fields = studies.counterpart_fields(config)
+    compare = st.toggle("also compare with counterpart runs: the other loss, and BatchNorm on/off"
+                        + (", and the skips removed" if "no_skips" in fields else ""),
                         key="home_counterparts",
-                        help="trains two more networks with the same schedule and seed and computes their exact "
-                             "Hessian and GGN (cached afterwards)")
+                        help=f"trains {len(fields)} more networks with the same schedule and seed and computes their "
+                             "exact Hessian and GGN (cached afterwards)")
     counterparts = {}
     if compare:
         with widgets.working("Training and analysing the counterpart networks (cached afterwards)…"):
-            counterparts = {field: studies.counterpart_study(config, field) for field in studies.COUNTERPARTS}
+            counterparts = {field: studies.counterpart_study(config, field) for field in fields}
     shape_verdicts = claims.check("shape", config, found, counterparts=counterparts)
     show_verdicts(shape_verdicts)
 

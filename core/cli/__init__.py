@@ -1,10 +1,11 @@
-"""Command line: ``python -m core {run,claims,compare,warm,sweep,trajectory,data,methods}``.
+"""Command line: ``python -m core {run,claims,compare,warm,sweep,trajectory,landscape,own,data,methods}``.
 
 ``run`` prints the paper's table (exact Hessian vs PyHessian) for one configuration; ``claims``
 checks the claims table on it; ``compare`` runs any set of methods and prints the comparison with
 the exact Hessian; ``warm`` precomputes everything the app shows for some configurations before a
 talk; ``sweep`` runs a grid of configurations x methods cell by cell (local processes or Dask);
-``trajectory`` follows the spectrum along training; ``data`` checks or downloads MNIST;
+``trajectory`` follows the spectrum along training; ``landscape`` the loss along eigenvectors;
+``own`` runs the methods on the user's own model (``--model package.module:function``); ``data`` checks or downloads MNIST;
 ``methods`` lists the registry. (The benchmarks are ``python -m benchmarks``.) Results are
 cached, so a repeated command is instant. Bad input prints one clear line and exits with status
 2, computing nothing.
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..cache import CacheError
     from ..config import ConfigError
     from ..methods import MethodError
+    from ..own_model import OwnModelError
     from ..sweep import SweepError
 
     library_warnings.quiet()
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         workspace.use(getattr(args, "data_dir", None), getattr(args, "cache_dir", None))
         validate(args)
         return args.func(args)
-    except (ConfigError, MethodError, CacheError, BudgetExceeded, SweepError) as error:
+    except (ConfigError, MethodError, CacheError, BudgetExceeded, SweepError, OwnModelError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: what finished is cached, the interrupted entry is not

@@ -129,6 +129,31 @@ def compare(args) -> int:
     return 0
 
 
+def own(args) -> int:
+    from .. import own_model
+    from ..tables import COMPARE_COLUMNS
+
+    methods = _method_names(args.methods)
+    options = _parse_options(args.option)
+    problem = own_model.from_builder(args.model)
+    info = own_model.describe(problem, args.samples)
+    print(f"\n{args.model}: {info['model']}  |  P = {info['num_params']:,}  |  N = {info['batch_size']:,}  |  "
+          f"C = {info['num_classes']}  |  loss {info['loss']}\n")
+    print_table([[row["layer"], row["parameters"]] for row in info["layers"]], ["layer", "parameters"])
+    print()
+    print_table([[row["label"], row["seconds"], "yes" if row["admitted"] else "no"]
+                 for row in info["methods"] if row["method"] in methods], ["method", "estimate (s)", "admitted"])
+    comparison = own_model.compare(problem, methods, args.samples, options, top_k=args.top_k)
+    print(f"\nerrors against {comparison['reference']}\n")
+    print_table([[r[c] for c in COMPARE_COLUMNS] for r in comparison["rows"]], COMPARE_COLUMNS)
+    for row in comparison["rows"]:
+        if row.get("error"):
+            print(f"\n{row['method']}: {row['error']}")
+    if args.out:
+        write_json_and_csv(args.out, comparison, comparison["rows"])
+    return 0
+
+
 def warm(args) -> int:
     from tqdm import tqdm
 

@@ -156,6 +156,25 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("action", choices=("check", "download"))
     data.add_argument("--data-dir", default=None, help="where MNIST lives (default: $HESSIAN_DATA_DIR or ./data)")
 
+    own = _command(sub, "own", commands.own, config=False,
+                   help="your own model: a builder's model, loss and batch through the methods",
+                   description="Import package.module:function (it returns model, x, y or model, x, y, loss), print "
+                               "the model's layer table, P and each method's estimate, then run the methods and "
+                               "compare each with the exact Hessian, or past the exact limit with certified Lanczos. "
+                               "Cached by a fingerprint of the parameters and the batch.")
+    own.add_argument("--model", required=True, metavar="PACKAGE.MODULE:FUNCTION",
+                     help="the builder, imported from the current folder or the installed packages")
+    own.add_argument("--methods", default="exact_hessian,lanczos,hutchinson,hutchpp,diag_ggn_exact,kfac",
+                     help="comma-separated registry names or 'all' (default: %(default)s)")
+    own.add_argument("--option", action="append", metavar="METHOD.OPTION=VALUE",
+                     help="a method option, repeatable, e.g. lanczos.k=3")
+    own.add_argument("--samples", type=int, default=None,
+                     help="Hutchinson sample count for the methods that take one (default: each method's own)")
+    own.add_argument("--top-k", type=int, default=paper.TOP_K, help="(default: %(default)s)")
+    own.add_argument("--out", help="write JSON here and CSV beside it (same name, .csv)")
+    storage = own.add_argument_group("storage")
+    storage.add_argument("--cache-dir", default=None, help="joblib store (default: $HESSIAN_CACHE_DIR or ./cache)")
+
     _command(sub, "methods", commands.methods, config=False, help="list the registered methods and their options",
              description="The method registry: names, families, what each approximates, options, references.")
     return parser
@@ -177,7 +196,7 @@ def validate(args: argparse.Namespace) -> None:
         from .output import output_paths
 
         # before any work: a folder, a link, a device, a read-only folder, a taken sibling
-        output_paths(out, with_csv=getattr(args, "command", None) in ("compare", "claims", "trajectory", "landscape"))
+        output_paths(out, with_csv=getattr(args, "command", None) in ("compare", "claims", "trajectory", "landscape", "own"))
     bounded("--top-k", getattr(args, "top_k", None), 1, 1000)
     bounded("--samples", getattr(args, "samples", None), 1, 100_000)
     bounded("--jobs", getattr(args, "jobs", None), 0, os.cpu_count() or 1)  # 0: every core; more only contend
@@ -187,7 +206,7 @@ def validate(args: argparse.Namespace) -> None:
 
         check_scheduler_address(args.dask_scheduler)
     bounded("--k", getattr(args, "k", None), 1, 1000)
-    if getattr(args, "command", None) == "compare" and not [m for m in args.methods.split(",") if m]:
+    if getattr(args, "command", None) in ("compare", "own") and not [m for m in args.methods.split(",") if m]:
         raise ConfigError("--methods", args.methods, "at least one registered method, comma separated")
     if hasattr(args, "cache_dir"):
         check_store(workspace.current().cache_dir)

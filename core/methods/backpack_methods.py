@@ -48,11 +48,52 @@ EXTENSIONS = {"DiagHessian": "diag_h", "DiagGGNExact": "diag_ggn_exact", "DiagGG
               "KFAC": "kfac", "KFLR": "kflr", "KFRA": "kfra"}
 
 
+def shared_parameters(model: nn.Module) -> list[str]:
+    """The names under which one parameter tensor appears a second time (tied weights), e.g.
+    ``["fc4.weight (= fc2.weight)"]``; empty when every parameter belongs to one module."""
+    first: dict[int, str] = {}
+    found = []
+    for name, param in model.named_parameters(remove_duplicate=False):
+        if id(param) in first:
+            found.append(f"{name} (= {first[id(param)]})")
+        else:
+            first[id(param)] = name
+    return found
+
+
 def extended_copy(problem: Problem) -> tuple[nn.Module, nn.Module]:
-    """A BackPACK-extended deep copy of the model and an extended loss module."""
+    """A BackPACK-extended deep copy of the model and an extended loss module.
+
+    A tree of ``nn.Sequential`` and leaf modules is extended as it is; any other model (a residual
+    block, the user's own module) through BackPACK's converter
+    (``use_converter=True``: torch.fx traces it and makes its additions, such as a residual
+    skip, modules BackPACK has rules for). A model whose parameters are shared between two
+    modules is refused: BackPACK writes each module's quantity on the parameter, so the second
+    use would overwrite the first instead of adding to it.
+
+    Raises:
+        NotImplementedError: the reason in one line (tied parameters, a model the converter
+            cannot trace), naming what.
+    """
     import backpack
 
-    return backpack.extend(copy.deepcopy(problem.model)), backpack.extend(problem.loss_module())
+    tied = shared_parameters(problem.model)
+    if tied:
+        raise NotImplementedError(f"a parameter is shared between modules ({', '.join(tied)}), which BackPACK "
+                                  "does not sum over")
+    loss_function = backpack.extend(problem.loss_module())
+    model = copy.deepcopy(problem.model)
+    if all(isinstance(m, nn.Sequential) or not list(m.children()) for m in model.modules()):
+        return backpack.extend(model), loss_function
+    try:
+        converted = backpack.extend(model, use_converter=True)
+    except Exception as error:  # noqa: BLE001 - the converter's failures are of every kind (fx, attribute, type)
+        first = str(error).splitlines()[0][:160] if str(error) else ""
+        raise NotImplementedError(f"BackPACK's converter (torch.fx) cannot translate this model "
+                                  f"({type(error).__name__}: {first})") from None
+    if [n for n, _ in converted.named_parameters()] != [b.name for b in problem.blocks]:
+        raise NotImplementedError("BackPACK's converter renamed or reordered the model's parameters")
+    return converted, loss_function
 
 
 def backward_with(model: nn.Module, loss_function: nn.Module, problem: Problem,
@@ -76,12 +117,17 @@ def unsupported_layers(model: nn.Module, who: str, error: Exception) -> str:
     """A one-line reason naming the layer type (and the model's layers of that type) the library
     ``who`` has no rule for, read from its error; its own words when it names none. The method's
     label comes before it ("BackPACK KFLR cannot run here: no rule for ...")."""
-    match = re.search(r"<class '[\w.]+\.(\w+)'>", str(error))
+    text = str(error)
+    if "No accumulation rule" in text:
+        return f"{who} has no rule for adding the curvature of two branches (a skip connection)"
+    match = re.search(r"<class '[\w.]+\.(\w+)'>", text)
     if not match:
-        return f"{who} does not support this model ({error})"
+        return f"{who} does not support this model ({text or 'it gave no reason'})"
     kind = match.group(1)
-    names = [name for name, module in model.named_modules() if type(module).__name__ == kind]
+    names = [name or "the model itself" for name, module in model.named_modules() if type(module).__name__ == kind]
     where = f" ({', '.join(names)})" if names else ""
+    if kind == "SumModule":  # what BackPACK's converter makes of a skip connection's addition
+        where = f" ({', '.join(names)}: the additions of skip connections)" if names else " (skip connections)"
     return f"no rule for {kind} layers{where}"
 
 
@@ -215,6 +261,10 @@ def ekfac(problem: Problem, opts: dict) -> Estimate:
     if others:
         raise NotImplementedError("Kronecker factors for Linear and Conv2d layers only; this model also has "
                                   + ", ".join(layer.label for layer in others))
+    tied = shared_parameters(problem.model)
+    if tied:
+        raise NotImplementedError(f"a parameter is shared between layers ({', '.join(tied)}), which its "
+                                  "per-layer Kronecker factors do not sum over")
     torch.manual_seed(opts["seed"])
     model = copy.deepcopy(problem.model)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -59,7 +59,7 @@ def _pyhessian(problem: Problem):
     from pyhessian import hessian
 
     model = copy.deepcopy(problem.model)
-    return hessian(model, problem.loss_module(), data=(problem.x, problem.targets), cuda=False)
+    return hessian(model, problem.criterion(), data=(problem.x, problem.targets), cuda=False)
 
 
 class _Counter:
