@@ -74,7 +74,10 @@ def _widget(f, uses_mnist: bool, architecture: str):
                             help="not used: no MNIST here, the 8x8 digits have their own size")
     if f.name == "no_skips" and architecture != "resnet":
         return st.toggle(label, key=key, disabled=True, help="not used: only the residual CNN has skip connections")
-    if f.name == "hidden" and architecture in IMAGE_ARCHITECTURES:
+    if f.name == "hidden" and architecture == "transformer":
+        label = "width per attention block (comma separated)"
+        help_text = "e.g. 16 (one block) or 16,16 (two): the residual stream's width d, the same in every block"
+    elif f.name == "hidden" and architecture in IMAGE_ARCHITECTURES:
         label = "channels per convolution (comma separated)"
         help_text = ("e.g. 4 or 4,8: one 3x3 convolution + pooling block each, at most 3" if architecture == "cnn" else
                      "e.g. 4 or 4,8: one 3x3 convolution, a residual block of two more and pooling each, at most 3")

@@ -236,6 +236,23 @@ def _skip_effects(ev: Evidence) -> list[dict]:
                     "schedule and seed; Yao et al. measured ResNets trained to convergence)")]
 
 
+HETEROGENEITY_CLAIM = ("The Hessian's blocks have more different spectra in a transformer than in a CNN "
+                       "(Zhang et al. 2024)")
+
+
+def _block_heterogeneity(ev: Evidence) -> list[dict]:
+    said, runs = _counterpart_errors("architecture", ev)
+    if runs is None:
+        return said
+    by_kind = {r["config"]["architecture"]: r for r in runs}
+    transformer, cnn = by_kind["transformer"], by_kind["cnn"]
+    return [verdict(HETEROGENEITY_CLAIM, transformer["block_distance"] > cnn["block_distance"],
+                    f"mean Jensen-Shannon distance between the blocks' spectral densities: "
+                    f"{transformer['block_distance']:.3f} in the transformer ({transformer['label']}), "
+                    f"{cnn['block_distance']:.3f} in the CNN ({cnn['label']}); one block per parameterised layer, "
+                    "densities on a log axis (0: alike, 1: disjoint)")]
+
+
 # ----------------------------------------------------------------------------- directions
 #: a top-C eigenspace "aligns" with another when their overlap ||UᵀV||²_F / C is at least this
 ALIGNED = 0.9
@@ -315,6 +332,9 @@ CLAIMS: tuple[Claim, ...] = (
           "Ghorbani, Krishnan & Xiao (2019); Yao et al. (2020)", _batch_norm_effects),
     Claim("skips", "shape", "Removing residual connections raises the top eigenvalue and the trace",
           "Yao et al. (2020), PyHessian (arXiv:1912.07145)", _skip_effects),
+    Claim("block_heterogeneity", "shape", "A transformer's Hessian blocks differ more than a CNN's",
+          "Zhang et al. (2024), 'Why Transformers Need Adam: A Hessian Perspective' (arXiv:2402.16788)",
+          _block_heterogeneity),
     Claim("hessian_ggn_directions", "directions", "The top-C eigenspaces of the Hessian and the GGN align",
           "Sagun et al. (2017)", _hessian_ggn_align, needs=(GGN_REFERENCE,)),
     Claim("kronecker_directions", "directions", "EKFAC's top-C eigenspace is closer than KFAC's",

@@ -21,9 +21,11 @@ from typing import Any
 
 DATASETS = ("mnist", "digits", "synthetic")
 #: the keys of :data:`core.models.MODELS` (kept here so the config imports no torch)
-ARCHITECTURES = ("mlp", "cnn", "resnet")
-#: the architectures that take images (``(N, 1, s, s)``), each stage halving the side
-IMAGE_ARCHITECTURES = ("cnn", "resnet")
+ARCHITECTURES = ("mlp", "cnn", "resnet", "transformer")
+#: the architectures that take images (a cnn's stages each halve the side; a transformer reads rows)
+IMAGE_ARCHITECTURES = ("cnn", "resnet", "transformer")
+#: most attention blocks of a transformer
+MAX_ATTENTION_BLOCKS = 2
 #: the keys of :data:`core.losses.LOSSES`
 LOSS_NAMES = ("cross_entropy", "mse")
 MNIST_INPUT_SIZES = (28, 14, 7)
@@ -198,7 +200,9 @@ class ExperimentConfig:
     LeNet-style net: ``hidden`` are the channel counts of its 3x3 convolutions, each followed by
     2x2 max pooling, then one linear head; images only) or ``"resnet"`` (the cnn with a residual
     block, two 3x3 convolutions around an identity skip, after each convolution; ``no_skips``
-    removes the skips and keeps every layer: He et al. 2016's plain counterpart). ``loss``: cross-entropy or squared error
+    removes the skips and keeps every layer: He et al. 2016's plain counterpart) or
+    ``"transformer"`` (``hidden`` = (d,) or (d, d): pre-LayerNorm attention blocks of width d, one
+    head, on the image's rows as tokens). ``loss``: cross-entropy or squared error
     against one-hot targets (PyTorch's mean over the N x C entries); always a mean over the
     batch. ``batch_norm``: BatchNorm after every hidden linear / convolution, before the
     activation (that layer then has no bias: BatchNorm's shift replaces it); the Hessian is that
@@ -218,10 +222,11 @@ class ExperimentConfig:
                              help="MNIST side length after average pooling; fewer pixels, fewer first-layer parameters")
     architecture: str = option("mlp", choices=ARCHITECTURES, label="architecture", url="arch", section="experiment",
                                choice_labels={"mlp": "MLP (fully connected)", "cnn": "CNN (LeNet-style)",
-                                              "resnet": "residual CNN"},
+                                              "resnet": "residual CNN", "transformer": "transformer (rows as tokens)"},
                                help="mlp; cnn: 3x3 convolutions (padding 1) each followed by 2x2 max pooling, then "
                                     "one linear head; resnet: the cnn with a residual block (conv-[BN]-act-conv-[BN], "
-                                    "identity skip, act) after each convolution; cnn and resnet take images only")
+                                    "identity skip, act) after each convolution; transformer: one or two pre-LayerNorm attention "
+                                    "blocks of width hidden on the image's rows as tokens; all but mlp take images only")
     hidden: tuple[int, ...] = option((8,), low=1, high=MAX_WIDTH, label="hidden widths (comma separated)", url="hidden",
                                      section="experiment",
                                      help="hidden widths (mlp) or channel counts (cnn), comma separated, e.g. 16,8")
@@ -277,7 +282,9 @@ class ExperimentConfig:
             object.__setattr__(self, "hidden", tuple(self.hidden))
         for f in FIELDS.values():
             f.check(getattr(self, f.name))
-        if self.architecture in IMAGE_ARCHITECTURES:
+        if self.architecture == "transformer":
+            self._check_transformer()
+        elif self.architecture in IMAGE_ARCHITECTURES:
             self._check_cnn()
         if self.no_skips and self.architecture != "resnet":
             raise ConfigError("no_skips", True, f"false unless architecture='resnet' (a {self.architecture} has no "
@@ -292,6 +299,17 @@ class ExperimentConfig:
             object.__setattr__(self, "device", resolve(self.device))
             if self.device == "cuda" and not cuda_available():
                 raise ConfigError("device", "cuda", "'cpu' or 'auto': no CUDA device is visible here")
+
+    def _check_transformer(self) -> None:
+        """Images (their rows are the tokens), one width for the residual stream, one or two blocks."""
+        if self.dataset == "synthetic":
+            raise ConfigError("architecture", "transformer", "'mlp' with dataset='synthetic' (a transformer here "
+                              "reads an image's rows as tokens: dataset 'mnist' or 'digits')")
+        if len(self.hidden) > MAX_ATTENTION_BLOCKS or len(set(self.hidden)) != 1 or self.hidden[0] > MAX_CHANNELS:
+            raise ConfigError("hidden", self.hidden, f"one width d from 1 to {MAX_CHANNELS} per attention block, at "
+                              f"most {MAX_ATTENTION_BLOCKS} and all equal (the residual stream), e.g. 16 or 16,16")
+        if self.batch_norm:
+            raise ConfigError("batch_norm", True, "false for a transformer (its blocks have LayerNorm)")
 
     def _check_cnn(self) -> None:
         """A CNN needs images, and every convolution block halves the side: it must stay >= 1."""

@@ -14,6 +14,8 @@ initialisation, drawn from a private generator state so the global RNG is left a
   images (:func:`model_inputs` shapes the flat rows).
 * ``resnet``: the ``cnn`` with a :class:`ResidualBlock` after each convolution (``no_skips``:
   the same blocks without the identity skip).
+* ``transformer``: pre-LayerNorm attention blocks (:class:`TransformerBlock`) on the image's
+  rows as tokens.
 * ``batch_norm``: BatchNorm after each hidden linear / convolution (see :mod:`core.shapes`).
 
 The layer list itself lives in :mod:`core.shapes` (torch-free, so sizes are known before
@@ -66,6 +68,55 @@ class ResidualBlock(nn.Module):
         return f"skip={self.skip}"
 
 
+class PositionalEmbedding(nn.Module):
+    """A learned vector added to each token's embedding: ``x + weight`` with ``weight`` ``(T, d)``,
+    initialised N(0, 0.02^2) (GPT-2's)."""
+
+    def __init__(self, tokens: int, width: int):
+        super().__init__()
+        self.weight = nn.Parameter(0.02 * torch.randn(tokens, width))
+
+    def forward(self, x):
+        return x + self.weight
+
+    @property
+    def label_detail(self) -> str:
+        return f"PositionalEmbedding {self.weight.shape[0]}×{self.weight.shape[1]}"
+
+
+class Attention(nn.Module):
+    r"""One head of scaled dot-product attention, :math:`\mathrm{softmax}(qk^	op/\sqrt d)\,v`
+    (Vaswani et al. 2017), over the tokens of each example; no parameters (its projections are
+    the block's ``query``, ``key``, ``value`` and ``out`` layers)."""
+
+    def forward(self, q, k, v):
+        scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+        return scores.softmax(dim=-1) @ v
+
+
+class TokenMean(nn.Module):
+    """The mean over the tokens: ``(N, T, d) -> (N, d)``."""
+
+    def forward(self, x):
+        return x.mean(dim=1)
+
+
+class TransformerBlock(nn.Module):
+    r"""A pre-LayerNorm block (Xiong et al. 2020): :math:`x + \mathrm{out}(\mathrm{attn}(q, k, v))`
+    with :math:`q, k, v` the projections of ``ln1(x)``, then :math:`x + \mathrm{mlp2}(\mathrm{act}(
+    \mathrm{mlp1}(\mathrm{ln2}(x))))`."""
+
+    def __init__(self, modules: dict[str, nn.Module]):
+        super().__init__()
+        for name, module in modules.items():
+            self.add_module(name, module)
+
+    def forward(self, x):
+        h = self.ln1(x)
+        x = x + self.out(self.attn(self.query(h), self.key(h), self.value(h)))
+        return x + self.mlp2(self.act(self.mlp1(self.ln2(x))))
+
+
 def _module(shape, config: ExperimentConfig) -> nn.Module:
     """The module of one layer-table row."""
     from .shapes import KERNEL, POOL
@@ -84,13 +135,22 @@ def _module(shape, config: ExperimentConfig) -> nn.Module:
         return nn.MaxPool2d(POOL)
     if shape.kind == "flatten":
         return nn.Flatten()
+    if shape.kind == "layernorm":
+        return nn.LayerNorm(shape.outputs)
+    if shape.kind == "positional":
+        return PositionalEmbedding(shape.params // shape.outputs, shape.outputs)
+    if shape.kind == "attention":
+        return Attention()
+    if shape.kind == "tokenmean":
+        return TokenMean()
     raise ValueError(f"no module for layer kind {shape.kind!r}")  # pragma: no cover - written with the table
 
 
 def build_from_shapes(config: ExperimentConfig, input_dim: int, num_classes: int) -> nn.Sequential:
     """The ``nn.Sequential`` of :func:`core.shapes.layer_table`, initialised from ``config.seed``;
-    rows named ``block{i}.<name>`` make one :class:`ResidualBlock` ``block{i}`` (so parameter
-    names match the table's: ``block1.conv1.weight``).
+    rows named ``block{i}.<name>`` make one :class:`ResidualBlock` (a transformer's: one
+    :class:`TransformerBlock`) ``block{i}``, so parameter names match the table's
+    (``block1.conv1.weight``, ``block1.query.weight``).
 
     BatchNorm starts as PyTorch's (``gamma = 1``, ``beta = 0``, running mean 0 and variance 1).
     """
@@ -111,28 +171,33 @@ def build_from_shapes(config: ExperimentConfig, input_dim: int, num_classes: int
             else:
                 layers[shape.name] = _module(shape, config)
         for block, modules in blocks.items():
-            layers[block] = ResidualBlock(modules, skip=not config.no_skips)
+            layers[block] = (TransformerBlock(modules) if config.architecture == "transformer"
+                             else ResidualBlock(modules, skip=not config.no_skips))
         return nn.Sequential(OrderedDict(layers))
 
 
 #: architecture name -> builder(config, input_dim, num_classes); both read :mod:`core.shapes`
 MODELS: dict[str, Callable[[ExperimentConfig, int, int], nn.Module]] = {"mlp": build_from_shapes,
                                                                         "cnn": build_from_shapes,
-                                                                        "resnet": build_from_shapes}
+                                                                        "resnet": build_from_shapes,
+                                                                        "transformer": build_from_shapes}
 
 
 def model_inputs(config: ExperimentConfig, x: torch.Tensor) -> torch.Tensor:
     """The data's flat rows shaped as the architecture takes them: ``(N, 1, s, s)`` images for
-    a ``cnn``, unchanged for an ``mlp``.
+    a ``cnn`` or ``resnet``, ``(N, s, s)`` sequences of rows for a ``transformer``, unchanged for
+    an ``mlp``.
 
     >>> model_inputs(ExperimentConfig(architecture="cnn"), torch.zeros(2, 64)).shape
     torch.Size([2, 1, 8, 8])
     """
-    if config.architecture not in IMAGE_ARCHITECTURES or x.dim() == 4:
+    if config.architecture not in IMAGE_ARCHITECTURES or x.dim() >= 3:
         return x
     import math
 
     side = math.isqrt(x.shape[1])
+    if config.architecture == "transformer":  # a sequence of its rows
+        return x.reshape(len(x), side, side)
     return x.reshape(len(x), 1, side, side)
 
 

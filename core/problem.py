@@ -81,7 +81,9 @@ class Layer:
             return f"{self.name} (Conv2d {m.in_channels}→{m.out_channels}, {m.kernel_size[0]}×{m.kernel_size[1]})"
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             return f"{self.name} ({type(m).__name__} {m.num_features})"
-        return f"{self.name} ({type(m).__name__})"
+        if isinstance(m, nn.LayerNorm) and len(m.normalized_shape) == 1:
+            return f"{self.name} (LayerNorm {m.normalized_shape[0]})"
+        return f"{self.name} ({getattr(m, 'label_detail', type(m).__name__)})"
 
     @property
     def slice(self) -> slice:
@@ -155,8 +157,8 @@ class Problem:
             if out is None:
                 return
             sizes.append(out[0].numel())
-            if isinstance(module, nn.Linear):
-                macs.append(module_macs("linear", module.out_features, module.in_features))
+            if isinstance(module, nn.Linear):  # on every token of a sequence: its whole output
+                macs.append(module_macs("linear", out[0].numel(), module.in_features))
             elif isinstance(module, nn.Conv2d):
                 kh, kw = module.kernel_size
                 macs.append(out[0].numel() * module.in_channels // module.groups * kh * kw)
@@ -167,6 +169,8 @@ class Problem:
             elif isinstance(module, nn.MaxPool2d):
                 kernel = module.kernel_size if isinstance(module.kernel_size, int) else 1
                 macs.append(module_macs("maxpool2d", out[0].numel(), kernel=kernel))
+            elif type(module).__name__ == "Attention" and out[0].dim() == 2:  # (T, d) for one example
+                macs.append(module_macs("attention", out[0].numel(), out[0].shape[0]))
             else:
                 macs.append(module_macs(type(module).__name__.lower(), out[0].numel()))
 

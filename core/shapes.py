@@ -15,6 +15,14 @@ the counts agree with the built model.
   plus the block's input (an identity skip; none with ``no_skips``), ``-> block{i}.act2``, then
   ``pool{i}``. The skip has no parameters: P is the same with and without it.
 
+* ``transformer`` (pre-LayerNorm, Xiong et al. 2020; one attention head): an image of side s is
+  a sequence of s tokens (its rows) of s features; ``embed`` (Linear s -> d per token) plus a
+  learned ``pos`` embedding, then per entry of ``hidden`` (all equal to d, one or two) a block
+  ``block{i}``: ``x + out(attn(query(ln1 x), key(ln1 x), value(ln1 x)))``, then
+  ``x + mlp2(act(mlp1(ln2 x)))`` (width 2d); then ``ln`` and the mean over tokens (``pool``)
+  into ``fc``. Every parameter kind Zhang et al. (2024) compare (query, key, value, output,
+  MLP, LayerNorm) is its own module, so its Hessian block is one layer.
+
 With ``batch_norm`` the layer before each BatchNorm has no bias (BatchNorm's shift ``beta``
 plays its part; a bias there would only add an exact flat direction of the loss).
 
@@ -106,6 +114,8 @@ def module_macs(kind: str, outputs: int, inputs: int = 0, kernel: int = KERNEL) 
         return outputs * kernel * kernel
     if kind == "flatten":
         return 0
+    if kind == "attention":  # softmax(q k^T / sqrt(d)) v over ``inputs`` tokens: 2 T^2 d for T d outputs
+        return 2 * outputs * inputs
     return outputs
 
 
@@ -144,6 +154,10 @@ class LayerShape:
             return f"{self.name} (Conv2d {self.inputs}→{self.outputs}, {KERNEL}×{KERNEL})"
         if self.kind.startswith("batchnorm"):
             return f"{self.name} (BatchNorm{self.kind[-2:]} {self.outputs})"
+        if self.kind == "layernorm":
+            return f"{self.name} (LayerNorm {self.outputs})"
+        if self.kind == "positional":
+            return f"{self.name} (PositionalEmbedding {self.params // self.outputs}×{self.outputs})"
         return self.name
 
 
@@ -209,8 +223,42 @@ def _cnn(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[Lay
     return layers
 
 
+def _transformer(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[LayerShape]:
+    side = math.isqrt(input_dim)
+    if side * side != input_dim:
+        raise ValueError(f"a transformer reads square images row by row; {input_dim} inputs are not one")
+    tokens, d = side, config.hidden[0]
+    per_token = lambda n: n * tokens  # numbers a per-token layer outputs for one example
+
+    def linear(name: str, inputs: int, outputs: int) -> LayerShape:
+        return LayerShape(name, "linear", inputs * outputs + outputs, module_macs("linear", per_token(outputs), inputs),
+                          inputs, outputs, activations=per_token(outputs))
+
+    def layer_norm(name: str) -> LayerShape:
+        return LayerShape(name, "layernorm", 2 * d, module_macs("layernorm", per_token(d)), d, d,
+                          activations=per_token(d))
+
+    layers = [linear("embed", side, d),
+              LayerShape("pos", "positional", tokens * d, module_macs("positional", per_token(d)), d, d,
+                         activations=per_token(d))]
+    for i in range(1, len(config.hidden) + 1):
+        block = f"block{i}"
+        layers += [layer_norm(f"{block}.ln1"), linear(f"{block}.query", d, d), linear(f"{block}.key", d, d),
+                   linear(f"{block}.value", d, d),
+                   LayerShape(f"{block}.attn", "attention", 0, module_macs("attention", per_token(d), tokens),
+                              activations=per_token(d)),
+                   linear(f"{block}.out", d, d), layer_norm(f"{block}.ln2"), linear(f"{block}.mlp1", d, 2 * d),
+                   LayerShape(f"{block}.act", "activation", 0, module_macs("activation", per_token(2 * d)),
+                              activations=per_token(2 * d)),
+                   linear(f"{block}.mlp2", 2 * d, d)]
+    layers += [layer_norm("ln"), LayerShape("pool", "tokenmean", 0, module_macs("tokenmean", d), activations=d),
+               LayerShape("fc", "linear", d * num_classes + num_classes, module_macs("linear", num_classes, d), d,
+                          num_classes, activations=num_classes)]
+    return layers
+
+
 #: architecture -> (config, input_dim, num_classes) -> its layers in forward order
-SHAPES = {"mlp": _mlp, "cnn": _cnn, "resnet": _cnn}
+SHAPES = {"mlp": _mlp, "cnn": _cnn, "resnet": _cnn, "transformer": _transformer}
 
 
 def layer_table(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[LayerShape]:

@@ -158,6 +158,45 @@ def _blocks(config_dict: dict, data_key: str, version: str) -> dict:
                                   "ggn": dense.layer_block_spectra(problem, ggn)}}
 
 
+@cached(returns=dict, precheck=_blocks_precheck)
+def _block_spectra(config_dict: dict, data_key: str, version: str) -> dict:
+    import numpy as np
+
+    from .curvature import dense
+
+    COMPUTE_COUNTS["block_spectra"] += 1
+    config = ExperimentConfig.from_dict(config_dict)
+    problem = build_problem(config)
+    with computing(config):
+        hessian = dense.full_matrix(problem, "hessian")
+        return {"blocks": [{"layer": layer.label, "kind": layer.kind,
+                            "eigenvalues": np.linalg.eigvalsh(hessian[layer.slice, layer.slice].double().cpu().numpy())}
+                           for layer in problem.layers]}
+
+
+def block_heterogeneity(config: ExperimentConfig) -> dict:
+    """How much the spectra of the Hessian's diagonal blocks (one per parameterised layer: a
+    transformer's query, key, value, output, MLP and LayerNorm layers; a CNN's convolutions)
+    differ: the pairwise Jensen-Shannon distances of their densities
+    (:func:`core.metrics.block_spectrum_distances`, Zhang et al. 2024) and their mean.
+
+    Returns:
+        ``{"blocks": [{"layer", "kind", "size", "top", "bottom"}], "distances", "mean_distance"}``.
+    Raises:
+        BudgetExceeded: the dense Hessian does not fit the budget.
+    """
+    import numpy as np
+
+    from .metrics import block_spectrum_distances
+
+    found = _block_spectra(config.to_dict(), data_key(config), code_version())["blocks"]
+    distances = block_spectrum_distances([b["eigenvalues"] for b in found])
+    pairs = distances[np.triu_indices(len(found), 1)]
+    return {"blocks": [{"layer": b["layer"], "kind": b["kind"], "size": len(b["eigenvalues"]),
+                        "top": float(b["eigenvalues"][-1]), "bottom": float(b["eigenvalues"][0])} for b in found],
+            "distances": distances.tolist(), "mean_distance": float(pairs.mean()) if len(pairs) else float("nan")}
+
+
 def hessian_vs_ggn(config: ExperimentConfig) -> dict:
     r"""Per layer-pair comparison of the dense Hessian and GGN (:func:`core.curvature.dense.block_report`).
 
@@ -232,8 +271,16 @@ def warm(config: ExperimentConfig, methods, samples: int = DEFAULT_SAMPLES, coun
 #: what a counterpart run changes: the field and its other value (None: the field does not apply
 #: to this configuration, as the skips of a net that has none)
 COUNTERPARTS = {"loss": lambda c: c.replace(loss="mse" if c.loss == "cross_entropy" else "cross_entropy"),
-                "batch_norm": lambda c: c.replace(batch_norm=not c.batch_norm),
-                "no_skips": lambda c: c.replace(no_skips=not c.no_skips) if c.architecture == "resnet" else None}
+                "batch_norm": lambda c: c.replace(batch_norm=not c.batch_norm) if c.architecture != "transformer" else None,
+                "no_skips": lambda c: c.replace(no_skips=not c.no_skips) if c.architecture == "resnet" else None,
+                "architecture": lambda c: (c.replace(architecture="cnn", hidden=c.hidden[:1]) if c.architecture ==
+                                           "transformer" else c.replace(architecture="transformer", hidden=c.hidden[:1], batch_norm=False)
+                                           if c.architecture == "cnn" else None)}
+
+
+#: what each counterpart run is, in words (the app's toggle lists those that apply)
+COUNTERPART_WORDS = {"loss": "the other loss", "batch_norm": "BatchNorm on/off", "no_skips": "the skips removed",
+                     "architecture": "a transformer against a CNN"}
 
 
 def counterpart_fields(config: ExperimentConfig) -> list[str]:
@@ -241,13 +288,16 @@ def counterpart_fields(config: ExperimentConfig) -> list[str]:
 
     >>> counterpart_fields(ExperimentConfig()), counterpart_fields(ExperimentConfig(dataset="digits", architecture="resnet"))
     (['loss', 'batch_norm'], ['loss', 'batch_norm', 'no_skips'])
+    >>> counterpart_fields(ExperimentConfig(dataset="digits", architecture="transformer"))
+    ['loss', 'architecture']
     """
     return [field for field, change in COUNTERPARTS.items() if change(config) is not None]
 
 
 def counterpart_study(config: ExperimentConfig, field: str) -> dict:
     r"""The configuration and its counterpart with ``field`` changed (the other loss; BatchNorm
-    toggled; a residual CNN's skips removed or restored), each trained with the same schedule and seed: exact top eigenvalue, trace,
+    toggled; a residual CNN's skips removed or restored; a transformer's CNN of the same first
+    width, or a CNN's transformer), each trained with the same schedule and seed: exact top eigenvalue, trace,
     outliers (:func:`core.outliers.outliers`) and :math:`\lVert H - G\rVert_F / \lVert H\rVert_F`.
 
     Returns:
@@ -273,6 +323,8 @@ def counterpart_study(config: ExperimentConfig, field: str) -> dict:
         except BudgetExceeded as refusal:
             h_vs_g = None
             entry["h_vs_g_error"] = str(refusal)
+        if field == "architecture":  # the block-heterogeneity claim's measure
+            entry["block_distance"] = block_heterogeneity(cfg)["mean_distance"]
         runs.append({**entry, "top": float(exact.spectrum[-1]), "trace": float(exact.trace),
                      "outliers": outliers(exact.spectrum, cfg.num_classes), "h_vs_g": h_vs_g})
     return {"field": field, "runs": runs}

@@ -124,3 +124,36 @@ def test_the_skips_counterpart_exists_for_a_residual_cnn_only_and_is_measured_on
     verdict = next(v for v in claims.check("shape", resnet, {"exact_hessian": pipeline.run(resnet, "exact_hessian")},
                                            counterparts={"no_skips": study}) if v["claim"] == claims.SKIPS_CLAIM)
     assert verdict["held"] is (without["top"] > with_skips["top"] and without["trace"] > with_skips["trace"])
+
+
+def test_the_block_heterogeneity_verdict_compares_the_transformer_with_the_cnn_whichever_was_run():
+    from core.results import Result
+
+    exact = Result("exact_hessian", "exact", spectrum=np.linspace(0.0, 1.0, 50))
+    for here, there in (("transformer", "cnn"), ("cnn", "transformer")):
+        config = ExperimentConfig(dataset="digits", architecture=here, hidden=(4,))
+        for transformer_distance, held in ((0.6, True), (0.2, False)):
+            distance = {"transformer": transformer_distance, "cnn": 0.4}
+            runs = [{"label": kind, "config": {"architecture": kind}, "block_distance": distance[kind], "top": 1.0,
+                     "trace": 1.0} for kind in (here, there)]
+            verdicts = claims.check("shape", config, {"exact_hessian": exact},
+                                    counterparts={"architecture": {"field": "architecture", "runs": runs}})
+            verdict = next(v for v in verdicts if v["claim"] == claims.HETEROGENEITY_CLAIM)
+            assert verdict["held"] is held and f"{transformer_distance:.3f} in the transformer" in verdict["evidence"]
+
+
+def test_block_heterogeneity_measures_each_layers_block_of_the_exact_hessian(fresh_cache):
+    from core.curvature import dense
+
+    config = ExperimentConfig(dataset="digits", architecture="transformer", hidden=(4,), epochs=1, train_subset=200,
+                              hessian_batch_size=30)
+    found = studies.block_heterogeneity(config)
+    problem = pipeline.build_problem(config)
+    h = dense.dense_matrix(problem, "hessian", dtype=torch.float64)
+    assert [b["layer"] for b in found["blocks"]] == [layer.label for layer in problem.layers]
+    for block, layer in zip(found["blocks"], problem.layers):
+        values = torch.linalg.eigvalsh(h[layer.slice, layer.slice])
+        assert block["size"] == len(values) and abs(block["top"] - float(values[-1])) < 1e-4 * abs(float(values[-1]))
+    distances = np.array(found["distances"])
+    assert np.allclose(distances, distances.T) and np.all(np.diag(distances) == 0) and 0 < found["mean_distance"] < 1
+    assert "architecture" in studies.counterpart_fields(config) and "batch_norm" not in studies.counterpart_fields(config)

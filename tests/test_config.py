@@ -12,7 +12,7 @@ def test_defaults_valid_and_hashable():
 
 @pytest.mark.parametrize("field, value, words", [
     ("dataset", "cifar", "one of 'mnist', 'digits', 'synthetic'"),
-    ("architecture", "transformer", "one of 'mlp'"),
+    ("architecture", "vit", "one of 'mlp'"),
     ("loss", "hinge", "one of 'cross_entropy'"),
     ("input_size", 13, "one of 28, 14, 7"),
     ("hidden", (), "depth >= 1"),
@@ -61,3 +61,26 @@ def test_device_auto_picks_the_cpu_here_and_cuda_is_refused_without_a_gpu():
             ExperimentConfig(device="cuda")
     with pytest.raises(ConfigError, match="device='tpu'"):
         ExperimentConfig(device="tpu")
+
+
+@pytest.mark.parametrize("fields, words", [
+    (dict(architecture="transformer", dataset="synthetic"), "reads an image's rows as tokens"),
+    (dict(architecture="transformer", dataset="digits", hidden=(8, 4)), "all equal (the residual stream)"),
+    (dict(architecture="transformer", dataset="digits", hidden=(8, 8, 8)), "at most 2"),
+    (dict(architecture="transformer", dataset="digits", batch_norm=True), "its blocks have LayerNorm"),
+    (dict(architecture="resnet", dataset="synthetic"), "a resnet needs images"),
+    (dict(architecture="resnet", dataset="digits", hidden=(4, 4, 4, 4)), "at most 3 channel counts for a resnet"),
+    (dict(architecture="cnn", dataset="digits", no_skips=True), "a cnn has no skip connections"),
+    (dict(no_skips=True), "a mlp has no skip connections"),
+])
+def test_the_new_architectures_refuse_what_they_cannot_be_in_one_line(fields, words):
+    with pytest.raises(ConfigError) as refused:
+        ExperimentConfig(**fields)
+    assert words in str(refused.value)
+
+
+def test_the_new_architectures_label_themselves():
+    assert ExperimentConfig(dataset="digits", architecture="resnet", hidden=(4,), no_skips=True).label() == \
+        "digits resnet[4]-noskip relu N=1000 seed=0"
+    assert ExperimentConfig(dataset="digits", architecture="transformer", hidden=(8, 8)).label() == \
+        "digits transformer[8x8] relu N=1000 seed=0"

@@ -34,6 +34,8 @@ CONFIGS = [
     (ExperimentConfig(architecture="cnn", input_size=28, hidden=(2, 2), activation="gelu"), 784, 5),
     (ExperimentConfig(architecture="resnet", dataset="digits", hidden=(3, 4)), 64, 10),
     (ExperimentConfig(architecture="resnet", dataset="digits", hidden=(4,), batch_norm=True, no_skips=True), 64, 3),
+    (ExperimentConfig(architecture="transformer", dataset="digits", hidden=(6,)), 64, 10),
+    (ExperimentConfig(architecture="transformer", input_size=14, hidden=(4, 4), loss="mse"), 196, 4),
 ]
 
 

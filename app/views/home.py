@@ -61,8 +61,7 @@ def render():
 
     st.subheader(claims.GROUPS["shape"])
     fields = studies.counterpart_fields(config)
-    compare = st.toggle("also compare with counterpart runs: the other loss, and BatchNorm on/off"
-                        + (", and the skips removed" if "no_skips" in fields else ""),
+    compare = st.toggle("also compare with counterpart runs: " + ", ".join(studies.COUNTERPART_WORDS[f] for f in fields),
                         key="home_counterparts",
                         help=f"trains {len(fields)} more networks with the same schedule and seed and computes their "
                              "exact Hessian and GGN (cached afterwards)")
