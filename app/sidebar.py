@@ -18,7 +18,7 @@ from app import url_state
 from app.url_state import SAMPLES_RANGE, widget_key
 from app.text import literal
 from core import workspace
-from core.config import FIELDS, IMAGE_ARCHITECTURES, ConfigError, ExperimentConfig, parse_hidden
+from core.config import FIELDS, FILE_DATASETS, IMAGE_ARCHITECTURES, ConfigError, ExperimentConfig, parse_hidden
 from core.methods import DEFAULT_SAMPLES, DEFAULT_SELECTION, PRESENTATION_SELECTION, REGISTRY
 
 _CONFIG = ExperimentConfig()
@@ -59,11 +59,11 @@ def _load_url_once() -> None:
     st.session_state["_url_errors"] = errors
 
 
-def mnist_available() -> bool:
-    """Whether the workspace holds usable MNIST files (no torch: file checks only)."""
-    from core.data import mnist_available as available
+def files_available(dataset: str) -> bool:
+    """Whether the workspace holds the verified files of ``dataset`` (no torch: file checks only)."""
+    from core.data import available
 
-    return available(workspace.current().data_dir)
+    return dataset in FILE_DATASETS and available(dataset, workspace.current().data_dir)
 
 
 def _widget(f, uses_mnist: bool, architecture: str):
@@ -71,7 +71,7 @@ def _widget(f, uses_mnist: bool, architecture: str):
     key, label, help_text = widget_key(f.name), f.label, f.help
     if f.name == "input_size" and not uses_mnist:
         return st.selectbox(label, f.choices, key=key, disabled=True,
-                            help="not used: no MNIST here, the 8x8 digits have their own size")
+                            help="not used: the dataset's files are not here, the 8x8 digits have their own size")
     if f.name == "no_skips" and architecture != "resnet":
         return st.toggle(label, key=key, disabled=True, help="not used: only the residual CNN has skip connections")
     if f.name == "hidden" and architecture == "transformer":
@@ -120,7 +120,7 @@ def draw() -> Selection:
         present = st.toggle("presentation mode", key="cfg_present",
                             help="the page's chart first and large, larger type, tables folded away; "
                                  "in the URL as present=1")
-        uses_mnist = st.session_state[widget_key("dataset")] == "mnist" and mnist_available()
+        uses_mnist = files_available(st.session_state[widget_key("dataset")])
         for section, title in (("experiment", "Experiment"), ("training", "Training schedule and checkpoint")):
             box = st.container() if section == "experiment" else st.expander(title)
             with box:

@@ -16,7 +16,7 @@ from app.sidebar import Selection
 from app.text import literal
 from core import background, library_warnings, pipeline, progress
 from core.budget import BudgetExceeded
-from core.config import ConfigError
+from core.config import FILE_DATASETS, ConfigError
 from core.methods import REGISTRY, MethodError, cannot_run_reason, options_for
 from core.results import Result
 
@@ -247,7 +247,7 @@ def provenance(selection: Selection) -> dict:
 def file_label(selection: Selection) -> str:
     """A short file-name label of the configuration, e.g. ``mnist28_h8_relu_N1000_s0``."""
     c = selection.config
-    size = str(c.input_size) if c.dataset == "mnist" else ""
+    size = str(c.image_side()) if c.dataset in FILE_DATASETS else ""
     shape = ({"mlp": "h"}.get(c.architecture, f"{c.architecture}_c") + "x".join(map(str, c.hidden))
              + ("_noskip" if c.no_skips else "") + ("_bn" if c.batch_norm else ""))
     extra = ("_mse" if c.loss == "mse" else "") + (f"_C{c.num_classes}" if c.num_classes != 10 else "")

@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     from core.curvature import dense
 
     from .app_latency import app_row
+    from .architectures import architectures_row
     from .backpack_cost import backpack_row
     from .directions import directions_row
     from .exact_spectrum import exact_row
@@ -54,6 +55,7 @@ def main(argv=None) -> int:
     from .parallel_methods import parallel_row
     from .readme import markdown_table, update_readme
     from .honesty import honesty_row
+    from .own_model import own_model_row
     from .scale import scale_row
     from .scaling import scaling_row
     from .shapes import print_shapes, shapes_row
@@ -120,6 +122,10 @@ def main(argv=None) -> int:
     report["directions"] = directions_row(args.quick, None if args.quick else data_dir)
     say("14. what-if: a changed control's first answer and full picture in Chromium")
     report["what_if"] = None if args.quick else what_if_row(data_dir)
+    say("15. your own model: a module the project does not know; the README's ResNet-18 example")
+    report["own_model"] = own_model_row(args.quick)
+    say("16. the residual CNN with and without skips and the transformer on the offline data")
+    report["architectures"] = architectures_row(args.quick)
     say("7. first paint")
     report["first_paint"] = {"imports_s": import_seconds()} if args.quick else first_paint_row(data_dir)
 

@@ -119,6 +119,26 @@ def markdown_table(report: dict) -> str:
                      "full picture [s]: " + "; ".join(what_if),
                      "; ".join(f"{v['first_answer_s']:.1f} / {v['full_picture_s']:.1f}" for v in what_if.values()),
                      "first <= 5 s, full <= 30 s"))
+    own = report.get("own_model")
+    if own and "resnet18" in own:
+        r = own["resnet18"]
+        rows.append((f"ResNet-18 (P = {r['P']:,}, N = {r['N']}, budget {r['budget_s']:.0f} s), the README's example: "
+                     "time / estimate [s] per method",
+                     "; ".join(f"{m['method']} " + (f"{m['wall_s']:.1f} / {m['estimate_s']:.3g}" if m["ok"] else "refused")
+                               for m in r["methods"]), "matrix-free answer, dense refused"))
+    architectures = report.get("architectures")
+    if architectures:
+        for name in ("resnet", "resnet, no skips", "transformer"):
+            a = architectures[name]
+            ran = [m for m in a["methods"] if not m["error"]]
+            rows.append((f"{a['label']} (P = {a['P']:,}): methods run / refused; worst top-1 rel. error of "
+                         "Lanczos, PyHessian; seconds in all",
+                         f"{len(ran)} / {len(a['methods']) - len(ran)}; "
+                         + ", ".join(f"{m['method']} {m['top1_rel_error']:.1e}" for m in ran
+                                     if m["method"] in ("lanczos", "pyhessian_top_k") and m["top1_rel_error"] is not None)
+                         + f"; {a['wall_s']:.0f} s", ""))
+        for verdict in architectures["claims"].values():
+            rows.append((verdict["claim"], ("held: " if verdict["held"] else "not held: ") + verdict["evidence"], ""))
     fp = report.get("first_paint", {})
     if fp:
         rows.append(("import time of a fresh interpreter [s]: " + ", ".join(fp["imports_s"]),

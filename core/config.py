@@ -19,7 +19,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-DATASETS = ("mnist", "digits", "synthetic")
+DATASETS = ("mnist", "fashion-mnist", "cifar10", "digits", "synthetic")
+#: the datasets read from files (verified; each falls back to the 8x8 digits, saying so)
+FILE_DATASETS = ("mnist", "fashion-mnist", "cifar10")
 #: the keys of :data:`core.models.MODELS` (kept here so the config imports no torch)
 ARCHITECTURES = ("mlp", "cnn", "resnet", "transformer")
 #: the architectures that take images (a cnn's stages each halve the side; a transformer reads rows)
@@ -34,7 +36,9 @@ OPTIMIZERS = ("adam", "sgd", "gd")
 DEVICES = ("cpu", "cuda", "auto")
 
 #: Native side length of each dataset's images (synthetic data is a flat vector).
-NATIVE_SIZE = {"mnist": 28, "digits": 8}
+NATIVE_SIZE = {"mnist": 28, "fashion-mnist": 28, "cifar10": 32, "digits": 8}
+#: colour channels of each image dataset (the others have one)
+CHANNELS = {"cifar10": 3}
 NUM_CLASSES = 10
 #: most convolution blocks a ``cnn`` may have (each halves the image side)
 MAX_CONV_LAYERS = 3
@@ -215,11 +219,17 @@ class ExperimentConfig:
     """
 
     dataset: str = option("mnist", choices=DATASETS, label="dataset", url="dataset", section="experiment",
-                          help="mnist falls back to scikit-learn's 8x8 digits when MNIST cannot be had; digits: "
-                               "scikit-learn's bundled 8x8 digits; synthetic: a seeded Gaussian mixture")
-    input_size: int = option(28, choices=MNIST_INPUT_SIZES, label="MNIST input size (pixels a side)", url="input_size",
+                          choice_labels={"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
+                                         "digits": "8x8 digits (bundled)", "synthetic": "synthetic mixture"},
+                          help="mnist, fashion-mnist and cifar10 are read from verified files (python -m core data "
+                               "download --dataset ... fetches them) and fall back to scikit-learn's 8x8 digits, "
+                               "saying so; digits: scikit-learn's bundled 8x8 digits; synthetic: a seeded Gaussian "
+                               "mixture")
+    input_size: int = option(28, choices=MNIST_INPUT_SIZES, label="input size (pixels a side)", url="input_size",
                              section="experiment",
-                             help="MNIST side length after average pooling; fewer pixels, fewer first-layer parameters")
+                             help="side length after average pooling of MNIST and Fashion-MNIST (28, 14, 7); CIFAR-10 "
+                                  "is pooled by the same factor (32, 16, 8); fewer pixels, fewer first-layer "
+                                  "parameters")
     architecture: str = option("mlp", choices=ARCHITECTURES, label="architecture", url="arch", section="experiment",
                                choice_labels={"mlp": "MLP (fully connected)", "cnn": "CNN (LeNet-style)",
                                               "resnet": "residual CNN", "transformer": "transformer (rows as tokens)"},
@@ -323,7 +333,7 @@ class ExperimentConfig:
         if max(self.hidden) > MAX_CHANNELS:
             raise ConfigError("hidden", self.hidden, f"every channel count of a {kind} from 1 to {MAX_CHANNELS}")
         # MNIST may fall back to the 8x8 digits, so both sides must survive the pooling
-        sides = [self.input_size, NATIVE_SIZE["digits"]] if self.dataset == "mnist" else [NATIVE_SIZE["digits"]]
+        sides = [self.image_side(), NATIVE_SIZE["digits"]] if self.dataset in FILE_DATASETS else [NATIVE_SIZE["digits"]]
         for side in sides:
             if side >> len(self.hidden) < 1:
                 raise ConfigError("hidden", self.hidden, f"at most {side.bit_length() - 1} convolution blocks "
@@ -343,7 +353,19 @@ class ExperimentConfig:
             return self.synthetic_dim
         if name == "digits":
             return NATIVE_SIZE["digits"] ** 2
-        return self.input_size**2
+        dataset = "cifar10" if name.startswith("cifar10") else "mnist"
+        return CHANNELS.get(dataset, 1) * self.image_side(dataset) ** 2
+
+    def image_side(self, dataset: str | None = None) -> int:
+        """The side of a file dataset's images after pooling: ``input_size`` for MNIST and
+        Fashion-MNIST, CIFAR-10's 32 pooled by the same factor (28 / input_size).
+
+        >>> ExperimentConfig(input_size=14).image_side(), ExperimentConfig(input_size=7).image_side("cifar10")
+        (14, 8)
+        """
+        dataset = dataset or self.dataset
+        return NATIVE_SIZE[dataset] // (NATIVE_SIZE["mnist"] // self.input_size) if dataset == "cifar10" else \
+            self.input_size
 
     def steps_per_epoch(self, examples: int) -> int:
         """Optimizer steps in one epoch over ``examples``: one for full-batch ``gd``; else one per
@@ -399,7 +421,7 @@ class ExperimentConfig:
         >>> ExperimentConfig(architecture="cnn", batch_norm=True, loss="mse", num_classes=5).label()
         'mnist 28px cnn[8]+BN relu mse C=5 N=1000 seed=0'
         """
-        size = f" {self.input_size}px" if self.dataset == "mnist" else ""
+        size = f" {self.image_side()}px" if self.dataset in FILE_DATASETS else ""
         widths = "x".join(map(str, self.hidden))
         shape = f"{self.architecture}[{widths}]" + ("-noskip" if self.no_skips else "") + ("+BN" if self.batch_norm else "")
         extra = (" mse" if self.loss == "mse" else "") + (f" C={self.num_classes}" if self.num_classes != NUM_CLASSES else "")

@@ -184,21 +184,21 @@ MODELS: dict[str, Callable[[ExperimentConfig, int, int], nn.Module]] = {"mlp": b
 
 
 def model_inputs(config: ExperimentConfig, x: torch.Tensor) -> torch.Tensor:
-    """The data's flat rows shaped as the architecture takes them: ``(N, 1, s, s)`` images for
-    a ``cnn`` or ``resnet``, ``(N, s, s)`` sequences of rows for a ``transformer``, unchanged for
-    an ``mlp``.
+    """The data's flat rows shaped as the architecture takes them: ``(N, c, s, s)`` images for
+    a ``cnn`` or ``resnet`` (c = 3 for CIFAR-10's channel-major rows, else 1), ``(N, s, c s)``
+    sequences of rows for a ``transformer``, unchanged for an ``mlp``.
 
     >>> model_inputs(ExperimentConfig(architecture="cnn"), torch.zeros(2, 64)).shape
     torch.Size([2, 1, 8, 8])
     """
     if config.architecture not in IMAGE_ARCHITECTURES or x.dim() >= 3:
         return x
-    import math
+    from .shapes import image_shape
 
-    side = math.isqrt(x.shape[1])
-    if config.architecture == "transformer":  # a sequence of its rows
-        return x.reshape(len(x), side, side)
-    return x.reshape(len(x), 1, side, side)
+    channels, side = image_shape(x.shape[1])
+    if config.architecture == "transformer":  # a sequence of its rows, each row of every channel
+        return x.reshape(len(x), channels, side, side).permute(0, 2, 1, 3).reshape(len(x), side, channels * side)
+    return x.reshape(len(x), channels, side, side)
 
 
 def build_model(config: ExperimentConfig, input_dim: int, num_classes: int) -> nn.Module:

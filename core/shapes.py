@@ -178,6 +178,22 @@ def _mlp(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[Lay
     return layers
 
 
+def image_shape(input_dim: int) -> tuple[int, int]:
+    """``(channels, side)`` of flattened images with ``input_dim`` numbers: grey images have a
+    square count (s^2), colour ones (CIFAR-10, channel-major) 3 s^2, which never is one.
+
+    >>> image_shape(64), image_shape(3 * 16 * 16)
+    ((1, 8), (3, 16))
+    """
+    side = math.isqrt(input_dim)
+    if side * side == input_dim:
+        return 1, side
+    side = math.isqrt(input_dim // 3)
+    if 3 * side * side == input_dim:
+        return 3, side
+    raise ValueError(f"{input_dim} inputs are neither a square grey image nor a square colour one")
+
+
 def _conv_layers(config: ExperimentConfig, name: str, bn: str, act: str, channels: int, out: int,
                  side: int) -> list[LayerShape]:
     """A 3x3 convolution ``name`` (channels -> out, side kept), its BatchNorm ``bn`` when
@@ -196,10 +212,8 @@ def _conv_layers(config: ExperimentConfig, name: str, bn: str, act: str, channel
 
 
 def _cnn(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[LayerShape]:
-    side = math.isqrt(input_dim)
-    if side * side != input_dim:
-        raise ValueError(f"a cnn needs square images; {input_dim} inputs are not one")
-    layers, channels = [], 1
+    channels, side = image_shape(input_dim)
+    layers = []
     for i, out in enumerate(config.hidden, start=1):
         layers += _conv_layers(config, f"conv{i}", f"bn{i}", f"act{i}", channels, out, side)
         if config.architecture == "resnet":
@@ -211,8 +225,8 @@ def _cnn(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[Lay
                                      side=side, activations=pixels))
         side //= POOL
         if side < 1:
-            raise ValueError(f"{len(config.hidden)} pooling blocks leave no pixel of {math.isqrt(input_dim)}x"
-                             f"{math.isqrt(input_dim)} images")
+            first = image_shape(input_dim)[1]
+            raise ValueError(f"{len(config.hidden)} pooling blocks leave no pixel of {first}x{first} images")
         layers.append(LayerShape(f"pool{i}", "maxpool2d", 0, module_macs("maxpool2d", out * side * side, kernel=POOL),
                                  side=side, activations=out * side * side))
         channels = out
@@ -224,10 +238,8 @@ def _cnn(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[Lay
 
 
 def _transformer(config: ExperimentConfig, input_dim: int, num_classes: int) -> list[LayerShape]:
-    side = math.isqrt(input_dim)
-    if side * side != input_dim:
-        raise ValueError(f"a transformer reads square images row by row; {input_dim} inputs are not one")
-    tokens, d = side, config.hidden[0]
+    channels, side = image_shape(input_dim)
+    tokens, d = side, config.hidden[0]  # a token: one row of every channel
     per_token = lambda n: n * tokens  # numbers a per-token layer outputs for one example
 
     def linear(name: str, inputs: int, outputs: int) -> LayerShape:
@@ -238,7 +250,7 @@ def _transformer(config: ExperimentConfig, input_dim: int, num_classes: int) -> 
         return LayerShape(name, "layernorm", 2 * d, module_macs("layernorm", per_token(d)), d, d,
                           activations=per_token(d))
 
-    layers = [linear("embed", side, d),
+    layers = [linear("embed", channels * side, d),
               LayerShape("pos", "positional", tokens * d, module_macs("positional", per_token(d)), d, d,
                          activations=per_token(d))]
     for i in range(1, len(config.hidden) + 1):
@@ -301,7 +313,7 @@ def size(config: ExperimentConfig, input_dim: int, num_classes: int) -> Size:
     """The :class:`Size` of the configured problem, from its layer table alone.
 
     >>> size(ExperimentConfig(hidden=(8,)), 784, 10)
-    Size(num_params=6370, batch_size=1000, num_layers=2, macs=6360, path='fast')
+    Size(num_params=6370, batch_size=1000, num_layers=2, macs=6360, path='fast', measured_product_seconds=None)
     """
     table = layer_table(config, input_dim, num_classes)
     path = product_path(fast_products(config), config.hessian_batch_size, sum(layer.activations for layer in table))

@@ -28,7 +28,7 @@ def test_quick_benchmark_produces_a_number_in_every_row(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     for row in ("exact", "top_k", "lanczos_vs_exact", "trace", "backpack", "cache_app", "scaling", "first_paint", "sweep",
-                "parallel", "scale", "honesty"):
+                "parallel", "scale", "honesty", "own_model", "architectures"):
         values = list(numbers(report[row]))
         assert values, row
         assert all(math.isfinite(v) for v in values), row
@@ -40,3 +40,7 @@ def test_quick_benchmark_produces_a_number_in_every_row(tmp_path):
         assert row["lanczos"]["max_residual"] < 1e-3 * abs(row["lanczos"]["top1"])
         assert {"pyhessian_default", "pyhessian_tol1e-6", "curvlinops_eigsh"} <= set(row)
     assert report["honesty"]["by_method"] and all(r["estimate_s"] > 0 for r in report["honesty"]["rows"])
+    custom = {m["method"]: m for m in report["own_model"]["custom"]["methods"]}
+    assert custom["lanczos"]["top1_rel_error"] < 1e-6 and "shared between modules" in custom["kfac"]["error"]
+    assert set(report["architectures"]) == {"resnet", "resnet, no skips", "transformer", "claims"}
+    assert all(v["held"] in (True, False) for v in report["architectures"]["claims"].values())

@@ -11,7 +11,7 @@ def test_defaults_valid_and_hashable():
 
 
 @pytest.mark.parametrize("field, value, words", [
-    ("dataset", "cifar", "one of 'mnist', 'digits', 'synthetic'"),
+    ("dataset", "cifar", "one of 'mnist', 'fashion-mnist', 'cifar10', 'digits', 'synthetic'"),
     ("architecture", "vit", "one of 'mlp'"),
     ("loss", "hinge", "one of 'cross_entropy'"),
     ("input_size", 13, "one of 28, 14, 7"),

@@ -214,7 +214,7 @@ def test_the_cli_runs_a_builder_and_refuses_a_bad_spec_in_one_line(tmp_path):
     done = cli("--model", "examples.own_models:build", "--methods", "exact_hessian,lanczos,kfac",
                "--option", "lanczos.k=3", "--out", str(tmp_path / "own.json"))
     assert done.returncode == 0, done.stderr
-    assert "P = 179" in done.stdout and "ln (LayerNorm)" in done.stdout
+    assert "P = 179" in done.stdout and "ln (LayerNorm 8)" in done.stdout
     assert "kfac: BackPACK KFAC cannot run here: a parameter is shared between modules" in done.stdout
     assert (tmp_path / "own.json").exists() and (tmp_path / "own.csv").exists()
     for spec, words in [("no_colon", "package.module:function"), ("examples.nothing_here:build", "cannot import"),

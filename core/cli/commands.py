@@ -9,7 +9,7 @@ import sys
 import time
 
 from .. import workspace
-from ..config import FIELDS, ConfigError, ExperimentConfig, parse_hidden
+from ..config import FIELDS, FILE_DATASETS, ConfigError, ExperimentConfig, parse_hidden
 from ..methods import REGISTRY, MethodError, get_spec
 from .output import print_table, write_json, write_json_and_csv
 
@@ -34,8 +34,8 @@ def _header(config: ExperimentConfig, info: dict, extra: str = "") -> None:
     print(f"\n{config.label()}  |  dataset used: {info['dataset_used']}  |  P = {info['num_params']:,}{extra}")
     if info.get("notice"):
         print(f"note: {info['notice']}")
-    if config.dataset == "mnist" and not info["dataset_used"].startswith("mnist") and config.input_size != 28:
-        print(f"note: --input-size {config.input_size} applies to MNIST only; {info['dataset_used']} keeps its own "
+    if config.dataset in FILE_DATASETS and info["dataset_used"] == "digits" and config.input_size != 28:
+        print(f"note: --input-size {config.input_size} applies to {config.dataset} only; {info['dataset_used']} keeps its own "
               "size")
     print()
 
@@ -317,22 +317,27 @@ def methods(args) -> int:
 
 
 def data(args) -> int:
-    from ..data import DataFileError, download_mnist, mnist_files, read_mnist_split
+    from ..data import DataFileError, download_mnist, images, mnist_files, read_mnist_split
 
     data_dir = workspace.current().data_dir
+    name = getattr(args, "dataset", "mnist")
+    where = data_dir / "MNIST" / "raw" if name == "mnist" else images.folder(data_dir, name)
     if args.action == "download":
-        print(f"downloading MNIST into {data_dir / 'MNIST' / 'raw'} (torchvision checks its MD5s) ...")
+        print(f"downloading {name} into {where} (torchvision checks its MD5s) ...")
         try:
-            download_mnist(data_dir)
+            download_mnist(data_dir) if name == "mnist" else images.download(name, data_dir)
         except Exception as error:  # noqa: BLE001 - no network, a mirror down: say so
             print(f"error: the download failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}",
                   file=sys.stderr)
             return 1
-    for stem, path in mnist_files(data_dir).items():
+    listed = mnist_files(data_dir) if name == "mnist" else images.files(name, data_dir)
+    for stem, path in listed.items():
         print(f"{stem}: {path if path else 'missing'}")
+    read = {"mnist": read_mnist_split, "fashion-mnist": images.read_fashion_split,
+            "cifar10": images.read_cifar_split}[name]
     for split in ("train", "test"):
         try:
-            found = read_mnist_split(data_dir, split)
+            found = read(data_dir, split)
             print(f"{split} split: " + ("missing" if found is None else f"{len(found[0]):,} images, verified"))
         except DataFileError as error:
             print(f"{split} split: not usable: {error}")

@@ -150,10 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
                            "%(default)s)")
     land.add_argument("--out", help="write JSON here and CSV (the lines) beside it")
 
-    data = _command(sub, "data", commands.data, config=False, help="check the MNIST files, or download them (the only time anything is downloaded)",
-                          description="`data check` verifies the MNIST files in the data directory against the "
-                                      "official checksums; `data download` fetches them with torchvision first.")
+    data = _command(sub, "data", commands.data, config=False, help="check a dataset's files, or download them (the only "
+                                                                     "time anything is downloaded)",
+                          description="`data check` verifies the files of MNIST, Fashion-MNIST or CIFAR-10 in the data "
+                                      "directory against the official checksums; `data download` fetches them with "
+                                      "torchvision first.")
     data.add_argument("action", choices=("check", "download"))
+    data.add_argument("--dataset", default="mnist", choices=("mnist", "fashion-mnist", "cifar10"),
+                      help="(default: %(default)s)")
     data.add_argument("--data-dir", default=None, help="where MNIST lives (default: $HESSIAN_DATA_DIR or ./data)")
 
     own = _command(sub, "own", commands.own, config=False,

@@ -3,6 +3,8 @@
 * ``mnist``: raw IDX files, verified (:mod:`.mnist`); when no MNIST can be had, scikit-learn's
   bundled 8x8 digits instead, and :attr:`Dataset.notice` says which files were found and which
   were missing or bad;
+* ``fashion-mnist``, ``cifar10``: their published files, verified (:mod:`.images`), falling back
+  to the digits as MNIST does;
 * ``digits``: scikit-learn's bundled 8x8 digits (:mod:`.bundled`);
 * ``synthetic``: a seeded Gaussian mixture (:mod:`.bundled`).
 
@@ -21,8 +23,9 @@ from typing import Callable
 import numpy as np
 
 from .. import workspace
-from ..config import NUM_CLASSES, ConfigError, ExperimentConfig
+from ..config import NATIVE_SIZE, NUM_CLASSES, ConfigError, ExperimentConfig
 from ..workspace import DATA_DIR_ENV
+from . import images
 from .bundled import digits_arrays, load_digits, make_synthetic, sklearn_version
 from .mnist import (MNIST_SHA256, DataFileError, check_mnist_file, download_mnist, file_digest, load_mnist,
                     mnist_available, mnist_files, read_idx, read_mnist_split)
@@ -87,9 +90,51 @@ def _mnist_fingerprint(config: ExperimentConfig, data_dir: Path) -> str:
     return "mnist:" + ",".join(parts) + f";fallback scikit-learn {sklearn_version()}"
 
 
+def _fallback(name: str, where: Path, reason: str) -> Arrays:
+    notice = (f"{name} is not available in {where} ({reason}), so scikit-learn's bundled 8x8 digits are used "
+              f"instead. Put the files there, set ${DATA_DIR_ENV}, or run `python -m core data download --dataset "
+              f"{name.lower()}` with a network.")
+    return (*load_digits(), "digits", notice)
+
+
+def _read_images(name: str):
+    """The reader of a file dataset of :mod:`.images`, falling back to the 8x8 digits as MNIST does."""
+    label = {"fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}[name]
+
+    def read(config: ExperimentConfig, data_dir: Path) -> Arrays:
+        loaded = images.load(name, NATIVE_SIZE["mnist"] // config.input_size, data_dir)
+        if len(loaded) == 2:
+            return _fallback(label, images.folder(data_dir, name), loaded[1])
+        return loaded
+
+    return read
+
+
+def _images_fingerprint(name: str):
+    def fingerprint_of(config: ExperimentConfig, data_dir: Path) -> str:
+        parts = []
+        for stem, path in images.files(name, data_dir).items():
+            try:
+                parts.append(f"{stem}={file_digest(path)[:16] if path else 'absent'}")
+            except DataFileError:
+                parts.append(f"{stem}=unreadable")
+        return f"{name}:" + ",".join(parts) + f";fallback scikit-learn {sklearn_version()}"
+
+    return fingerprint_of
+
+
+def available(name: str, data_dir: Path) -> bool:
+    """Whether file dataset ``name`` can be read from ``data_dir`` (its files present and official)."""
+    if name == "mnist":
+        return mnist_available(data_dir)
+    return images.available(name, data_dir)
+
+
 #: dataset name -> its source (the names are :data:`core.config.DATASETS`)
 SOURCES: dict[str, Source] = {
     "mnist": Source(_read_mnist, _mnist_fingerprint),
+    "fashion-mnist": Source(_read_images("fashion-mnist"), _images_fingerprint("fashion-mnist")),
+    "cifar10": Source(_read_images("cifar10"), _images_fingerprint("cifar10")),
     "digits": Source(lambda config, data_dir: (*load_digits(), "digits", None),
                      lambda config, data_dir: f"digits:scikit-learn {sklearn_version()}"),
     "synthetic": Source(lambda config, data_dir: (*make_synthetic(config.seed, config.synthetic_dim,
