@@ -23,10 +23,11 @@ QUICK_COMMON = dict(dataset="digits", epochs=2, train_subset=300, hessian_batch_
 
 def configurations(quick: bool) -> dict[str, ExperimentConfig]:
     common = QUICK_COMMON if quick else COMMON
-    width = 3 if quick else 8
-    resnet = ExperimentConfig(architecture="resnet", hidden=(width,), **common)
+    # the residual CNN of width 4 (P = 986): its exact spectrum is estimated at 71 s with N = 1,000
+    # (width 8, P = 2,538: 656 s, over the default budget)
+    resnet = ExperimentConfig(architecture="resnet", hidden=(3,) if quick else (4,), **common)
     return {"resnet": resnet, "resnet, no skips": resnet.replace(no_skips=True),
-            "transformer": ExperimentConfig(architecture="transformer", hidden=(width,), **common)}
+            "transformer": ExperimentConfig(architecture="transformer", hidden=(3,) if quick else (8,), **common)}
 
 
 def _methods_row(config: ExperimentConfig) -> dict:
@@ -50,8 +51,9 @@ def architectures_row(quick: bool) -> dict:
             study = studies.counterpart_study(config, field)
             exact = pipeline.run(config, "exact_hessian")
             wanted = claims.SKIPS_CLAIM if field == "no_skips" else claims.HETEROGENEITY_CLAIM
-            verdicts[field] = next(v for v in claims.check("shape", config, {"exact_hessian": exact},
-                                                          counterparts={field: study}) if v["claim"] == wanted)
+            said = claims.check("shape", config, {"exact_hessian": exact}, counterparts={field: study})
+            # the claim's verdict, or the one saying why the comparison could not run
+            verdicts[field] = [v for v in said if v["claim"] == wanted or v["claim"].startswith("Counterpart")][0]
         found["claims"] = verdicts
     return found
 
@@ -78,4 +80,7 @@ if __name__ == "__main__":
     library_warnings.quiet()
     found = architectures_row("--quick" in sys.argv)
     print_row(found)
-    json.dumps(found, default=float)
+    if "--out" in sys.argv:
+        from pathlib import Path
+
+        Path(sys.argv[sys.argv.index("--out") + 1]).write_text(json.dumps(found, indent=1, default=float))

@@ -24,7 +24,7 @@ from core.methods import REGISTRY, estimate, resolve_options
 #: the README example's methods and options, and its time budget
 RESNET_METHODS = {"exact_hessian": {}, "lanczos": {"k": 3}, "hutchinson": {"samples": 20},
                   "hutchpp": {"samples": 30}, "diag_ggn_exact": {}, "kfac": {}}
-RESNET_BUDGET_SECONDS = "60"
+RESNET_BUDGET_SECONDS = "240"
 
 
 @contextmanager

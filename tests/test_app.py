@@ -272,6 +272,21 @@ def test_every_page_runs_on_a_cnn_and_on_a_batchnorm_mlp(page, shape):
         assert any("eval mode" in c.value for c in at.caption)
 
 
+TRANSFORMER = {"cfg_dataset": "digits", "cfg_architecture": "transformer", "cfg_hidden": "4", "cfg_hessian_batch_size": 48,
+               "cfg_epochs": 2}
+
+
+@pytest.mark.parametrize("page", RESULT_PAGES)
+@pytest.mark.parametrize("shape", ["resnet", "transformer"])
+def test_every_page_runs_on_a_residual_cnn_and_on_a_transformer(page, shape):
+    at = app(page, **({**CNN, "cfg_architecture": "resnet", "cfg_hidden": "2"} if shape == "resnet" else TRANSFORMER))
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert shows_a_table(at), "each page shows a table"
+    if shape == "transformer" and page in ("views/home.py", "views/top_eigenvalues.py"):  # BackPACK says why not
+        assert "converter (torch.fx) cannot translate this model" in " ".join(shown(i.value) for i in at.info)
+
+
 def test_home_checks_the_shape_claims_and_the_counterparts_on_request():
     at = app(**CNN)
     text = claims_text(at)
