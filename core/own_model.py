@@ -169,6 +169,13 @@ def problem(model: "nn.Module", x: "torch.Tensor", y: "torch.Tensor", loss: str 
     if not callable(loss) and not y.max() < outputs.shape[1]:
         raise OwnModelError(f"a label is {int(y.max())} but the model has {outputs.shape[1]} outputs")
     built = Problem(own, x, y, loss=loss, key=key)
+    from .budget import Budget, per_product_seconds
+
+    modelled, budget = per_product_seconds(built.size), Budget()
+    if 2 * modelled > budget.max_seconds:  # timing two products would itself pass the budget
+        raise OwnModelError(f"one curvature product on this model and batch is estimated at {modelled:,.0f} s, so "
+                            f"timing two would pass the budget of {budget.max_seconds:g} s: use a smaller batch, or "
+                            "raise $HESSIAN_MAX_SECONDS")
     built.measured_product_seconds = _timed_product(built)
     while len(_LIVE) >= _LIVE_KEPT:
         _LIVE.pop(next(iter(_LIVE)))

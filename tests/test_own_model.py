@@ -222,3 +222,12 @@ def test_the_cli_runs_a_builder_and_refuses_a_bad_spec_in_one_line(tmp_path):
                         ("examples.own_models:batch", "must return (model, x, y)")]:
         refused = cli("--model", spec)
         assert refused.returncode == 2 and words in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_a_model_whose_one_product_would_pass_the_budget_is_refused_before_it_is_timed(monkeypatch):
+    monkeypatch.setenv("HESSIAN_MAX_SECONDS", "0.001")
+    torch.manual_seed(7)
+    model, (x, y) = ResidualNet().double(), batch(seed=7)
+    with pytest.raises(own_model.OwnModelError) as refused:
+        own_model.problem(model, x, y)
+    assert "estimated at" in str(refused.value) and "budget of 0.001 s" in str(refused.value)
