@@ -158,7 +158,15 @@ def _blocks(config_dict: dict, data_key: str, version: str) -> dict:
                                   "ggn": dense.layer_block_spectra(problem, ggn)}}
 
 
-@cached(returns=dict, precheck=_blocks_precheck)
+def _block_spectra_precheck(config_dict: dict, data_key: str, version: str) -> None:
+    from .budget import check_dense
+
+    config = ExperimentConfig.from_dict(config_dict)
+    check_trainable(config)
+    check_dense(size(config), label="The blocks' spectra (block heterogeneity)")
+
+
+@cached(returns=dict, precheck=_block_spectra_precheck)
 def _block_spectra(config_dict: dict, data_key: str, version: str) -> dict:
     import numpy as np
 
