@@ -10,12 +10,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class PageInfo:
-    """A page: its file (relative to ``app/``), title, URL path and icon."""
+    """A page: its file (relative to ``app/``), title, URL path and icon, and whether it shows the
+    sidebar's configuration (what the app computes ahead of the user is for those pages)."""
 
     path: str
     title: str
     url_path: str
     icon: str
+    reads_configuration: bool = True
 
     @property
     def default(self) -> bool:
@@ -32,4 +34,10 @@ PAGES = (
     PageInfo("views/cost.py", "Cost", "Cost", ":material/timer:"),
     PageInfo("views/training.py", "Training", "Training", ":material/trending_up:"),
     PageInfo("views/sweep.py", "Sweep", "Sweep", ":material/grid_view:"),
+    PageInfo("views/own_model.py", "Your model", "Your_model", ":material/model_training:", reads_configuration=False),
 )
+
+
+def page_info(url_path: str) -> PageInfo:
+    """The page of :data:`PAGES` at ``url_path`` (``""``: Home)."""
+    return next(p for p in PAGES if p.url_path == url_path)

@@ -29,14 +29,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(cache_dir, data_dir, timeout: float = 60, port: int | None = None, env: dict | None = None):
+def running_app(cache_dir, data_dir, timeout: float = 60, port: int | None = None, env: dict | None = None,
+                script_args: tuple[str, ...] = ()):
     """Start the app on ``port`` (default: a free one) of localhost with this cache and data
-    directory (and ``env`` added to the environment); yield its URL."""
+    directory (``env`` added to the environment, ``script_args`` after ``--``: the app's own, e.g.
+    ``("--model", "package.module:function")``); yield its URL."""
     port = port or free_port()
     env = {**os.environ, "HESSIAN_CACHE_DIR": str(cache_dir), "HESSIAN_DATA_DIR": str(data_dir), **(env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"],
+                             "--browser.gatherUsageStats", "false", *(("--", *script_args) if script_args else ())],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:

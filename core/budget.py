@@ -98,12 +98,41 @@ def _budget_value(name: str, default: float) -> float:
     return value
 
 
+#: a lower time budget in force for the current context (:func:`seconds_at_most`), or None
+_SECONDS_CAP: contextvars.ContextVar[float | None] = contextvars.ContextVar("core_seconds_cap", default=None)
+
+
+def _max_seconds() -> float:
+    seconds = _budget_value("HESSIAN_MAX_SECONDS", 600)
+    cap = _SECONDS_CAP.get()
+    return seconds if cap is None else min(seconds, cap)
+
+
+@contextmanager
+def seconds_at_most(seconds: float):
+    """Within the body, every :class:`Budget` made without arguments has at most ``seconds`` of
+    wall time (never more than ``$HESSIAN_MAX_SECONDS``: a caller may only lower the budget).
+
+    >>> with seconds_at_most(5):
+    ...     Budget().max_seconds <= 5
+    True
+    """
+    if not (isinstance(seconds, (int, float)) and 0 < seconds < float("inf")):
+        raise BudgetExceeded(f"a time budget must be a positive finite number of seconds, not {seconds!r}")
+    token = _SECONDS_CAP.set(float(seconds))
+    try:
+        yield
+    finally:
+        _SECONDS_CAP.reset(token)
+
+
 @dataclass(frozen=True)
 class Budget:
-    """The resource budget: memory in GiB and wall time in seconds (from the environment)."""
+    """The resource budget: memory in GiB and wall time in seconds (from the environment, the
+    time lowered within :func:`seconds_at_most`)."""
 
     max_gib: float = field(default_factory=lambda: _budget_value("HESSIAN_MAX_GIB", 12))
-    max_seconds: float = field(default_factory=lambda: _budget_value("HESSIAN_MAX_SECONDS", 600))
+    max_seconds: float = field(default_factory=_max_seconds)
 
 
 
@@ -216,8 +245,9 @@ class DenseCost:
 
     def refusal(self, label: str, cost: Cost, budget: Budget, largest: int) -> str:
         return (f"{label} is refused: {cost.describe()}, over the budget of {budget.max_gib:g} GiB and "
-                f"{budget.max_seconds:g} s (largest P admitted: about {largest:,}). Make the network narrower (fewer "
-                "channels), use a smaller MNIST input size (14 or 7 pixels a side) or a smaller Hessian batch; or "
+                f"{budget.max_seconds:g} s (largest P admitted: about {largest:,}). Make the network smaller (narrower, "
+                "fewer channels; for a built-in net also a smaller MNIST input size, 14 or 7 pixels a side) or the "
+                "Hessian batch smaller; or "
                 "raise the budget with $HESSIAN_MAX_GIB / $HESSIAN_MAX_SECONDS. The approximations still run.")
 
 

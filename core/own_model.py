@@ -300,12 +300,21 @@ def compare(own: "Problem", methods, samples: int | None = None, options: dict |
         ``{"info", "top_k", "reference", "rows", "results"}`` as :func:`core.comparison.compare`.
     """
     from .methods import REFERENCE
-    from .tables import comparison_row, reference
 
     names = list(dict.fromkeys([REFERENCE, *methods]))
-    found = results(own, names, samples, options)
+    return report(own, results(own, names, samples, options), methods, top_k)
+
+
+def report(own: "Problem", found: dict[str, Result], methods, top_k: int = 10) -> dict:
+    """What :func:`compare` returns, from results already in hand (``found``, from :func:`results`,
+    with the exact Hessian among them when it was asked for): one row per method of ``methods``
+    against :func:`core.tables.reference` of ``found``."""
+    from .methods import REFERENCE
+    from .tables import comparison_row, reference
+
     against, words = reference(found)
-    rows = [comparison_row(found[m], against, top_k) for m in names if m in methods or m != REFERENCE]
+    names = list(dict.fromkeys([REFERENCE, *methods]))
+    rows = [comparison_row(found[m], against, top_k) for m in names if m in found and (m in methods or m != REFERENCE)]
     return {"info": describe(own), "top_k": top_k, "reference": words, "rows": rows,
             "results": {n: r.to_dict() for n, r in found.items()}}
 

@@ -24,8 +24,8 @@ def app(page: str = "views/home.py", **state) -> AppTest:
 
 
 #: pages that read the run's results (Sweep reads a sweep table: tests/test_sweep.py; Training needs
-#: checkpoints: tests/test_trajectory.py)
-RESULT_PAGES = [p.path for p in PAGES if p.url_path not in ("Sweep", "Training")]
+#: checkpoints: tests/test_trajectory.py; Your model a model named at start-up: below)
+RESULT_PAGES = [p.path for p in PAGES if p.url_path not in ("Sweep", "Training", "Your_model")]
 
 
 @pytest.mark.parametrize("page", RESULT_PAGES)
@@ -152,7 +152,7 @@ def test_warm_then_every_page_computes_nothing(fresh_cache):
     for page in RESULT_PAGES:
         at = app(page, cfg_methods=list(DEFAULT_SELECTION))
         assert not at.exception and not at.error, page
-    assert dict(cache.COMPUTE_COUNTS) == computed
+    assert own_counts() == computed
 
 
 def test_a_width_admitted_for_nothing_dense_renders_every_page_with_refusals(fresh_cache, monkeypatch):
@@ -356,7 +356,7 @@ def test_a_warm_with_counterparts_leaves_the_home_comparison_nothing_to_compute(
     at.toggle(key="home_counterparts").set_value(True).run()
     assert not at.exception and not at.error
     assert "BatchNorm lowers the top eigenvalue" in claims_text(at)
-    assert dict(cache.COMPUTE_COUNTS) == computed
+    assert own_counts() == computed
 
 
 def test_text_from_the_url_is_shown_as_text_never_as_markdown(fresh_cache):
@@ -455,3 +455,98 @@ def test_the_progress_clock_keeps_time_while_a_step_says_nothing(monkeypatch):
     ticking = [t for t in bar.texts if "running for" in t]
     assert ticking and ticking[-1].startswith("Exact Hessian, estimated at most 20 s (3 of 6) · running for ")
     assert int(ticking[-1].rsplit("for ", 1)[1].split()[0]) >= 2 and not clock.thread.is_alive()
+
+
+OWN_PAGE = "views/own_model.py"
+
+
+def test_the_model_is_read_from_the_servers_own_arguments_by_its_exact_name():
+    from app.own import model_spec
+
+    assert model_spec(["app/Home.py", "--model", "examples.own_models:build"]) == "examples.own_models:build"
+    assert model_spec(["app/Home.py", "--server.port", "1", "--model=pkg.mod:fn"]) == "pkg.mod:fn"
+    assert model_spec(["app/Home.py", "--mod", "x:y"]) is None  # no abbreviation selects it
+    assert model_spec(["app/Home.py"]) is None
+
+
+def test_without_a_model_at_start_up_the_page_says_how_to_give_one_and_computes_nothing(fresh_cache, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["app/Home.py"])
+    at = app(OWN_PAGE)
+    assert not at.exception and not at.error
+    assert "No model was given when this server started" in " ".join(i.value for i in at.info)
+    assert "--model examples.own_models:build" in at.code[0].value
+    assert not any(key.startswith("own:") for key in cache.COMPUTE_COUNTS)
+
+
+def test_a_model_given_at_start_up_shows_its_layers_and_methods_and_computes_on_compute(fresh_cache, monkeypatch):
+    """The tied-weight, LayerNorm, skip module of the own-model tests: its P, layer table and every
+    method's estimate before anything runs; on Compute, Lanczos against the exact Hessian, KFAC's
+    refusal naming the shared weight; a rerun (another page and back) is served from the cache."""
+    monkeypatch.setattr("sys.argv", ["app/Home.py", "--model", "examples.own_models:build"])
+    at = app(OWN_PAGE)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [m.value for m in at.metric][:4] == ["179", "24", "3", "cross_entropy"]
+    layers, methods = at.dataframe[0].value, at.dataframe[1].value
+    assert layers["parameters"].sum() == 179
+    assert layers.set_index("blocks")["parameters"]["fc4.bias"] == 8  # its weight is fc2's, counted once there
+    from core.methods import REGISTRY
+
+    assert list(methods["method"]) == [spec.label for spec in REGISTRY.values()]
+    assert not any(key.startswith("own:") for key in cache.COMPUTE_COUNTS), "nothing runs before Compute"
+    at.multiselect[-1].set_value(["lanczos", "hutchinson", "kfac"])
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    answers = at.dataframe[-1].value.set_index("method")
+    assert answers.loc[REGISTRY["lanczos"].label, "λ₁ rel. error"] < 1e-6
+    notices = " ".join(i.value for i in at.info)
+    assert "BackPACK KFAC" in notices and "fc4" in notices
+    assert "Errors are against the exact Hessian." in [c.value for c in at.caption]
+    def own_counts():
+        return {key: n for key, n in cache.COMPUTE_COUNTS.items() if key.startswith("own:")}
+
+    computed = own_counts()
+    assert computed["own:lanczos"] == 1
+    at.switch_page("views/trace.py").run()
+    at.switch_page(OWN_PAGE).run()
+    assert len(at.dataframe) == 3 and own_counts() == computed
+    from core import own_model
+
+    exact = own_model.run(own_model.from_builder("examples.own_models:build"), "exact_hessian")  # the same, cached
+    hutchinson = answers.loc[REGISTRY["hutchinson"].label]
+    assert abs(hutchinson["trace"] - exact.trace) < 5 * hutchinson["trace ± s.e."]
+    assert own_counts() == computed
+
+
+def test_a_builder_that_is_not_there_is_one_line_and_nothing_else(fresh_cache, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["app/Home.py", "--model", "examples.own_models:missing"])
+    at = app(OWN_PAGE)
+    assert not at.exception
+    from app.text import literal
+
+    assert [e.value for e in at.error] == [literal("examples.own_models has no function 'missing' for --model")]
+    assert not at.dataframe
+
+
+def test_the_pages_time_budget_lowers_the_servers_and_decides_what_is_admitted(fresh_cache, monkeypatch, tmp_path):
+    """At the page's 5 s every method estimated past 5 s is refused before it starts, the rest are
+    admitted (those that spend the budget, when their first answer fits); never past the server's."""
+    from core.methods import REGISTRY
+
+    (tmp_path / "wide_builder.py").write_text(
+        "import torch\nfrom torch import nn\n\n\ndef build():\n    torch.manual_seed(0)\n"
+        "    return nn.Sequential(nn.Linear(60, 90), nn.Tanh(), nn.Linear(90, 10)), torch.randn(256, 60), "
+        "torch.randint(0, 10, (256,))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr("sys.argv", ["app/Home.py", "--model", "wide_builder:build"])
+    monkeypatch.setenv("HESSIAN_MAX_SECONDS", "200")
+    at = app(OWN_PAGE)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    budget = at.select_slider(key="own_budget")
+    assert budget.value == 200 and budget.options[-1] == "200"  # never past the server's (300 otherwise)
+    budget.set_value(5).run()
+    table = at.dataframe[1].value
+    over = table[(table["estimate (s)"] > 5) & ~table["method"].isin(
+        [spec.label for spec in REGISTRY.values() if getattr(spec.cost, "spends_budget", False)])]
+    assert len(over) and (over["admitted"] != "yes").all()
+    assert (table[table["estimate (s)"] <= 5]["admitted"] == "yes").all()
+    assert "over the budget of 12 GiB and 5 s" in " ".join(m.value for m in at.markdown)

@@ -49,8 +49,9 @@ def test_every_page_renders_in_chromium_without_exception(server):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for name in PAGES:
             page.goto(f"{server}/{name}")
-            empty_state = {"Sweep": "No sweep table yet", "Training": "keeps no checkpoints"}
-            if name in empty_state:  # without a sweep table / checkpoints the page says how to get them
+            empty_state = {"Sweep": "No sweep table yet", "Training": "keeps no checkpoints",
+                           "Your_model": "No model was given when this server started"}
+            if name in empty_state:  # without a sweep table / checkpoints / a model the page says how to get them
                 page.get_by_text(empty_state[name]).first.wait_for(timeout=120_000)
                 page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
                 assert page.locator("[data-testid=stException]").count() == 0
@@ -305,4 +306,27 @@ def test_a_changed_width_shows_a_first_answer_before_the_exact_spectrum_and_then
         page.get_by_text("Errors are against the exact Hessian").first.wait_for(timeout=300_000)
         assert "Still computing in the background" not in page.inner_text("body")
         assert page.locator("[data-testid=stException]").count() == 0
+        browser.close()
+
+
+def test_a_model_given_at_start_up_is_described_and_compared_in_chromium(tmp_path):
+    """``streamlit run app/Home.py -- --model examples.own_models:build``: the page shows the
+    model's layers and every method's estimate, and on Compute the answers and their charts."""
+    from playwright.sync_api import sync_playwright
+
+    chromium_or_skip()
+    with running_app(tmp_path / "cache", tmp_path / "no-mnist", script_args=("--model", "examples.own_models:build")) \
+            as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/Your_model")
+        page.get_by_text("What each method can do with it").first.wait_for(timeout=240_000)
+        assert "179" in page.inner_text("body")
+        page.get_by_role("button", name="Compute", exact=True).click()
+        wait_until_drawn(page, 240_000)
+        page.wait_for_selector(CHART, timeout=60_000)
+        body = page.inner_text("body")
+        assert "Errors are against the exact Hessian" in body and "fc4.weight" in body
+        assert page.locator("[data-testid=stException]").count() == 0 and "Something went wrong" not in body
+        page.screenshot(path=str(ROOT / "screenshots" / "Your_model.png"), full_page=True)
         browser.close()
