@@ -80,7 +80,8 @@ def basis_size(k_top: int, k_bottom: int, n: int) -> int:
 
 def thick_restart_lanczos(apply: Callable, n: int, k_top: int, k_bottom: int,
                           tol: float = 1e-5, max_products: int = 5000, deadline: float | None = None,
-                          seed: int = 0, device=None, certify: Callable | None = None) -> LanczosOutcome:
+                          seed: int = 0, device=None, certify: Callable | None = None,
+                          certify_cost: float = 1.0) -> LanczosOutcome:
     """The ``k_top`` largest and ``k_bottom`` smallest eigenpairs of the symmetric operator ``apply``.
 
     Args:
@@ -94,6 +95,9 @@ def thick_restart_lanczos(apply: Callable, n: int, k_top: int, k_bottom: int,
         certify: the products the final residuals are computed with (default ``apply``): exact
             float64 ones, when ``apply`` is a cheaper float32 one, so the certificates hold for H
             itself.
+        certify_cost: what one of ``certify``'s products costs in ``apply``'s: the time the final
+            check takes after the iteration (``certify``'s products and, when given, ``apply``'s on
+            the same vectors for the rounding floor) is reserved before the deadline.
     """
     import torch
 
@@ -110,12 +114,13 @@ def thick_restart_lanczos(apply: Callable, n: int, k_top: int, k_bottom: int,
     projected = torch.zeros(m + 1, m + 1, dtype=torch.float64)
     j, products, restarts, beta = 0, 0, 0, 0.0
     per_product, after_first = 0.0, None
+    reserved = 1 + wanted * ((certify_cost + 1) if certify is not None else 1)  # products after the iteration
     stopped = "product cap"
     while True:
         while j < m:
             if products + wanted >= max_products:
                 break
-            if deadline is not None and products and time.monotonic() + per_product * (1 + wanted) > deadline:
+            if deadline is not None and products and time.monotonic() + per_product * reserved > deadline:
                 stopped = "time budget"
                 break
             began = time.monotonic()
