@@ -17,7 +17,7 @@ import streamlit as st
 from app import url_state
 from app.url_state import SAMPLES_RANGE, widget_key
 from app.text import literal
-from core import workspace
+from core import ahead, workspace
 from core.config import FIELDS, FILE_DATASETS, IMAGE_ARCHITECTURES, ConfigError, ExperimentConfig, parse_hidden
 from core.methods import DEFAULT_SAMPLES, DEFAULT_SELECTION, PRESENTATION_SELECTION, REGISTRY
 
@@ -33,6 +33,8 @@ DEFAULTS = {
     "cfg_present": False,
 }
 _SELECTION_KEY = "_selection"
+#: the switch of :mod:`core.ahead` (a preference of this session, not part of the view: not in the URL)
+AHEAD_KEY = "ahead_on"
 _URL_READ_KEY = "_url_read"
 
 
@@ -44,6 +46,7 @@ class Selection:
     methods: tuple[str, ...]
     samples: int
     present: bool = False
+    ahead: bool = False
 
 
 def _load_url_once() -> None:
@@ -133,6 +136,12 @@ def draw() -> Selection:
                                  format_func=lambda n: REGISTRY[n].label)
         samples = st.slider("Hutchinson sample count", min_value=SAMPLES_RANGE[0], max_value=SAMPLES_RANGE[1],
                             key="cfg_samples", help="also the product budget of Hutch++ and XTrace")
+        st.session_state.setdefault(AHEAD_KEY, ahead.enabled())
+        compute_ahead = st.toggle("compute likely next settings while idle", key=AHEAD_KEY,
+                                  help="once this page has everything, the next width, the other activation and the "
+                                       "other loss are computed at the lowest CPU priority and cached, so picking "
+                                       "one is quick; stops as soon as you change a control ($HESSIAN_AHEAD=0 "
+                                       "starts with it off)")
     try:
         if not uses_mnist:
             values["input_size"] = _CONFIG.input_size
@@ -144,7 +153,7 @@ def draw() -> Selection:
         st.error(f"Invalid setting: {literal(error)}. Nothing was recomputed.")
         st.stop()
         raise  # st.stop() only stops inside a Streamlit run
-    selection = Selection(config, tuple(methods), int(samples), bool(present))
+    selection = Selection(config, tuple(methods), int(samples), bool(present), bool(compute_ahead))
     st.session_state[_SELECTION_KEY] = selection
     every = {**DEFAULTS, **url_state.PAGE_DEFAULTS}
     shown = url_state.write({key: st.session_state[key] for key in every if key in st.session_state}, every)

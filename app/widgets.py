@@ -74,6 +74,39 @@ def results(selection: Selection, methods=None, progressive: bool = True) -> dic
 
 #: where a session keeps its background job (:class:`core.background.Job`)
 JOB_KEY = "_background_job"
+#: where a session keeps the job computing ahead of it (:class:`core.ahead.AheadJob`)
+AHEAD_JOB_KEY = "_ahead_job"
+
+
+def stop_ahead_if_changed(selection: Selection) -> None:
+    """At the start of every run: the job computing ahead stops at once when the configuration it
+    was started for is no longer the selection's (the user acted), or the switch is off."""
+    job = st.session_state.get(AHEAD_JOB_KEY)
+    if job is not None and (job.config != selection.config or not selection.ahead):
+        job.cancel()
+        st.session_state.pop(AHEAD_JOB_KEY, None)
+
+
+def compute_ahead_when_idle(selection: Selection) -> None:
+    """After a page has drawn whole: when the switch is on and nothing of this session is computing,
+    start :class:`core.ahead.AheadJob` on :func:`core.ahead.plan` (the likeliest next settings, and
+    what the other pages of this one still need), and say in the sidebar what it computes."""
+    from core import ahead
+
+    if not selection.ahead:
+        return
+    job = st.session_state.get(AHEAD_JOB_KEY)
+    if job is None:
+        running = st.session_state.get(JOB_KEY)
+        if running is not None and running.running():
+            return
+        tasks = ahead.plan(selection.config, selection.methods, selection.samples)
+        if not tasks:
+            return
+        job = st.session_state[AHEAD_JOB_KEY] = ahead.AheadJob(selection.config, tasks).start()
+    if job.running():
+        st.sidebar.caption(":material/fast_forward: Computing ahead at idle priority, cached for when you pick it: "
+                           + ", ".join(job.changes()) + ". It stops when you change a control.")
 
 
 def progressive_on() -> bool:
@@ -225,7 +258,14 @@ def notices(selection: Selection, found: dict[str, Result]) -> None:
             words.append("MSE: mean over the N x C entries against one-hot targets; the GGN's output Hessian is "
                          "2I/(NC)")
         st.caption(":material/info: " + ". ".join(words) + ".")
-    found = {name: r for name, r in found.items() if not background.is_pending(r)}  # said by pending_line
+    method_notices(found)
+
+
+def method_notices(found: dict[str, Result]) -> None:
+    """Every method of ``found`` that could not run, with why: those that cannot handle this network
+    in one box, those over the budget each in a warning with the estimate (pending ones are said
+    by :func:`pending_line`)."""
+    found = {name: r for name, r in found.items() if not background.is_pending(r)}
     cannot = {name: cannot_run_reason(r.error) for name, r in found.items() if not r.ok and cannot_run_reason(r.error)}
     if cannot:
         lines = "\n".join(f"- **{REGISTRY[name].label}**: {literal(reason)}" for name, reason in cannot.items())

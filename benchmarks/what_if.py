@@ -7,7 +7,12 @@ A width is changed in its text box, as a user does; the architecture and the los
 page's address (the same configuration a select box gives, in a new session). Each server
 starts with an empty cache; the starting configuration is drawn first (and left to finish).
 
-``python -m benchmarks.what_if [--data-dir DIR]`` runs this row alone and prints it.
+The last change is the first one again with the app computing ahead of the user
+(:mod:`core.ahead`): the starting page is left idle until that job has ended (its seconds are
+printed), then the width is changed; every other change is cold (computing ahead off).
+
+``python -m benchmarks.what_if [--data-dir DIR] [--only TEXT]`` runs this row (or the changes
+whose label contains TEXT) alone and prints it.
 """
 
 from __future__ import annotations
@@ -21,21 +26,36 @@ from .browser import ARGS, CHROMIUM, RUNNING, running_app, wait_until_drawn
 
 PENDING = "Still computing in the background"
 PAGE = "Top_eigenvalues"
-#: (label, data, starting query, how the change is made: ("width", value) or ("query", query))
+#: (label, data, starting query, how the change is made: ("width", value) or ("query", query),
+#: whether the app computes ahead: core.ahead; off, the change is cold)
 CHANGES = [
-    ("MNIST default, width 8 -> 16", "mnist", "", ("width", "16")),
-    ("offline default, MLP -> CNN", "offline", "", ("query", "?architecture=cnn")),
-    ("offline default, width 8 -> 16", "offline", "", ("width", "16")),
-    ("offline default, width 16 -> 32", "offline", "?hidden=16", ("width", "32")),
-    ("offline default, loss -> MSE", "offline", "", ("query", "?loss=mse")),
+    ("MNIST default, width 8 -> 16", "mnist", "", ("width", "16"), False),
+    ("offline default, MLP -> CNN", "offline", "", ("query", "?architecture=cnn"), False),
+    ("offline default, width 8 -> 16", "offline", "", ("width", "16"), False),
+    ("offline default, width 16 -> 32", "offline", "?hidden=16", ("width", "32"), False),
+    ("offline default, loss -> MSE", "offline", "", ("query", "?loss=mse"), False),
+    ("MNIST default, width 8 -> 16, after computing ahead", "mnist", "", ("width", "16"), True),
 ]
 
 
-def background_running() -> bool:
-    """Whether a background job (``python -m core.background``) of the app is alive."""
+def background_running(pattern: str = r"core\.background$") -> bool:
+    """Whether a background job of the app is alive: the page's own (``python -m core.background``),
+    or with ``pattern=r"core\.background ahead"`` the one computing ahead of the user."""
     import subprocess
 
-    return subprocess.run(["pgrep", "-f", "-m", "core.background"], capture_output=True).returncode == 0
+    return subprocess.run(["pgrep", "-f", "-m", pattern], capture_output=True).returncode == 0
+
+
+def idle_until_computed_ahead(timeout_s: float = 1800) -> float:
+    """Seconds the page is left alone until the job computing ahead (started once the page has
+    everything) has ended."""
+    started = time.monotonic()
+    deadline = started + 30
+    while not background_running(r"core\.background ahead") and time.monotonic() < deadline:
+        time.sleep(0.25)
+    while background_running(r"core\.background ahead") and time.monotonic() < started + timeout_s:
+        time.sleep(0.5)
+    return time.monotonic() - started
 
 
 def settled(page, timeout_s: float = 900) -> None:
@@ -52,10 +72,11 @@ def settled(page, timeout_s: float = 900) -> None:
     raise TimeoutError("the page did not settle")
 
 
-def measure(page, url: str, start_query: str, change) -> dict:
+def measure(page, url: str, start_query: str, change, ahead: bool = False) -> dict:
     page.goto(f"{url}/{PAGE}{start_query}")
     wait_until_drawn(page)
     settled(page)
+    idle = idle_until_computed_ahead() if ahead else None
     started = time.monotonic()
     kind, value = change
     if kind == "width":
@@ -71,25 +92,32 @@ def measure(page, url: str, start_query: str, change) -> dict:
     first = time.monotonic() - started
     pending = PENDING in page.inner_text("body")
     settled(page)
-    return {"first_answer_s": first, "full_picture_s": time.monotonic() - started - 1.0, "had_pending": pending}
+    return {"first_answer_s": first, "full_picture_s": time.monotonic() - started - 1.0, "had_pending": pending,
+            "idle_before_s": idle}
 
 
-def what_if_row(data_dir) -> dict:
-    """Every change of :data:`CHANGES`, cold, each in a fresh server and cache."""
+def what_if_row(data_dir, only: str = "") -> dict:
+    """Every change of :data:`CHANGES` (those whose label contains ``only``), each in a fresh
+    server and cache: cold, or after the page was left idle until what the app computes ahead
+    had landed."""
     from playwright.sync_api import sync_playwright
 
     rows = {}
     with sync_playwright() as p, tempfile.TemporaryDirectory() as work:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        for i, (label, data, start, change) in enumerate(CHANGES):
+        for i, (label, data, start, change, ahead) in enumerate(CHANGES):
+            if only not in label:
+                continue
             folder = Path(data_dir) if data == "mnist" else Path(work) / "no-mnist"
             folder.mkdir(exist_ok=True)
-            with running_app(Path(work) / f"cache{i}", folder) as url:
+            with running_app(Path(work) / f"cache{i}", folder, env={"HESSIAN_AHEAD": "1" if ahead else "0"}) as url:
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
-                rows[label] = measure(page, url, start, change)
+                rows[label] = measure(page, url, start, change, ahead)
                 page.close()
+            idle = rows[label]["idle_before_s"]
             print(f"  {label}: first answer {rows[label]['first_answer_s']:.1f} s, full picture "
-                  f"{rows[label]['full_picture_s']:.1f} s", flush=True)
+                  f"{rows[label]['full_picture_s']:.1f} s" + ("" if idle is None else f" (idle {idle:.0f} s before)"),
+                  flush=True)
         browser.close()
     return rows
 
@@ -99,4 +127,6 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.what_if")
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
-    what_if_row(parser.parse_args(sys.argv[1:]).data_dir)
+    parser.add_argument("--only", default="", help="only the changes whose label contains this")
+    args = parser.parse_args(sys.argv[1:])
+    what_if_row(args.data_dir, args.only)

@@ -48,28 +48,32 @@ def is_pending(result) -> bool:
     return bool(result is not None and not result.ok and (result.error or "").startswith(PENDING))
 
 
-def _work(config_dict: dict, methods: list[str], options: dict) -> None:
-    """In the job's process: run each method through the cache (with the configuration's own
-    thread count, as every run), saying on stdout (one JSON line each) which one runs, and which
-    one raised."""
+def _work(tasks: list[dict]) -> None:
+    """In the job's process: run each task's methods (``{"config", "methods", "options"}``)
+    through the cache (with the configuration's own thread count, as every run), saying on
+    stdout (one JSON line each) which one runs, counted over all tasks, and which one raised."""
     import json
     import sys
 
     from . import library_warnings, pipeline
 
     library_warnings.quiet()
-    config = ExperimentConfig.from_dict(config_dict)
 
     def say(**line):
         print(json.dumps(line), flush=True)
 
-    for i, name in enumerate(methods):
-        say(index=i, method=name, since=time.time())
-        try:
-            pipeline.run(config, name, options[name])
-        except Exception as error:  # noqa: BLE001 - the page computes it in the foreground and says why
-            say(index=i, method=name, error=f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}")
-    say(index=len(methods), method=None, since=time.time())
+    index = 0
+    for task in tasks:
+        config = ExperimentConfig.from_dict(task["config"])
+        for name in task["methods"]:
+            say(index=index, method=name, since=time.time())
+            try:
+                pipeline.run(config, name, task["options"][name])
+            except Exception as error:  # noqa: BLE001 - the page computes it in the foreground and says why
+                say(index=index, method=name,
+                    error=f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}")
+            index += 1
+    say(index=index, method=None, since=time.time())
     sys.stdout.flush()
 
 
@@ -102,14 +106,25 @@ class Job:
 
         here = workspace.current()
         env = {**os.environ, workspace.CACHE_DIR_ENV: str(here.cache_dir), workspace.DATA_DIR_ENV: str(here.data_dir)}
-        self._process = subprocess.Popen([sys.executable, "-m", "core.background"], stdin=subprocess.PIPE,
+        self._process = subprocess.Popen([sys.executable, "-m", "core.background", *self.process_words()],
+                                         stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                                          cwd=str(workspace.PROJECT_DIR))
-        self._process.stdin.write(json.dumps({"config": self.config.to_dict(), "methods": list(self.methods),
-                                              "options": self.options}).encode())
+        self._process.stdin.write(json.dumps(self.payload()).encode())
         self._process.stdin.close()
         os.set_blocking(self._process.stdout.fileno(), False)
         return self
+
+    def process_words(self) -> list[str]:
+        """Words after ``python -m core.background`` on the process's command line: none here (they
+        only tell a person or ``pgrep`` which kind of job a process is; the process ignores them)."""
+        return []
+
+    def payload(self) -> dict:
+        """What the process is given: its tasks (here one: this configuration's methods) and its
+        CPU priority (``nice``; 0: the server's own)."""
+        return {"nice": 0, "tasks": [{"config": self.config.to_dict(), "methods": list(self.methods),
+                                      "options": self.options}]}
 
     def _drain(self) -> None:
         import json
@@ -178,4 +193,6 @@ if __name__ == "__main__":
     import sys
 
     job = json.loads(sys.stdin.read())
-    _work(job["config"], job["methods"], job["options"])
+    if job.get("nice"):
+        os.nice(job["nice"])
+    _work(job["tasks"])

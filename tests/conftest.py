@@ -1,8 +1,13 @@
 """Fixtures: an empty store for one test (counts of real computations start from zero)."""
 
+import os
+
 import pytest
 
 from core import cache, workspace
+
+# nothing is computed ahead of the user (core.ahead) unless a test turns it on
+os.environ["HESSIAN_AHEAD"] = "0"
 
 
 @pytest.fixture
