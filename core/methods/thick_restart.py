@@ -120,7 +120,8 @@ def thick_restart_lanczos(apply: Callable, n: int, k_top: int, k_bottom: int,
         while j < m:
             if products + wanted >= max_products:
                 break
-            if deadline is not None and products and time.monotonic() + per_product * reserved > deadline:
+            # once a typical product is timed (the first also builds what later ones reuse)
+            if deadline is not None and after_first and time.monotonic() + per_product * reserved > deadline:
                 stopped = "time budget"
                 break
             began = time.monotonic()
