@@ -78,6 +78,13 @@ JOB_KEY = "_background_job"
 AHEAD_JOB_KEY = "_ahead_job"
 
 
+def _still_computing(job) -> bool:
+    """Whether the session's background job has work left: alive with a method not yet in the cache
+    (a job whose every result has landed may still be exiting; the page's last redraw comes then)."""
+    return job is not None and job.running() and any(
+        not pipeline.is_cached(job.config, name, job.options[name]) for name in job.methods)
+
+
 def stop_ahead_if_changed(selection: Selection) -> None:
     """At the start of every run: the job computing ahead stops at once when the configuration it
     was started for is no longer the selection's (the user acted), or the switch is off."""
@@ -97,16 +104,25 @@ def compute_ahead_when_idle(selection: Selection) -> None:
         return
     job = st.session_state.get(AHEAD_JOB_KEY)
     if job is None:
-        running = st.session_state.get(JOB_KEY)
-        if running is not None and running.running():
+        if _still_computing(st.session_state.get(JOB_KEY)):
             return
         tasks = ahead.plan(selection.config, selection.methods, selection.samples)
         if not tasks:
             return
         job = st.session_state[AHEAD_JOB_KEY] = ahead.AheadJob(selection.config, tasks).start()
+    with st.sidebar:
+        _ahead_status(job)
+
+
+@st.fragment(run_every=2.0)
+def _ahead_status(job) -> None:
+    """What the job computing ahead does, redrawn every 2 s (only this line): running, or done."""
+    changes = ", ".join(job.changes())
     if job.running():
-        st.sidebar.caption(":material/fast_forward: Computing ahead at idle priority, cached for when you pick it: "
-                           + ", ".join(job.changes()) + ". It stops when you change a control.")
+        st.caption(f":material/fast_forward: Computing ahead at idle priority, cached for when you pick it: {changes}. "
+                   "It stops when you change a control.")
+    else:
+        st.caption(f":material/fast_forward: Computed ahead and cached: {changes}.")
 
 
 def progressive_on() -> bool:

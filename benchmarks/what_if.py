@@ -43,7 +43,7 @@ def background_running(pattern: str = r"core\.background$") -> bool:
     or with ``pattern=r"core\.background ahead"`` the one computing ahead of the user."""
     import subprocess
 
-    return subprocess.run(["pgrep", "-f", "-m", pattern], capture_output=True).returncode == 0
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
 
 
 def idle_until_computed_ahead(timeout_s: float = 1800) -> float:

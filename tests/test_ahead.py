@@ -100,3 +100,18 @@ def test_nothing_is_computed_ahead_for_a_page_that_does_not_show_the_configurati
         del at.session_state[AHEAD_JOB_KEY]
     at.run()
     assert not at.exception and AHEAD_JOB_KEY not in at.session_state
+
+
+def test_a_background_job_whose_results_have_all_landed_does_not_keep_the_app_from_computing_ahead(fresh_cache):
+    """The page's last redraw comes when the last result lands, while the job's process may still be
+    exiting: that job has nothing left, so the app is idle."""
+    from app.widgets import _still_computing
+    from core import background
+    from core.methods import options_for
+
+    options = {"hutchinson": options_for("hutchinson", 20)}
+    job = background.Job(SMALL, ["hutchinson"], options)
+    job.running = lambda: True  # alive, as while its interpreter exits
+    assert _still_computing(job)
+    pipeline.run(SMALL, "hutchinson", options["hutchinson"])
+    assert not _still_computing(job) and not _still_computing(None)

@@ -321,7 +321,7 @@ def test_a_model_given_at_start_up_is_described_and_compared_in_chromium(tmp_pat
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{url}/Your_model")
         page.get_by_text("What each method can do with it").first.wait_for(timeout=240_000)
-        assert "179" in page.inner_text("body")
+        page.get_by_text("179", exact=True).first.wait_for(timeout=60_000)  # P, in its metric
         page.get_by_role("button", name="Compute", exact=True).click()
         wait_until_drawn(page, 240_000)
         page.wait_for_selector(CHART, timeout=60_000)
