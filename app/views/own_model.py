@@ -99,10 +99,10 @@ def _model(head, spec: str, info: dict) -> None:
         st.dataframe(frame, width="stretch", hide_index=True, height=min(420, 38 + 35 * len(frame)))
     with methods:
         st.subheader("What each method can do with it")
-        frame = pd.DataFrame([{"method": row["label"], "estimate (s)": row["seconds"],
+        frame = pd.DataFrame([{"method": row["label"], "estimate (s, at most)": row["seconds"],
                                "admitted": "yes" if row["admitted"] else "no, refused before it starts"}
                               for row in info["methods"]])
-        st.dataframe(frame.style.format({"estimate (s)": "{:.3g}"}, na_rep="—"), width="stretch", hide_index=True,
+        st.dataframe(frame.style.format({"estimate (s, at most)": "{:.3g}"}, na_rep="—"), width="stretch", hide_index=True,
                      height=38 + 35 * len(frame))  # every method in view, no scrolling
     refused = [row for row in info["methods"] if not row["admitted"]]
     if refused:
