@@ -37,6 +37,9 @@ PAGES = (
     PageInfo("views/own_model.py", "Your model", "Your_model", ":material/model_training:", reads_configuration=False),
 )
 
+#: the pages that show the sidebar's configuration (all but Your model)
+CONFIGURATION_PAGES = tuple(p for p in PAGES if p.reads_configuration)
+
 
 def page_info(url_path: str) -> PageInfo:
     """The page of :data:`PAGES` at ``url_path`` (``""``: Home)."""

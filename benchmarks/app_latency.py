@@ -41,7 +41,7 @@ def render_page(path: str, state: dict) -> None:
 def app_row(config: ExperimentConfig, data_dir, quick: bool) -> dict:
     from streamlit.logger import set_log_level
 
-    from app.navigation import PAGES
+    from app.navigation import CONFIGURATION_PAGES
 
     set_log_level("error")  # AppTest runs pages without a browser session; its warnings are noise
     with tempfile.TemporaryDirectory() as store, workspace.using(data_dir=data_dir, cache_dir=store):
@@ -53,7 +53,7 @@ def app_row(config: ExperimentConfig, data_dir, quick: bool) -> dict:
                  "cfg_hessian_batch_size": config.hessian_batch_size, "cfg_epochs": config.epochs,
                  "cfg_samples": samples}
         pages = {}
-        for page in [p for p in PAGES if p.url_path not in ("Sweep", "Training")]:  # those need a table / checkpoints
+        for page in [p for p in CONFIGURATION_PAGES if p.url_path not in ("Sweep", "Training")]:  # those need a table / checkpoints
             render_page(page.path, state)  # the first render warms what the page adds (trace study, sweep)
             pages[page.title] = stats(timed(lambda: render_page(page.path, state))[0] for _ in range(2 if quick else 3))
     return {"cold_default_analysis_s": cold, "cached_result_s": stats(served), "warm_page_render_s": pages,

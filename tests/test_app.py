@@ -4,7 +4,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.navigation import PAGES
+from app.navigation import CONFIGURATION_PAGES, PAGES
 from core import cache
 from factories import ROOT
 
@@ -25,7 +25,7 @@ def app(page: str = "views/home.py", **state) -> AppTest:
 
 #: pages that read the run's results (Sweep reads a sweep table: tests/test_sweep.py; Training needs
 #: checkpoints: tests/test_trajectory.py; Your model a model named at start-up: below)
-RESULT_PAGES = [p.path for p in PAGES if p.url_path not in ("Sweep", "Training", "Your_model")]
+RESULT_PAGES = [p.path for p in CONFIGURATION_PAGES if p.url_path not in ("Sweep", "Training")]
 
 
 @pytest.mark.parametrize("page", RESULT_PAGES)
@@ -152,7 +152,7 @@ def test_warm_then_every_page_computes_nothing(fresh_cache):
     for page in RESULT_PAGES:
         at = app(page, cfg_methods=list(DEFAULT_SELECTION))
         assert not at.exception and not at.error, page
-    assert own_counts() == computed
+    assert dict(cache.COMPUTE_COUNTS) == computed
 
 
 def test_a_width_admitted_for_nothing_dense_renders_every_page_with_refusals(fresh_cache, monkeypatch):
@@ -356,7 +356,7 @@ def test_a_warm_with_counterparts_leaves_the_home_comparison_nothing_to_compute(
     at.toggle(key="home_counterparts").set_value(True).run()
     assert not at.exception and not at.error
     assert "BatchNorm lowers the top eigenvalue" in claims_text(at)
-    assert own_counts() == computed
+    assert dict(cache.COMPUTE_COUNTS) == computed
 
 
 def test_text_from_the_url_is_shown_as_text_never_as_markdown(fresh_cache):

@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from app.navigation import CONFIGURATION_PAGES
 from app.navigation import PAGES as APP_PAGES
 from benchmarks.browser import ARGS, CHROMIUM, ROOT, running_app, wait_until_drawn
 
@@ -19,6 +20,8 @@ CHART = "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg
 
 # a deep link first: a bookmarked page must work in a fresh server, not only after Home
 PAGES = sorted((p.url_path for p in APP_PAGES), key=lambda path: path != "Trace")
+#: the pages that draw the sidebar's configuration (charts of it), in the same order
+FIGURE_PAGES = [path for path in PAGES if path in {p.url_path for p in CONFIGURATION_PAGES}]
 
 
 def chromium_or_skip() -> str:
@@ -90,7 +93,7 @@ def test_presentation_mode_at_projector_size_puts_the_chart_first_and_nothing_ov
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 720})
-        for name in [path for path in PAGES if path and path not in ("Sweep", "Training")]:
+        for name in [path for path in FIGURE_PAGES if path and path not in ("Sweep", "Training")]:
             page.goto(f"{server}/{name}?present=1")
             page.wait_for_selector(CHART,
                                    timeout=240_000)
@@ -119,7 +122,7 @@ def test_no_chart_is_wider_than_its_container_on_any_page(server, present, size)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-        for name in [path for path in PAGES if path and path != "Sweep"]:
+        for name in [path for path in FIGURE_PAGES if path and path != "Sweep"]:
             query = "&".join(q for q in (TRAINING if name == "Training" else "", "present=1" if present else "") if q)
             page.goto(f"{server}/{name}?{query}")
             page.wait_for_selector(CHART,
@@ -147,7 +150,7 @@ def test_every_result_page_renders_a_cnn_and_a_batchnorm_network(server, shape):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        for name in [path for path in PAGES if path not in ("Sweep", "Training")]:
+        for name in [path for path in FIGURE_PAGES if path not in ("Sweep", "Training")]:
             page.goto(f"{server}/{name}?{SHAPES[shape]}")
             wait_until_drawn(page, 240_000)
             page.wait_for_timeout(1500)
