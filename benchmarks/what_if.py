@@ -40,7 +40,7 @@ CHANGES = [
 
 def background_running(pattern: str = r"core\.background$") -> bool:
     """Whether a background job of the app is alive: the page's own (``python -m core.background``),
-    or with ``pattern=r"core\.background ahead"`` the one computing ahead of the user."""
+    or with the pattern ``core\\.background ahead`` the one computing ahead of the user."""
     import subprocess
 
     return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
