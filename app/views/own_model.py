@@ -63,7 +63,7 @@ def render():
         with widgets.progress_box("Computing on your model; results are cached for next time (the same parameters "
                                   "and batch). Stop (top right) interrupts it.", "Starting"):
             found = own_model.results(problem, [REFERENCE, *methods], selection.samples)
-    _answers(selection, spec, problem, found, methods)
+        _answers(selection, spec, problem, found, methods)  # its download's estimates: this page's budget too
 
 
 def _time_budget() -> float:
