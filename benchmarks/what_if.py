@@ -11,8 +11,8 @@ The last change is the first one again with the app computing ahead of the user
 (:mod:`core.ahead`): the starting page is left idle until that job has ended (its seconds are
 printed), then the width is changed; every other change is cold (computing ahead off).
 
-``python -m benchmarks.what_if [--data-dir DIR] [--only TEXT]`` runs this row (or the changes
-whose label contains TEXT) alone and prints it.
+``python -m benchmarks.what_if [--data-dir DIR] [--only TEXT]`` runs this row (or the change
+labelled TEXT, else those whose label contains it) alone and prints it.
 """
 
 from __future__ import annotations
@@ -97,16 +97,17 @@ def measure(page, url: str, start_query: str, change, ahead: bool = False) -> di
 
 
 def what_if_row(data_dir, only: str = "") -> dict:
-    """Every change of :data:`CHANGES` (those whose label contains ``only``), each in a fresh
+    """Every change of :data:`CHANGES` (the one labelled ``only``, else those whose label contains it), each in a fresh
     server and cache: cold, or after the page was left idle until what the app computes ahead
     had landed."""
     from playwright.sync_api import sync_playwright
 
     rows = {}
+    exact = any(label == only for label, *_ in CHANGES)  # a whole label names that change alone
     with sync_playwright() as p, tempfile.TemporaryDirectory() as work:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for i, (label, data, start, change, ahead) in enumerate(CHANGES):
-            if only not in label:
+            if (label != only) if exact else (only not in label):
                 continue
             folder = Path(data_dir) if data == "mnist" else Path(work) / "no-mnist"
             folder.mkdir(exist_ok=True)
@@ -122,11 +123,59 @@ def what_if_row(data_dir, only: str = "") -> dict:
     return rows
 
 
+#: a drawn Vega-Lite chart
+CHART = "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg"
+EOS_BUTTON = "Use the edge-of-stability setup"
+
+
+def measure_edge_of_stability(page, url: str) -> dict:
+    """From the Training page of a configuration without checkpoints: the seconds from the click on
+    the edge-of-stability button to the first chart on the page (drawn while the checkpoints are
+    still computed) and to the whole page (its verdict and downloads, no script running)."""
+    page.goto(f"{url}/Training")
+    page.get_by_role("button", name=EOS_BUTTON).wait_for(timeout=120_000)
+    wait_for_idle = f"!document.querySelector('{RUNNING}')"
+    page.wait_for_function(wait_for_idle, timeout=120_000)
+    started = time.monotonic()
+    page.get_by_role("button", name=EOS_BUTTON).click()
+    page.wait_for_selector(CHART, timeout=900_000)
+    first = time.monotonic() - started
+    page.get_by_text("Edge of stability").first.wait_for(timeout=1_800_000)
+    wait_until_drawn(page, 1_800_000)
+    return {"first_chart_s": first, "whole_page_s": time.monotonic() - started}
+
+
+def edge_of_stability_row(data_dir) -> dict:
+    """The edge-of-stability setup from the Training page, cold, on the MNIST default and the offline
+    default, each in a fresh server and cache (computing ahead off)."""
+    from playwright.sync_api import sync_playwright
+
+    rows = {}
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as work:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for label, data in (("MNIST default", "mnist"), ("offline default", "offline")):
+            folder = Path(data_dir) if data == "mnist" else Path(work) / "no-mnist"
+            folder.mkdir(exist_ok=True)
+            with running_app(Path(work) / f"eos-{data}", folder, env={"HESSIAN_AHEAD": "0"}) as url:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                rows[label] = measure_edge_of_stability(page, url)
+                page.close()
+            print(f"  {label}, edge-of-stability setup: first chart {rows[label]['first_chart_s']:.1f} s, whole page "
+                  f"{rows[label]['whole_page_s']:.1f} s", flush=True)
+        browser.close()
+    return rows
+
+
 if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.what_if")
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
-    parser.add_argument("--only", default="", help="only the changes whose label contains this")
+    parser.add_argument("--only", default="", help="only the change with this label, else those whose label contains it")
+    parser.add_argument("--edge-of-stability", action="store_true",
+                        help="the edge-of-stability setup's first chart and whole page instead")
     args = parser.parse_args(sys.argv[1:])
-    what_if_row(args.data_dir, args.only)
+    if args.edge_of_stability:
+        edge_of_stability_row(args.data_dir)
+    else:
+        what_if_row(args.data_dir, args.only)

@@ -52,6 +52,19 @@ def test_the_last_checkpoint_equals_the_single_model_result_and_a_resumed_study_
     assert resumed == whole
 
 
+def test_a_trajectory_computes_every_fourth_checkpoint_first_and_says_each_step(fresh_cache):
+    seen, stages = [], []
+    with progress.listening(lambda counts: counts.stage is not None and stages.append(counts.stage.text)):
+        rows = trajectory.trajectory(GD, k=3, on_rows=lambda so_far, total: seen.append(
+            ([r["checkpoint"] for r in so_far], total)))
+    assert [checkpoints for checkpoints, _ in seen[:3]] == [[0], [0, 4], [0, 4, 5]]  # the run's shape first
+    assert seen[-1] == ([0, 1, 2, 3, 4, 5], 6) and {total for _, total in seen} == {6}
+    assert [r["checkpoint"] for r in rows] == list(range(6)) and rows[0]["top_k_overlap_final"] is not None
+    steps = [c["step"] for c in pipeline.train(GD).checkpoints]
+    assert list(dict.fromkeys(s for s in stages if s.startswith("the checkpoint"))) == [
+        f"the checkpoint at step {steps[i]}" for i in trajectory.coarse_first(6)]
+
+
 def test_gradient_overlap_is_one_for_k_equal_p_and_matches_a_dense_projection():
     problem = tiny_problem("tanh", hidden=(4,), inputs=3, n=12)
     assert trajectory.gradient_overlap(problem, problem.num_params) == pytest.approx(1.0, abs=1e-10)

@@ -20,6 +20,29 @@ def move_to(step_by_checkpoint):
     st.session_state["cfg_checkpoint"] = step_by_checkpoint[st.session_state["training_step"]]
 
 
+#: while checkpoints are computed, the chart of those done is redrawn at most this often
+REDRAW_S = 1.0
+
+
+def so_far_drawer():
+    """A callback for :func:`core.trajectory.trajectory` that draws, inside the progress box, the top
+    eigenvalue against 2/lr over the checkpoints done so far (at most every :data:`REDRAW_S` s, so a
+    trajectory served from the cache draws it not at all)."""
+    import time
+
+    slot, last = st.empty(), [time.monotonic()]
+
+    def draw(rows, total):
+        if time.monotonic() - last[0] < REDRAW_S:
+            return
+        last[0] = time.monotonic()
+        with slot.container():
+            st.caption(f"So far: {len(rows)} of {total} checkpoints (the rest fill in between).")
+            st.altair_chart(charts.sharpness(rows), width="stretch")
+
+    return draw
+
+
 def render():
     selection = sidebar.current()
     widgets.presentation(selection)
@@ -31,8 +54,9 @@ def render():
                 "20 checkpoints, a tanh MLP of width 16.")
         st.button("Use the edge-of-stability setup", on_click=use_demo)
         return
-    with widgets.progress_box("Following training, checkpoint by checkpoint (each cached)…", "Training the network"):
-        rows = trajectory.trajectory(config)
+    with widgets.progress_box("Following training, checkpoint by checkpoint (each cached): every fourth first, "
+                              "then the ones between…", "Training the network"):
+        rows = trajectory.trajectory(config, on_rows=so_far_drawer())
     st.altair_chart(charts.sharpness(rows), width="stretch")
     st.altair_chart(charts.training_loss(rows), width="stretch")
     summary = trajectory.edge_of_stability(rows)
