@@ -52,17 +52,18 @@ def results(selection: Selection, methods=None, progressive: bool = True) -> dic
             now, later = now + later, []  # the job ended without them (a crash): computed here, and said why
     else:
         now = pipeline.selection(methods)
+    if later:  # started first: its interpreter starts while this one trains (it then waits on the training's lock)
+        options = {name: options_for(name, samples) for name in later}
+        if job is None or not job.covers(config, later):
+            if job is not None:
+                job.cancel()
+            job = st.session_state[JOB_KEY] = background.Job(config, later, options).start()
     with progress_box("Training and computing; results are cached for next time. Stop (top right) or a "
                       "changed control interrupts it; nothing half-done is kept.", "Training the network"):
         if not pipeline.is_trained(config) and pipeline.training_admitted(config):
             pipeline.train(config)  # its own step (else the first method's); over budget, each method says so
         found = pipeline.results_for(config, now, samples, reference=False)
     if later:
-        options = {name: options_for(name, samples) for name in later}
-        if job is None or not job.covers(config, later):
-            if job is not None:
-                job.cancel()
-            job = st.session_state[JOB_KEY] = background.Job(config, later, options).start()
         found.update({name: background.pending_result(name, options[name]) for name in later})
         found = {name: found[name] for name in pipeline.selection(methods)}
         pending_line(job, config, later, samples)

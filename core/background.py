@@ -77,6 +77,13 @@ def _work(tasks: list[dict]) -> None:
     sys.stdout.flush()
 
 
+#: the CPU priority of a page's own job (``nice``): it starts while the page trains and computes its
+#: first answer, which come first (the scheduler gives a nice-5 process about a quarter of a
+#: contended core against the server's three quarters); once the page has drawn, the job has the
+#: machine to itself
+NICE = 5
+
+
 @dataclass
 class Job:
     """Methods of one configuration computing in a separate process (:mod:`core.background`).
@@ -122,8 +129,8 @@ class Job:
 
     def payload(self) -> dict:
         """What the process is given: its tasks (here one: this configuration's methods) and its
-        CPU priority (``nice``; 0: the server's own)."""
-        return {"nice": 0, "tasks": [{"config": self.config.to_dict(), "methods": list(self.methods),
+        CPU priority (:data:`NICE`)."""
+        return {"nice": NICE, "tasks": [{"config": self.config.to_dict(), "methods": list(self.methods),
                                       "options": self.options}]}
 
     def _drain(self) -> None:

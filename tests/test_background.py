@@ -1,6 +1,10 @@
 """The first answer now, the rest in a background process (core.background, pipeline.split_first_answers)."""
 
+import os
 import time
+
+import pytest
+import torch
 
 from core import background, cache, pipeline, workspace
 from core.methods import REFERENCE, options_for
@@ -35,6 +39,32 @@ def test_a_job_lands_its_methods_in_the_cache_as_a_foreground_run_would(fresh_ca
     with workspace.using(cache_dir=fresh_cache.parent / "other"):
         again = pipeline.run(SMALL, REFERENCE, options[REFERENCE])
     assert (again.spectrum == served.spectrum).all()  # the same numbers a foreground run gives
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads the job's priority from Linux's /proc")
+def test_a_job_started_before_training_waits_for_the_pages_training_behind_the_foreground(fresh_cache):
+    """A page starts its job first, then trains: the job's interpreter starts meanwhile at a lower
+    priority, then waits on the training's lock and uses that model (one training in all)."""
+    options = {REFERENCE: options_for(REFERENCE, 20)}
+    job = background.Job(SMALL, [REFERENCE], options).start()
+
+    def nice():
+        return int(open(f"/proc/{job._process.pid}/stat").read().rsplit(")", 1)[1].split()[16])
+
+    deadline = time.monotonic() + 5
+    while nice() != background.NICE and time.monotonic() < deadline:  # set once it has read its job
+        time.sleep(0.05)
+    assert background.NICE > 0 and nice() == background.NICE
+    trained = pipeline.train(SMALL)
+    deadline = time.monotonic() + 120
+    while job.running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not job.running() and job.errors() == {}
+    assert cache.COMPUTE_COUNTS["train"] == 1  # trained here, before the job reached the model
+    result = pipeline.run(SMALL, REFERENCE, options[REFERENCE])
+    assert cache.COMPUTE_COUNTS[REFERENCE] == 0 and result.ok
+    again = pipeline.build_problem(SMALL).flat_params()
+    assert (again == torch.cat([torch.as_tensor(v).reshape(-1) for v in trained.state.values()])).all()
 
 
 def test_a_cancelled_job_stops_at_once_and_keeps_nothing_half_done(fresh_cache):
