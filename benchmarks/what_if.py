@@ -30,7 +30,7 @@ PAGE = "Top_eigenvalues"
 #: whether the app computes ahead: core.ahead; off, the change is cold)
 CHANGES = [
     ("MNIST default, width 8 -> 16", "mnist", "", ("width", "16"), False),
-    ("offline default, MLP -> CNN", "offline", "", ("query", "?architecture=cnn"), False),
+    ("offline default, MLP -> CNN", "offline", "", ("query", "?arch=cnn"), False),
     ("offline default, width 8 -> 16", "offline", "", ("width", "16"), False),
     ("offline default, width 16 -> 32", "offline", "?hidden=16", ("width", "32"), False),
     ("offline default, loss -> MSE", "offline", "", ("query", "?loss=mse"), False),
@@ -83,14 +83,19 @@ def measure(page, url: str, start_query: str, change, ahead: bool = False) -> di
         box = page.get_by_role("textbox", name="hidden widths (comma separated)")
         box.fill(value)
         box.press("Enter")
-        page.wait_for_selector(RUNNING, timeout=30_000)
+        # the run for the new width has begun once the address holds it (a cached run may end
+        # before Streamlit shows its running indicator)
+        page.wait_for_function(f"new URLSearchParams(location.search).get('hidden') === '{value}'", timeout=30_000)
     else:
         page.goto(f"{url}/{PAGE}{value}")
     wait_until_drawn(page)
     page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')", timeout=900_000)  # the new run's page
     wait_until_drawn(page)
     first = time.monotonic() - started
-    pending = PENDING in page.inner_text("body")
+    body = page.inner_text("body")
+    if "URL parameter" in body:  # an address the app did not take measures the unchanged page
+        raise RuntimeError(f"the change {change} was refused: " + body[body.index("URL parameter"):][:200])
+    pending = PENDING in body
     settled(page)
     return {"first_answer_s": first, "full_picture_s": time.monotonic() - started - 1.0, "had_pending": pending,
             "idle_before_s": idle}
