@@ -257,11 +257,25 @@ def test_during_a_recompute_the_previous_configurations_results_are_not_shown(se
         widths.fill("301")  # P = 22,000: seconds of training and methods
         widths.press("Enter")
         page.get_by_text("Training and computing").first.wait_for(timeout=60_000)
-        page.wait_for_timeout(500)
-        stale = page.locator('[data-stale="true"]')
-        assert [i for i in range(stale.count()) if stale.nth(i).is_visible()] == []
-        assert all(not c.is_visible() for c in page.locator("[data-testid=stVegaLiteChart]").all())
+        snapshots = []  # each taken at once in the page: the box still there, and what else is visible
+        for _ in range(20):
+            snapshots.append(page.evaluate(SHOWN_WHILE_COMPUTING))
+            if not snapshots[-1]["computing"]:
+                break
+            page.wait_for_timeout(100)
+        during = [shot for shot in snapshots if shot["computing"]]
+        assert during and all(shot["charts"] == 0 and shot["stale"] == 0 for shot in during), snapshots
         browser.close()
+
+
+#: one look at the page: whether the progress box shows, and how many charts and stale elements are visible
+SHOWN_WHILE_COMPUTING = """() => {
+  const visible = e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0
+                         && getComputedStyle(e).visibility !== 'hidden'; };
+  const count = selector => [...document.querySelectorAll(selector)].filter(visible).length;
+  return {computing: document.body.innerText.includes('Training and computing'),
+          charts: count('[data-testid=stVegaLiteChart]'), stale: count('[data-stale="true"]')};
+}"""
 
 
 def test_a_method_that_crashes_is_its_own_line_and_the_other_methods_are_drawn(tmp_path):

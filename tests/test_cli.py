@@ -120,7 +120,8 @@ def test_trajectory_says_each_checkpoint_as_it_starts(tmp_path):
                    "--train-subset", "200", "--hessian-batch", "40", "--checkpoints", "2", "--k", "2",
                    cache_dir=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "checkpoint 1 of 2" in proc.stderr and "checkpoint 2 of 2" in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "the checkpoint at step" in line]
+    assert len(lines) == 2 and "(1 of 2" in lines[0] and "(2 of 2" in lines[1], proc.stderr
     quiet = run_cli("trajectory", "--dataset", "synthetic", "--synthetic-dim", "5", "--hidden", "4", "--epochs", "2",
                     "--train-subset", "200", "--hessian-batch", "40", "--checkpoints", "2", "--k", "2",
                     "--quiet", cache_dir=tmp_path)

@@ -281,7 +281,7 @@ def landscape(args) -> int:
 
 def _with_stage_lines(compute, quiet: bool = False):
     """``compute()``, printing each stage it announces (:func:`core.progress.stage`) to stderr as it
-    starts, with the elapsed time and the products and steps done so far."""
+    starts, with the elapsed time, its place among the stages and the products and steps done so far."""
     import sys
     import time
 
@@ -296,8 +296,8 @@ def _with_stage_lines(compute, quiet: bool = False):
         if stage is not None and stage.text != said[0]:
             said[0] = stage.text
             done = counts.describe()
-            print(f"[{time.monotonic() - start:6.1f} s] {stage.text}" + (f" ({done} so far)" if done else ""),
-                  file=sys.stderr, flush=True)
+            print(f"[{time.monotonic() - start:6.1f} s] {stage.text} ({stage.index + 1} of {stage.total}"
+                  + (f": {done} so far)" if done else ")"), file=sys.stderr, flush=True)
 
     with progress.listening(show):
         return compute()
