@@ -45,8 +45,9 @@ from .shapes import Size
 BUILD_SECONDS_PER_NP2 = 7e-11
 #: seconds per P^3 for float32 eigvalsh (measured 2.5e-11, rounded up)
 EIGH_SECONDS_PER_P3 = 3e-11
-#: the eigensolve with the end eigenvectors (one tridiagonalisation in SciPy's LAPACK, then inverse
-#: iteration) against eigvalsh alone (MKL's): measured 1.0-1.7 (1.67 at P = 6,370), rounded up
+#: the eigensolve with the end eigenvectors against eigvalsh alone (MKL's): one tridiagonalisation
+#: in SciPy's LAPACK then inverse iteration, measured 1.0-1.7 (1.67 at P = 6,370); from 6,000 rows
+#: certified block Krylov, 1.5 at P' = 9,834 (:mod:`core.curvature.dense`); rounded up
 EIGEN_ENDS_FACTOR = 1.8
 #: live P x P float32 matrices at peak: H, G, and the solver's working copy
 DENSE_MATRICES_AT_PEAK = 3
