@@ -3,7 +3,8 @@
 Both are built from P batched curvature-vector products (see :mod:`core.curvature.dense`)
 after the registry's resource guard admits them (they are registered as dense); the trace is
 read off the diagonal, the spectrum and the eigenvectors of the :data:`KEPT_VECTORS` largest and
-smallest eigenvalues from one tridiagonalisation (:func:`core.curvature.dense.eigen_ends`). The
+smallest eigenvalues from one tridiagonalisation or, past a few thousand rows, certified block
+Krylov spaces of the dense matrix (:func:`core.curvature.dense.eigen_ends`). The
 estimate keeps the diagonal (the ground truth for the diagonal approximations) and the seconds to
 the trace, which the paper's table reports.
 """
