@@ -20,6 +20,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 #: Streamlit's widget shown while a script runs
 RUNNING = "[data-testid=stStatusWidget]"
+#: a drawn Vega-Lite chart (its code loads lazily: it appears a moment after the page's last element)
+CHART = "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg"
 
 
 def free_port() -> int:

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .browser import ARGS, CHROMIUM, RUNNING, running_app, wait_until_drawn
+from .browser import ARGS, CHART, CHROMIUM, RUNNING, running_app, wait_until_drawn
 
 PENDING = "Still computing in the background"
 PAGE = "Top_eigenvalues"
@@ -109,6 +109,8 @@ def what_if_row(data_dir, only: str = "") -> dict:
 
     rows = {}
     exact = any(label == only for label, *_ in CHANGES)  # a whole label names that change alone
+    if not any(only in label for label, *_ in CHANGES):
+        raise SystemExit(f"no change is labelled {only!r}: " + "; ".join(label for label, *_ in CHANGES))
     with sync_playwright() as p, tempfile.TemporaryDirectory() as work:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for i, (label, data, start, change, ahead) in enumerate(CHANGES):
@@ -128,8 +130,6 @@ def what_if_row(data_dir, only: str = "") -> dict:
     return rows
 
 
-#: a drawn Vega-Lite chart
-CHART = "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg"
 EOS_BUTTON = "Use the edge-of-stability setup"
 
 

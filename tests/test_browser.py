@@ -13,10 +13,7 @@ import pytest
 
 from app.navigation import CONFIGURATION_PAGES
 from app.navigation import PAGES as APP_PAGES
-from benchmarks.browser import ARGS, CHROMIUM, ROOT, running_app, wait_until_drawn
-
-#: a drawn Vega-Lite chart (its code loads lazily: it appears a moment after the page's last element)
-CHART = "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg"
+from benchmarks.browser import ARGS, CHART, CHROMIUM, ROOT, running_app, wait_until_drawn
 
 # a deep link first: a bookmarked page must work in a fresh server, not only after Home
 PAGES = sorted((p.url_path for p in APP_PAGES), key=lambda path: path != "Trace")
