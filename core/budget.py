@@ -7,8 +7,11 @@ time) from the method's resolved options and the problem's :class:`~core.shapes.
 before any training.
 
 Dense curvature needs about ``P**2`` floats per matrix and two costs dominate its time:
-building it from ``P`` batched Hessian-vector products, O(N P^2) for an MLP, and the
-symmetric eigensolver, O(P^3). The constants below were measured on this project's
+building it from ``P'`` batched Hessian-vector products, O(N P P') for an MLP, and the
+symmetric eigensolver, O(P'^3), where ``P' = P - known null`` (:attr:`~core.shapes.Size.solved_params`:
+the first layer's weights on inputs constant over the batch span exact zero eigenvalues that the
+build and the solve skip, :mod:`core.curvature.reduction`; on MNIST width 16, P' = 9,834 of
+P = 12,730, whose cube is 0.46x P's). The constants below were measured on this project's
 reference machine (2 cores, 24 GiB; MNIST 28x28, width 8, N = 1000, P = 6,370: 2.1 s to build
 H, 6.5 s for float32 ``eigvalsh``) and are deliberately rounded up. The default budget fits
 that machine: 12 GiB and 10 minutes. Override with ``$HESSIAN_MAX_GIB`` and
@@ -206,15 +209,16 @@ def estimate_dense(size: Size, bytes_per_entry: int = 4, matrices: int = DENSE_M
     12.4
     """
     p = float(size.num_params)
+    solved = float(size.solved_params)  # the columns built and the rows solved: P minus the known null space
     gib = matrices * bytes_per_entry * p * p / 2**30
     per_column = size.forward_macs * PATH_FACTORS[size.path][1]
-    build = BUILD_SECONDS_PER_NP2 * size.batch_size * p * per_column * max(1, size.num_layers - 1)
+    build = BUILD_SECONDS_PER_NP2 * size.batch_size * solved * per_column * max(1, size.num_layers - 1)
     # each column also pays every layer's fixed share of a product, half a single product's (what
     # dominates small CNNs: a digits CNN with 4 channels, P = 690, N = 500, took 2.1-2.4 s where the
     # multiply-adds say 1.3)
-    build += p * size.num_layers * PRODUCT_SECONDS_PER_LAYER * 0.5 * PATH_FACTORS[size.path][0]
+    build += solved * size.num_layers * PRODUCT_SECONDS_PER_LAYER * 0.5 * PATH_FACTORS[size.path][0]
     return Cost(size.num_params, size.batch_size, gib,
-                DENSE_OVERHEAD_SECONDS + build + eigen_factor * EIGH_SECONDS_PER_P3 * p**3)
+                DENSE_OVERHEAD_SECONDS + build + eigen_factor * EIGH_SECONDS_PER_P3 * solved**3)
 
 
 def largest_admitted(estimate: Callable[[Size], Cost], size: Size, budget: Budget, high: int = 100_000_000) -> int:

@@ -174,11 +174,26 @@ def num_params(config: ExperimentConfig) -> int:
 def _size(config: ExperimentConfig, data_key: str):
     from . import shapes
 
-    if is_trained(config):  # the record says which data was used: no data, no model, no torch
-        input_dim = config.input_dim(train(config).dataset_used)
+    if is_trained(config):  # the record says which data was used
+        used = train(config).dataset_used
+        input_dim = config.input_dim(used)
     else:
-        input_dim = dataset(config).input_dim
-    return shapes.size(config, input_dim, config.num_classes)
+        used, input_dim = None, dataset(config).input_dim
+    return shapes.size(config, input_dim, config.num_classes, _constant_inputs(config, used))
+
+
+def _constant_inputs(config: ExperimentConfig, dataset_used: str | None) -> int:
+    """How many input features are constant over the Hessian batch of an MLP (the known null space
+    of :mod:`core.curvature.reduction`, which the dense cost model skips); 0 for other networks or
+    when the data at hand is not what the model was trained on."""
+    if config.architecture != "mlp" or config.batch_norm:
+        return 0
+    from .curvature.reduction import constant_features
+
+    data = dataset(config)
+    if dataset_used is not None and data.dataset_used != dataset_used:
+        return 0
+    return len(constant_features(data.x_train[:config.hessian_batch_size]))
 
 
 def size(config: ExperimentConfig):

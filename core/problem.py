@@ -189,7 +189,18 @@ class Problem:
     def size(self) -> Size:
         """What the budget needs to know about this problem (:class:`core.shapes.Size`)."""
         return Size(self.num_params, self.batch_size, len(self.layers), self.forward_macs, self.product_path,
-                    self.measured_product_seconds)
+                    self.measured_product_seconds, self.known_null)
+
+    @property
+    def known_null(self) -> int:
+        """The dimension of the null space known from inputs constant over the batch
+        (:mod:`core.curvature.reduction`), 0 where the reduction does not apply."""
+        if getattr(self, "_known_null", None) is None:
+            from .curvature.reduction import constant_features, reducible
+
+            self._known_null = (self.layers[0].blocks[0].shape[0] * len(constant_features(self.x))
+                                if reducible(self) else 0)
+        return self._known_null
 
     @property
     def device(self) -> torch.device:

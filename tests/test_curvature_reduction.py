@@ -1,5 +1,7 @@
 """The constant-input reduction against the full matrix."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -59,3 +61,27 @@ def test_the_block_report_reuses_the_exact_methods_matrices_in_the_same_process(
     before = other.hvp_count
     dense.full_matrix(other, "hessian")
     assert other.hvp_count - before == other.num_params
+
+
+def test_the_cost_model_knows_the_null_space_the_reduction_removes(fresh_cache):
+    """The budget's P' (before any training, from the data alone) is the reduction's, and the dense
+    estimate builds and solves P' rows, not P: a cheaper estimate than the full matrix's."""
+    from core import pipeline
+    from core.budget import estimate_dense
+    from core.config import ExperimentConfig
+    from core.curvature.reduction import constant_input_reduction
+
+    config = ExperimentConfig(dataset="digits", hidden=(8,), epochs=1, hessian_batch_size=200)
+    before_training = pipeline.size(config)
+    problem = pipeline.build_problem(config)
+    reduction = constant_input_reduction(problem)
+    assert reduction is not None and reduction.null_dimension > 0  # digits: blank border pixels
+    assert before_training.known_null == problem.size.known_null == reduction.null_dimension
+    pipeline._size.cache_clear()
+    assert pipeline.size(config).known_null == reduction.null_dimension  # from the training record's data
+    assert before_training.solved_params == reduction.reduced_size
+    full = replace(before_training, known_null=0)
+    assert estimate_dense(before_training).seconds < estimate_dense(full).seconds
+    assert estimate_dense(before_training).gib == estimate_dense(full).gib  # the full matrix can be asked for
+    batch_norm = config.replace(batch_norm=True)
+    assert pipeline.size(batch_norm).known_null == 0 == pipeline.build_problem(batch_norm).size.known_null

@@ -88,15 +88,32 @@ class ConstantInputReduction:
         return diagonal.numpy()
 
 
-def constant_input_reduction(problem: Problem) -> ConstantInputReduction | None:
-    """The reduction for ``problem``, or None when no input is constant over its batch."""
+def constant_features(x: torch.Tensor) -> torch.Tensor:
+    """The indices of the columns of a batch of flat inputs ``x`` (N, d) that take one value
+    over the whole batch.
+
+    >>> constant_features(torch.tensor([[0., 1., 2.], [0., 3., 2.]])).tolist()
+    [0, 2]
+    """
+    x = x.cpu()
+    return torch.nonzero((x == x[0]).all(dim=0)).flatten()
+
+
+def reducible(problem: Problem) -> bool:
+    """Whether the reduction applies: the first layer is a linear layer with a bias that sees
+    flat inputs."""
     first = problem.layers[0]  # the layer that sees the raw input
     names = [b.name.rsplit(".", 1)[-1] for b in first.blocks]
-    if first.kind != "linear" or names != ["weight", "bias"] or problem.x.dim() != 2:
+    return first.kind == "linear" and names == ["weight", "bias"] and problem.x.dim() == 2
+
+
+def constant_input_reduction(problem: Problem) -> ConstantInputReduction | None:
+    """The reduction for ``problem``, or None when no input is constant over its batch."""
+    if not reducible(problem):
         return None
-    first_weight, first_bias = first.blocks
+    first_weight, first_bias = problem.layers[0].blocks
     x = problem.x.cpu()
-    constant = torch.nonzero((x == x[0]).all(dim=0)).flatten()
+    constant = constant_features(x)
     if len(constant) == 0:
         return None
     hidden, inputs = first_weight.shape
