@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     from .sweep_executors import sweep_row
     from .top_k import lanczos_vs_exact_row, top_k_row
     from .trace import trace_row
-    from .what_if import what_if_row
+    from .what_if import edge_of_stability_row, what_if_row
 
     library_warnings.quiet()
     torch.manual_seed(0)
@@ -122,6 +122,8 @@ def main(argv=None) -> int:
     report["directions"] = directions_row(args.quick, None if args.quick else data_dir)
     say("14. what-if: a changed control's first answer and full picture in Chromium")
     report["what_if"] = None if args.quick else what_if_row(data_dir)
+    say("14b. what-if: the Training page's edge-of-stability setup, cold, in Chromium")
+    report["edge_of_stability"] = None if args.quick else edge_of_stability_row(data_dir)
     say("15. your own model: a module the project does not know; the README's ResNet-18 example")
     report["own_model"] = own_model_row(args.quick)
     say("16. the residual CNN with and without skips and the transformer on the offline data")

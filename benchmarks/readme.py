@@ -119,6 +119,12 @@ def markdown_table(report: dict) -> str:
                      "full picture [s]: " + "; ".join(what_if),
                      "; ".join(f"{v['first_answer_s']:.1f} / {v['full_picture_s']:.1f}" for v in what_if.values()),
                      "first <= 5 s, full <= 30 s"))
+    stability = report.get("edge_of_stability")
+    if stability:
+        rows.append(("what-if: the edge-of-stability setup clicked on a cold cache, Training page in Chromium: first "
+                     "chart / whole page [s]: " + "; ".join(stability),
+                     "; ".join(f"{v['first_chart_s']:.1f} / {v['whole_page_s']:.1f}" for v in stability.values()),
+                     "first chart <= 30 s"))
     own = report.get("own_model")
     if own and "resnet18" in own:
         r = own["resnet18"]
