@@ -188,7 +188,7 @@ def _constant_inputs(config: ExperimentConfig, dataset_used: str | None) -> int:
     when the data at hand is not what the model was trained on."""
     if config.architecture != "mlp" or config.batch_norm:
         return 0
-    from .curvature.reduction import constant_features
+    from .problem import constant_features
 
     data = dataset(config)
     if dataset_used is not None and data.dataset_used != dataset_used:

@@ -44,6 +44,17 @@ FEW_VECTORS = 4
 SINGLE_PATH_REPORT = 16
 
 
+def constant_features(x: torch.Tensor) -> torch.Tensor:
+    """The indices of the columns of a batch of flat inputs ``x`` (N, d) that take one value
+    over the whole batch (what :mod:`core.curvature.reduction` removes).
+
+    >>> constant_features(torch.tensor([[0., 1., 2.], [0., 3., 2.]])).tolist()
+    [0, 2]
+    """
+    x = x.cpu()
+    return torch.nonzero((x == x[0]).all(dim=0)).flatten()
+
+
 @dataclass(frozen=True)
 class Block:
     """One parameter tensor's place in the flat vector."""
@@ -192,14 +203,21 @@ class Problem:
                     self.measured_product_seconds, self.known_null)
 
     @property
-    def known_null(self) -> int:
-        """The dimension of the null space known from inputs constant over the batch
-        (:mod:`core.curvature.reduction`), 0 where the reduction does not apply."""
-        if getattr(self, "_known_null", None) is None:
-            from .curvature.reduction import constant_features, reducible
+    def reducible(self) -> bool:
+        """Whether inputs constant over the batch give a known null space
+        (:mod:`core.curvature.reduction`): the first layer is a linear layer with a weight and a bias
+        that sees flat inputs."""
+        first = self.layers[0]  # the layer that sees the raw input
+        names = [b.name.rsplit(".", 1)[-1] for b in first.blocks]
+        return first.kind == "linear" and names == ["weight", "bias"] and self.x.dim() == 2
 
+    @property
+    def known_null(self) -> int:
+        """The dimension of that null space: the first layer's outputs times the inputs constant
+        over the batch, 0 where it is not :attr:`reducible`."""
+        if getattr(self, "_known_null", None) is None:
             self._known_null = (self.layers[0].blocks[0].shape[0] * len(constant_features(self.x))
-                                if reducible(self) else 0)
+                                if self.reducible else 0)
         return self._known_null
 
     @property

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..problem import Problem
+from ..problem import Problem, constant_features
 
 
 @dataclass
@@ -88,28 +88,9 @@ class ConstantInputReduction:
         return diagonal.numpy()
 
 
-def constant_features(x: torch.Tensor) -> torch.Tensor:
-    """The indices of the columns of a batch of flat inputs ``x`` (N, d) that take one value
-    over the whole batch.
-
-    >>> constant_features(torch.tensor([[0., 1., 2.], [0., 3., 2.]])).tolist()
-    [0, 2]
-    """
-    x = x.cpu()
-    return torch.nonzero((x == x[0]).all(dim=0)).flatten()
-
-
-def reducible(problem: Problem) -> bool:
-    """Whether the reduction applies: the first layer is a linear layer with a bias that sees
-    flat inputs."""
-    first = problem.layers[0]  # the layer that sees the raw input
-    names = [b.name.rsplit(".", 1)[-1] for b in first.blocks]
-    return first.kind == "linear" and names == ["weight", "bias"] and problem.x.dim() == 2
-
-
 def constant_input_reduction(problem: Problem) -> ConstantInputReduction | None:
     """The reduction for ``problem``, or None when no input is constant over its batch."""
-    if not reducible(problem):
+    if not problem.reducible:
         return None
     first_weight, first_bias = problem.layers[0].blocks
     x = problem.x.cpu()
