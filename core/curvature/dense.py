@@ -205,8 +205,9 @@ def _certified_ritz(matrix: torch.Tensor, apply, wanted: np.ndarray, largest: bo
     if 2 * k > width * steps:
         return None
     basis = torch.empty(n, width * steps, dtype=matrix.dtype, device=matrix.device)
+    image = torch.empty_like(basis)  # matrix @ basis, kept for the columns checked so far
     basis[:, :width] = torch.linalg.qr(torch.randn(n, width, generator=generator).to(matrix))[0]
-    size, tol = width, KRYLOV_ENDS_TOL * scale
+    size, imaged, tol = width, 0, KRYLOV_ENDS_TOL * scale
     for step in range(1, steps):
         done = basis[:, :size]
         block = apply(basis[:, size - width:size])
@@ -218,14 +219,14 @@ def _certified_ritz(matrix: torch.Tensor, apply, wanted: np.ndarray, largest: bo
         size += width
         if step % KRYLOV_CHECK_EVERY and step != steps - 1:
             continue
-        space = basis[:, :size]
-        image = (matrix @ space).double()
-        space = space.double()
-        projected = space.T @ image
+        image[:, imaged:size] = matrix @ basis[:, imaged:size]  # each column's image once
+        imaged = size
+        space, spanned = basis[:, :size].double(), image[:, :size].double()
+        projected = space.T @ spanned
         theta, coefficients = torch.linalg.eigh((projected + projected.T) / 2)
         pick = torch.arange(size - 1, size - 1 - k, -1) if largest else torch.arange(k)
         ritz, chosen = theta[pick], coefficients[:, pick]
-        vectors, images = space @ chosen, image @ chosen
+        vectors, images = space @ chosen, spanned @ chosen
         residuals = (images - vectors * ritz).norm(dim=0)
         if float(residuals.max()) <= tol and float(np.abs(ritz.cpu().numpy() - wanted).max()) <= tol:
             vectors = vectors / vectors.norm(dim=0, keepdim=True)
