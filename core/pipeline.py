@@ -183,11 +183,9 @@ def _size(config: ExperimentConfig, data_key: str):
 
 
 def _constant_inputs(config: ExperimentConfig, dataset_used: str | None) -> int:
-    """How many input features are constant over the Hessian batch of an MLP (the known null space
-    of :mod:`core.curvature.reduction`, which the dense cost model skips); 0 for other networks or
-    when the data at hand is not what the model was trained on."""
-    if config.architecture != "mlp" or config.batch_norm:
-        return 0
+    """How many input features are constant over the Hessian batch (whether they make a known null
+    space is :func:`core.shapes.size`'s to say); 0 when the data at hand is not what the model was
+    trained on."""
     from .problem import constant_features
 
     data = dataset(config)

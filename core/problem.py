@@ -215,10 +215,7 @@ class Problem:
     def known_null(self) -> int:
         """The dimension of that null space: the first layer's outputs times the inputs constant
         over the batch, 0 where it is not :attr:`reducible`."""
-        if getattr(self, "_known_null", None) is None:
-            self._known_null = (self.layers[0].blocks[0].shape[0] * len(constant_features(self.x))
-                                if self.reducible else 0)
-        return self._known_null
+        return self.layers[0].blocks[0].shape[0] * len(constant_features(self.x)) if self.reducible else 0
 
     @property
     def device(self) -> torch.device:
