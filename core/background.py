@@ -15,6 +15,9 @@ Hessian runs a minute without returning to Python). :meth:`Job.cancel` terminate
 nothing half-done is kept (entries are written to a temporary file and renamed, a killed
 holder's file lock is released by the system, its temporary file removed later).
 
+The job exits when the process that started it is gone (:func:`exit_with_parent`): a server
+stopped with Ctrl-C, or killed, has no page to compute for, and its job must not keep a core busy.
+
 The job reports the method that runs, and when it began, as JSON lines on its standard output,
 which the page reads without waiting (:meth:`Job.status`). It has no user interface: the app draws it.
 """
@@ -77,6 +80,25 @@ def _work(tasks: list[dict]) -> None:
     sys.stdout.flush()
 
 
+def exit_with_parent(parent: int, every: float = 0.5) -> None:
+    """End this process, from a daemon thread, once its parent ``parent`` is gone.
+
+    A process whose parent exits is re-parented (to init or a subreaper), so ``os.getppid()``
+    changing is the sign, checked every ``every`` seconds; ``os._exit`` ends the process even while
+    its main thread is inside a LAPACK call. Not ``prctl(PR_SET_PDEATHSIG)``: that signal follows
+    the *thread* that started the child, and a Streamlit page starts its job from a script thread
+    that ends after every rerun. A parent already gone when this is called ends the process at once.
+    """
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 #: the CPU priority of a page's own job (``nice``): it starts while the page trains and computes its
 #: first answer, which come first (the scheduler gives a nice-5 process about a quarter of a
 #: contended core against the server's three quarters); once the page has drawn, the job has the
@@ -117,7 +139,7 @@ class Job:
                                          stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                                          cwd=str(workspace.PROJECT_DIR))
-        self._process.stdin.write(json.dumps(self.payload()).encode())
+        self._process.stdin.write(json.dumps({**self.payload(), "parent": os.getpid()}).encode())
         self._process.stdin.close()
         os.set_blocking(self._process.stdout.fileno(), False)
         return self
@@ -200,6 +222,7 @@ if __name__ == "__main__":
     import sys
 
     job = json.loads(sys.stdin.read())
+    exit_with_parent(job.get("parent", os.getppid()))
     if job.get("nice"):
         os.nice(job["nice"])
     _work(job["tasks"])

@@ -90,3 +90,46 @@ def test_a_pending_placeholder_is_not_a_failure_of_the_method():
 
     _, words = reference({REFERENCE: placeholder})
     assert "is still computing" in words
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has exited (absent, or a zombie nobody has reaped yet)."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads the processes' states from Linux's /proc")
+def test_a_job_whose_server_is_killed_exits_instead_of_computing_on(fresh_cache):
+    """A server stopped with Ctrl-C or killed leaves no job behind keeping a core busy."""
+    import signal
+    import subprocess
+    import sys
+
+    slow = SMALL.replace(hidden=(600,))  # half a minute of dense work: still computing when its parent goes
+    pipeline.train(slow)
+    server = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from core import background, config; from core.methods import REFERENCE, options_for; "
+         "slow = config.ExperimentConfig.from_dict(__import__('json').loads(sys.argv[1])); "
+         "job = background.Job(slow, [REFERENCE], {REFERENCE: options_for(REFERENCE, 20)}).start(); "
+         "print(job._process.pid, flush=True); time.sleep(600)", __import__("json").dumps(slow.to_dict())],
+        stdout=subprocess.PIPE, cwd=str(workspace.PROJECT_DIR),
+        env={**os.environ, workspace.CACHE_DIR_ENV: str(fresh_cache)})
+    job_pid = None
+    try:
+        job_pid = int(server.stdout.readline())
+        time.sleep(3)  # the job has read its task and computes
+        assert not _gone(job_pid)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while not _gone(job_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(job_pid), "the job outlived the process that started it"
+    finally:
+        server.kill()
+        if job_pid and not _gone(job_pid):
+            os.kill(job_pid, signal.SIGKILL)
+    assert not pipeline.is_cached(slow, REFERENCE, options_for(REFERENCE, 20))
