@@ -171,15 +171,18 @@ def num_params(config: ExperimentConfig) -> int:
 
 
 @lru_cache(maxsize=64)
-def _size(config: ExperimentConfig, data_key: str):
+def _size(config: ExperimentConfig, data_key: str, trained: bool):
     from . import shapes
 
-    if is_trained(config):  # the record says which data was used
+    off_rows = 0
+    if trained:  # the record says which data was used; the model, which units are off on the batch
         used = train(config).dataset_used
         input_dim = config.input_dim(used)
+        if config.architecture == "mlp" and dataset(config).dataset_used == used:
+            off_rows = build_problem(config).known_off
     else:
         used, input_dim = None, dataset(config).input_dim
-    return shapes.size(config, input_dim, config.num_classes, _constant_inputs(config, used))
+    return shapes.size(config, input_dim, config.num_classes, _constant_inputs(config, used), off_rows)
 
 
 def _constant_inputs(config: ExperimentConfig, dataset_used: str | None) -> int:
@@ -196,8 +199,9 @@ def _constant_inputs(config: ExperimentConfig, dataset_used: str | None) -> int:
 
 def size(config: ExperimentConfig):
     """The :class:`~core.shapes.Size` of the configured problem (P, N, layers, what one curvature
-    product costs), known before any training."""
-    return _size(config, data_key(config))
+    product costs), known before any training; once trained, with the rows of units off on the
+    Hessian batch that a dense build skips."""
+    return _size(config, data_key(config), is_trained(config))
 
 
 def validate(config: ExperimentConfig, method: str, options: dict | None = None) -> dict:

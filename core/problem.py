@@ -200,7 +200,7 @@ class Problem:
     def size(self) -> Size:
         """What the budget needs to know about this problem (:class:`core.shapes.Size`)."""
         return Size(self.num_params, self.batch_size, len(self.layers), self.forward_macs, self.product_path,
-                    self.measured_product_seconds, self.known_null)
+                    self.measured_product_seconds, self.known_null, self.known_off)
 
     @property
     def reducible(self) -> bool:
@@ -216,6 +216,30 @@ class Problem:
         """The dimension of that null space: the first layer's outputs times the inputs constant
         over the batch, 0 where it is not :attr:`reducible`."""
         return self.layers[0].blocks[0].shape[0] * len(constant_features(self.x)) if self.reducible else 0
+
+    @property
+    def off_parameters(self) -> torch.Tensor | None:
+        """The parameters of hidden units off on the whole batch, as a boolean mask over P
+        (:func:`core.curvature.mlp_rop.off_unit_parameters`: their curvature rows are exactly
+        zero), for the MLPs whose products :mod:`core.curvature.mlp_rop` computes; None elsewhere
+        or when every unit is on somewhere."""
+        if self.product_path != "fast":
+            return None
+        off = mlp_rop.off_unit_parameters(self.model, self.x)
+        return off if bool(off.any()) else None
+
+    @property
+    def known_off(self) -> int:
+        """The rows of the dense build known to be zero from :attr:`off_parameters`, counted as the
+        build sees them: after the constant-input reduction, a first-layer unit's weights on the
+        constant inputs and its bias are one row."""
+        off = self.off_parameters
+        if off is None:
+            return 0
+        if not self.reducible:
+            return int(off.sum())
+        bias = self.layers[0].blocks[1]
+        return int(off.sum()) - int(off[bias.start:bias.stop].sum()) * len(constant_features(self.x))
 
     @property
     def device(self) -> torch.device:

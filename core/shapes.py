@@ -85,11 +85,15 @@ class Size:
     #: are constant over the batch (:mod:`core.curvature.reduction`), which a dense build and
     #: eigensolve skip (they see :attr:`solved_params` rows)
     known_null: int = 0
+    #: rows of that reduced matrix known to be zero: the parameters of units off on the whole
+    #: Hessian batch (:attr:`core.problem.Problem.off_parameters`), known once the model is trained
+    known_off: int = 0
 
     @property
     def solved_params(self) -> int:
-        """P' = P minus the known null space: the rows a dense build and eigensolve see."""
-        return self.num_params - self.known_null
+        """P' = P minus the known null space and the known zero rows: the products a dense build
+        takes and the rows its eigensolve sees."""
+        return self.num_params - self.known_null - self.known_off
 
     @property
     def forward_macs(self) -> float:
@@ -102,7 +106,7 @@ class Size:
         macs = None if self.macs is None else self.macs * ratio
         measured = None if self.measured_product_seconds is None else self.measured_product_seconds * ratio
         return replace(self, num_params=num_params, macs=macs, measured_product_seconds=measured,
-                       known_null=round(self.known_null * ratio))
+                       known_null=round(self.known_null * ratio), known_off=round(self.known_off * ratio))
 
 
 def module_macs(kind: str, outputs: int, inputs: int = 0, kernel: int = KERNEL) -> int:
@@ -319,13 +323,15 @@ def parameterised_layers(config: ExperimentConfig, input_dim: int, num_classes: 
     return [layer for layer in layer_table(config, input_dim, num_classes) if layer.params]
 
 
-def size(config: ExperimentConfig, input_dim: int, num_classes: int, constant_inputs: int = 0) -> Size:
-    """The :class:`Size` of the configured problem, from its layer table and the number of input
+def size(config: ExperimentConfig, input_dim: int, num_classes: int, constant_inputs: int = 0,
+         off_rows: int = 0) -> Size:
+    """The :class:`Size` of the configured problem, from its layer table, the number of input
     features constant over the Hessian batch (``constant_inputs``; they make a known null space
-    when the first layer is a linear layer with a bias on flat inputs, :mod:`core.curvature.reduction`).
+    when the first layer is a linear layer with a bias on flat inputs, :mod:`core.curvature.reduction`)
+    and the zero rows of units off on the batch (``off_rows``, from the trained model).
 
     >>> size(ExperimentConfig(hidden=(8,)), 784, 10, constant_inputs=181)
-    Size(num_params=6370, batch_size=1000, num_layers=2, macs=6360, path='fast', measured_product_seconds=None, known_null=1448)
+    Size(num_params=6370, batch_size=1000, num_layers=2, macs=6360, path='fast', measured_product_seconds=None, known_null=1448, known_off=0)
     """
     table = layer_table(config, input_dim, num_classes)
     path = product_path(fast_products(config), config.hessian_batch_size, sum(layer.activations for layer in table))
@@ -333,4 +339,4 @@ def size(config: ExperimentConfig, input_dim: int, num_classes: int, constant_in
     flat_linear = config.architecture == "mlp" and first.kind == "linear" and first.bias
     return Size(sum(layer.params for layer in table), config.hessian_batch_size,
                 sum(1 for layer in table if layer.params), sum(layer.macs for layer in table), path,
-                known_null=first.outputs * constant_inputs if flat_linear else 0)
+                known_null=first.outputs * constant_inputs if flat_linear else 0, known_off=off_rows)

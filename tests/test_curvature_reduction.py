@@ -56,11 +56,13 @@ def test_the_block_report_reuses_the_exact_methods_matrices_in_the_same_process(
     for which in ("hessian", "ggn"):
         rebuilt = dense.full_matrix(problem, which)
         torch.testing.assert_close(rebuilt, dense.dense_matrix(problem, which), rtol=1e-4, atol=1e-5)
-    assert problem.hvp_count - before == 2 * problem.num_params  # only the two reference builds above
+    off = problem.off_parameters  # units off on the batch: their rows are not products
+    live = problem.num_params - (0 if off is None else int(off.sum()))
+    assert problem.hvp_count - before == 2 * live  # only the two reference builds above
     other = tiny_problem("relu", hidden=(5, 4), inputs=6, n=20)  # no key: always built
     before = other.hvp_count
     dense.full_matrix(other, "hessian")
-    assert other.hvp_count - before == other.num_params
+    assert other.hvp_count - before == live
 
 
 def test_the_cost_model_knows_the_null_space_the_reduction_removes(fresh_cache):
@@ -85,3 +87,64 @@ def test_the_cost_model_knows_the_null_space_the_reduction_removes(fresh_cache):
     assert estimate_dense(before_training).gib == estimate_dense(full).gib  # the full matrix can be asked for
     batch_norm = config.replace(batch_norm=True)
     assert pipeline.size(batch_norm).known_null == 0 == pipeline.build_problem(batch_norm).size.known_null
+
+
+@pytest.mark.parametrize("which, constant_inputs", [("hessian", False), ("hessian", True), ("ggn", True)])
+def test_a_dead_units_zero_rows_are_deflated_exactly_values_vectors_and_trace(which, constant_inputs):
+    """A ReLU unit off on every example has zero Hessian rows at its incoming and outgoing weights:
+    removed before the solve, appended as exact zeros; the end vectors are the full matrix's."""
+    problem = tiny_problem("relu", hidden=(5, 4), inputs=6, n=20)
+    if constant_inputs:
+        problem.x[:, 1] = 0.7
+    first = next(m for m in problem.model.modules() if isinstance(m, torch.nn.Linear))
+    with torch.no_grad():
+        first.bias[2] = -100.0  # unit 2 of the first hidden layer is dead on the whole batch
+    full = dense.dense_matrix(problem, which, dtype=torch.float64)
+    found = dense.spectrum(problem, which, dtype=torch.float64, vectors=3)
+    zero_rows_of_full = int((full == 0).all(dim=1).sum())
+    if constant_inputs:  # the dead unit's weight on the constant input is in that null space already
+        assert 10 <= found["zero_rows"] < zero_rows_of_full
+    else:  # at least its 6 incoming weights and bias and its 4 outgoing weights (other units may be off too)
+        assert 11 <= found["zero_rows"] == zero_rows_of_full
+    assert found["null_dimension"] == (5 if constant_inputs else 0)
+    np.testing.assert_allclose(found["eigenvalues"], dense.eigenvalues(full), atol=1e-12, rtol=1e-9)
+    assert found["trace"] == pytest.approx(float(torch.trace(full)), rel=1e-12)
+    m = full.numpy()
+    for end in ("top", "bottom"):
+        v, values = found[f"{end}_vectors"].astype(np.float64), found[f"{end}_values"]
+        assert v.shape == (3, problem.num_params)
+        residuals = np.linalg.norm(v @ m - values[:, None] * v, axis=1)
+        assert residuals.max() <= 1e-5 * np.abs(found["eigenvalues"]).max(), (end, residuals)
+
+
+def test_no_zero_row_means_no_deflation():
+    from core.curvature.reduction import nonzero_rows
+
+    problem = tiny_problem("tanh", hidden=(4,), inputs=5, n=12)
+    assert nonzero_rows(dense.dense_matrix(problem, "hessian", dtype=torch.float64)) is None
+    assert dense.spectrum(problem, "hessian", dtype=torch.float64)["zero_rows"] == 0
+
+
+def test_a_dead_units_rows_are_not_built_and_a_wrong_skip_is_caught(monkeypatch):
+    """The build skips the products of units off on the batch (their rows are zero); a mask that
+    flags a unit that is on is caught by the built rows' entries at it, and every row is built."""
+    from core.problem import Problem
+
+    problem = tiny_problem("relu", hidden=(5, 4), inputs=6, n=20)
+    first = next(m for m in problem.model.modules() if isinstance(m, torch.nn.Linear))
+    with torch.no_grad():
+        first.bias[2] = -100.0
+    reference = torch.func.hessian(problem.loss_at)(problem.flat_params())  # autograd twice
+    off = problem.off_parameters
+    assert off is not None and bool(off[first.weight.shape[1] * 2:first.weight.shape[1] * 3].all())
+    before = problem.hvp_count
+    built = dense.dense_matrix(problem, "hessian", dtype=torch.float64)
+    assert problem.hvp_count - before == problem.num_params - int(off.sum())
+    torch.testing.assert_close(built, reference, rtol=1e-9, atol=1e-12)
+    wrong = off.clone()
+    wrong[:first.weight.shape[1]] = True  # unit 0's incoming weights: it is on
+    monkeypatch.setattr(Problem, "off_parameters", property(lambda self: wrong))
+    before = problem.hvp_count
+    rebuilt = dense.dense_matrix(problem, "hessian", dtype=torch.float64)
+    torch.testing.assert_close(rebuilt, reference, rtol=1e-9, atol=1e-12)
+    assert problem.hvp_count - before > problem.num_params  # the skipped try, then every row

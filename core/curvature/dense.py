@@ -32,14 +32,38 @@ from ..results import LAYER_TOP
 
 def dense_matrix(problem: Problem, which: str = "hessian", dtype=torch.float32) -> torch.Tensor:
     """The dense symmetric P x P Hessian (``which="hessian"``) or GGN (``"ggn"``)."""
+    p = problem.num_params
+
+    def basis(indices: torch.Tensor) -> torch.Tensor:
+        rows = torch.zeros(len(indices), p, dtype=dtype)
+        rows[torch.arange(len(indices)), indices] = 1.0
+        return rows
+
+    return _built(problem, which, p, basis, lambda rows: rows, problem.off_parameters, dtype)
+
+
+def _built(problem: Problem, which: str, size: int, basis, project, skipped: torch.Tensor | None,
+           dtype) -> torch.Tensor:
+    r"""The symmetric ``size`` x ``size`` matrix :math:`E^\top M E` (M the Hessian or the GGN) from
+    batched products: ``basis(S)`` gives the columns S of the basis E as rows, ``project`` maps
+    rows :math:`v` to :math:`v E`, and the rows S are ``project`` of the products with ``basis(S)``.
+
+    Rows flagged in ``skipped`` (a boolean mask; units off on the batch:
+    :attr:`~core.problem.Problem.off_parameters`) are not computed but set to zero, once every
+    computed row is checked to be zero at them (the same entries, by symmetry); should one not be,
+    every row is computed. Then symmetrised, :math:`(A + A^\top)/2` (the products are exact up to
+    rounding, so this only removes rounding asymmetry)."""
     apply = {"hessian": problem.hvp_batch, "ggn": problem.ggn_vp_batch}[which]
-    p, chunk = problem.num_params, problem.chunk_size
-    matrix = torch.empty(p, p, dtype=dtype, device=problem.device)
-    for start in range(0, p, chunk):
-        stop = min(p, start + chunk)
-        basis = torch.zeros(stop - start, p, dtype=dtype, device=problem.device)
-        basis[:, start:stop] = torch.eye(stop - start, dtype=dtype, device=problem.device)
-        matrix[start:stop] = apply(basis)
+    device = problem.device
+    matrix = torch.zeros(size, size, dtype=dtype, device=device)
+    live = torch.arange(size) if skipped is None else torch.nonzero(~skipped).flatten()
+    at_skipped = None if skipped is None else skipped.to(device)
+    for start in range(0, len(live), problem.chunk_size):
+        indices = live[start:start + problem.chunk_size]
+        rows = project(apply(basis(indices).to(device)))
+        if at_skipped is not None and bool((rows[:, at_skipped] != 0).any()):
+            return _built(problem, which, size, basis, project, None, dtype)
+        matrix[indices.to(device)] = rows
     matrix += matrix.T.clone()
     matrix *= 0.5
     return matrix
@@ -73,15 +97,9 @@ def full_matrix(problem: Problem, which: str = "hessian") -> torch.Tensor:
 
 def reduced_matrix(problem: Problem, reduction, which: str = "hessian", dtype=torch.float32) -> torch.Tensor:
     """:math:`E^\top M E` for the basis E of :mod:`core.curvature.reduction` (P' x P', symmetrised)."""
-    apply = {"hessian": problem.hvp_batch, "ggn": problem.ggn_vp_batch}[which]
-    size, chunk = reduction.reduced_size, problem.chunk_size
-    matrix = torch.empty(size, size, dtype=dtype, device=problem.device)
-    for start in range(0, size, chunk):
-        stop = min(size, start + chunk)
-        matrix[start:stop] = reduction.project(apply(reduction.basis_rows(start, stop, dtype).to(problem.device)))
-    matrix += matrix.T.clone()
-    matrix *= 0.5
-    return matrix
+    off = problem.off_parameters
+    return _built(problem, which, reduction.reduced_size, lambda indices: reduction.columns(indices, dtype),
+                  reduction.project, None if off is None else reduction.within(off), dtype)
 
 
 def spectrum(problem: Problem, which: str = "hessian", dtype=torch.float32, vectors: int = 0) -> dict:
@@ -89,8 +107,11 @@ def spectrum(problem: Problem, which: str = "hessian", dtype=torch.float32, vect
     ``vectors > 0`` the eigenvectors of the ``vectors`` largest and smallest eigenvalues.
 
     Inputs constant over the batch give exact zero eigenvalues that are removed before the
-    eigensolver and appended afterwards (:mod:`core.curvature.reduction`); otherwise the full matrix is
-    built. Returns ``eigenvalues``, ``trace``, ``diagonal``, ``null_dimension``, the seconds
+    build and appended afterwards (:mod:`core.curvature.reduction`); otherwise the full matrix is
+    built. Rows of the built matrix that are exactly zero (a unit off on the whole batch) are
+    deflated before the eigensolver likewise (:func:`~core.curvature.reduction.nonzero_rows`).
+    Returns ``eigenvalues``, ``trace``, ``diagonal``, ``null_dimension`` (the first kind),
+    ``zero_rows`` (the second), the curvature-vector ``products`` the build took, the seconds
     to the trace (``seconds_trace``) and, with vectors, ``top_vectors`` / ``bottom_vectors``
     (``(k, P)`` float32, unit rows, row i for the i-th largest / smallest eigenvalue of the nonzero
     part: with a null space, the exact zeros' directions are not among them) with their values
@@ -98,9 +119,9 @@ def spectrum(problem: Problem, which: str = "hessian", dtype=torch.float32, vect
     """
     import time
 
-    from .reduction import constant_input_reduction
+    from .reduction import constant_input_reduction, nonzero_rows
 
-    start = time.perf_counter()
+    start, products = time.perf_counter(), problem.hvp_count
     reduction = constant_input_reduction(problem)
     if reduction is None:
         matrix = dense_matrix(problem, which, dtype)
@@ -114,17 +135,26 @@ def spectrum(problem: Problem, which: str = "hessian", dtype=torch.float32, vect
     seconds_trace = time.perf_counter() - start
     if dtype == torch.float32:
         _remember(problem, which, reduction, matrix)
-    found = {"trace": trace, "diagonal": diagonal, "null_dimension": null, "seconds_trace": seconds_trace}
+    found = {"trace": trace, "diagonal": diagonal, "null_dimension": null, "zero_rows": 0,
+             "seconds_trace": seconds_trace, "products": problem.hvp_count - products}
+    rows, kept = matrix.shape[0], nonzero_rows(matrix)
+    if kept is not None:  # exact zero rows (dead units): deflated before the solve
+        found["zero_rows"] = rows - len(kept)
+        matrix = matrix[kept.to(matrix.device)][:, kept.to(matrix.device)]
     if vectors:
         ends = eigen_ends(matrix, vectors)
         values = ends.pop("values")
-        lift = (lambda v: v) if reduction is None else (lambda v: reduction.lift(v))
         for end in ("top", "bottom"):
-            found[f"{end}_vectors"] = lift(torch.as_tensor(ends[f"{end}_vectors"])).float().numpy()
+            lifted = torch.as_tensor(ends[f"{end}_vectors"])
+            if kept is not None:
+                lifted = torch.zeros(len(lifted), rows, dtype=lifted.dtype).index_copy_(1, kept, lifted)
+            if reduction is not None:
+                lifted = reduction.lift(lifted)
+            found[f"{end}_vectors"] = lifted.float().numpy()
             found[f"{end}_values"] = ends[f"{end}_values"]
     else:
         values = eigenvalues(matrix)
-    found["eigenvalues"] = np.sort(np.concatenate([values, np.zeros(null)]))
+    found["eigenvalues"] = np.sort(np.concatenate([values, np.zeros(null + found["zero_rows"])]))
     return found
 
 

@@ -174,3 +174,47 @@ def curvature_matmat(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor,
         for gW, gb in zip(out_W, out_b):
             pieces += [gW.reshape(c, -1), gb]
         return torch.cat(pieces, dim=1)
+
+
+def off_unit_parameters(model: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    r"""A boolean mask over the flat parameters of a :func:`supports` MLP: the incoming weights,
+    bias and outgoing weights of every hidden unit that is off on the whole batch ``x``
+    (:math:`a = \sigma(z) = 0`, :math:`\sigma'(z) = \sigma''(z) = 0` on every example: a dead
+    ReLU).
+
+    Such a unit's rows of the Hessian and of the GGN, as this module computes them, are exactly
+    zero: its :math:`da` and its part of :math:`\delta` vanish (the products with
+    :math:`\sigma'`, :math:`\sigma''`), and its outgoing weights multiply :math:`a = 0`. So the
+    dense build may skip their products (:func:`core.curvature.dense.reduced_matrix` checks the
+    built rows' entries at them are zero, the same rows by symmetry).
+
+    >>> model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+    >>> with torch.no_grad():
+    ...     _ = model[0].weight.copy_(torch.eye(2)); _ = model[0].bias.copy_(torch.tensor([0.0, -9.0]))
+    >>> off_unit_parameters(model, torch.rand(5, 2)).nonzero().flatten().tolist()  # unit 1: W1[1, :], b1[1], W2[0, 1]
+    [2, 3, 5, 7]
+    """
+    linears = [model[i] for i in range(0, len(model), 2)]
+    activations = [model[i] for i in range(1, len(model), 2)]
+    offsets, offset = [], 0
+    for lin in linears:
+        offsets.append(offset)
+        offset += lin.weight.numel() + lin.bias.numel()
+    off = torch.zeros(offset, dtype=torch.bool)
+    with torch.no_grad():
+        a = x.to(linears[0].weight.dtype)
+        for l, act in enumerate(activations):
+            z = a @ linears[l].weight.T + linears[l].bias
+            d1, d2 = activation_derivatives(act, z)
+            a = act(z)
+            units = torch.nonzero(((a == 0) & (d1 == 0) & (d2 == 0)).all(dim=0)).flatten().cpu()
+            if not len(units):
+                continue
+            out_f, in_f = linears[l].weight.shape
+            start = offsets[l]
+            incoming = start + units[:, None] * in_f + torch.arange(in_f)[None, :]
+            off[incoming.flatten()] = True
+            off[start + out_f * in_f + units] = True
+            following = linears[l + 1].weight.shape[0]
+            off[(offsets[l + 1] + torch.arange(following)[:, None] * out_f + units[None, :]).flatten()] = True
+    return off

@@ -50,16 +50,20 @@ class ConstantInputReduction:
     def null_dimension(self) -> int:
         return self.num_params - self.reduced_size
 
-    def basis_rows(self, start: int, stop: int, dtype) -> torch.Tensor:
-        """Columns ``start:stop`` of E, as rows of a (stop - start, P) matrix."""
-        rows = torch.zeros(stop - start, self.num_params, dtype=dtype)
-        cols = torch.arange(start, stop)
+    def columns(self, cols: torch.Tensor, dtype) -> torch.Tensor:
+        """The columns ``cols`` of E, as rows of a (len(cols), P) matrix."""
+        rows = torch.zeros(len(cols), self.num_params, dtype=dtype)
         unit = cols < len(self.kept)
         rows[torch.nonzero(unit).flatten(), self.kept[cols[unit]]] = 1.0
         merged_rows = torch.nonzero(~unit).flatten()
         if len(merged_rows):
             rows[merged_rows[:, None], self.merged[cols[~unit] - len(self.kept)]] = self.weights.to(dtype)
         return rows
+
+    def within(self, params: torch.Tensor) -> torch.Tensor:
+        """Which columns of E lie inside the parameters of the boolean mask ``params`` (over P):
+        a mask over P'."""
+        return torch.cat([params[self.kept], params[self.merged].all(dim=1)])
 
     def project(self, vectors: torch.Tensor) -> torch.Tensor:
         """``vectors @ E``: (c, P) -> (c, P')."""
@@ -108,3 +112,27 @@ def constant_input_reduction(problem: Problem) -> ConstantInputReduction | None:
     removed[merged.flatten()] = True
     kept = torch.nonzero(~removed).flatten()
     return ConstantInputReduction(problem.num_params, kept, merged, weights)
+
+
+def nonzero_rows(matrix: torch.Tensor) -> torch.Tensor | None:
+    r"""The indices K of the rows of a symmetric ``matrix`` M that are not exactly zero, or None
+    when every row has a nonzero entry.
+
+    A zero row i is a zero column (symmetry), so :math:`M e_i = 0` and, with Z the zero rows,
+
+    .. math:: \mathrm{spec}(M) = \mathrm{spec}(M_{KK}) \cup \{0\}^{|Z|}, \qquad
+       \mathrm{tr}\, M = \mathrm{tr}\, M_{KK},
+
+    and an eigenvector y of :math:`M_{KK}` is the eigenvector of M that is y on K and 0 on Z:
+    an exact deflation of the matrix as built, whatever made the rows zero. A network's hidden
+    unit that is off on every example of the batch (a dead ReLU; on the MNIST default at width
+    16, 5 of 16 units after training) gives zero rows at its incoming and outgoing weights: 3,070
+    of the 9,834 rows of the reduced Hessian there, a 3.1x smaller eigensolve.
+
+    >>> nonzero_rows(torch.tensor([[2., 0., 1.], [0., 0., 0.], [1., 0., 3.]])).tolist()
+    [0, 2]
+    >>> nonzero_rows(torch.eye(2)) is None
+    True
+    """
+    kept = torch.nonzero((matrix != 0).any(dim=1)).flatten()
+    return None if len(kept) == matrix.shape[0] else kept.cpu()

@@ -1,6 +1,8 @@
 """Exact references: the dense Hessian and the dense GGN with their full spectra.
 
-Both are built from P batched curvature-vector products (see :mod:`core.curvature.dense`)
+Both are built from at most P batched curvature-vector products (see :mod:`core.curvature.dense`:
+inputs constant over the batch and, in MLPs, units off on the whole batch give rows known
+without a product)
 after the registry's resource guard admits them (they are registered as dense); the trace is
 read off the diagonal, the spectrum and the eigenvectors of the :data:`KEPT_VECTORS` largest and
 smallest eigenvalues from one tridiagonalisation or, past a few thousand rows, certified block
@@ -21,12 +23,12 @@ from ..results import KEPT_VECTORS, Estimate
 def _dense(problem: Problem, which: str, opts: dict) -> Estimate:
     dtype = torch.float64 if opts["float64"] else torch.float32
     found = dense.spectrum(problem, which, dtype, vectors=min(KEPT_VECTORS, problem.num_params))
-    null = found["null_dimension"]
+    null = found["null_dimension"] + found["zero_rows"]
     # with exact zeros appended, an end's vectors belong to it only where its values are beyond zero
     top = found["top_vectors"] if not null or (found["top_values"] > 0).all() else None
     bottom = found["bottom_vectors"] if not null or (found["bottom_values"] < 0).all() else None
     return Estimate(spectrum=found["eigenvalues"], trace=found["trace"],
-                    backward_passes=problem.num_params - null,
+                    backward_passes=found["products"],
                     diagonal=found["diagonal"], seconds_trace=found["seconds_trace"],
                     exact_zero_eigenvalues=null, top_vectors=top, bottom_vectors=bottom)
 
@@ -34,8 +36,9 @@ def _dense(problem: Problem, which: str, opts: dict) -> Estimate:
 def exact_hessian(problem: Problem, opts: dict) -> Estimate:
     """Dense Hessian from batched Hessian-vector products; all eigenvalues by eigvalsh.
 
-    Inputs constant over the batch contribute exact zero eigenvalues, removed before the
-    solver and appended after (:mod:`core.curvature.reduction`)."""
+    Inputs constant over the batch and units off on the whole batch (dead ReLUs) contribute
+    exact zero eigenvalues, removed before the solver and appended after
+    (:mod:`core.curvature.reduction`)."""
     return _dense(problem, "hessian", opts)
 
 
