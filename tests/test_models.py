@@ -56,7 +56,9 @@ def test_the_torch_free_layer_table_agrees_with_the_built_model():
         assert shapes.forward_macs(config, inputs, classes) == problem.forward_macs
         assert problem.num_classes == classes
         assert (problem.product_path == "fast") == shapes.fast_products(config)
-        assert problem.size == shapes.size(config.replace(hessian_batch_size=3), inputs, classes)
+        # units off on these 3 random examples are known from the model only
+        assert problem.size == shapes.size(config.replace(hessian_batch_size=3), inputs, classes,
+                                           off_rows=problem.known_off)
 
 
 def test_the_layer_table_imports_no_torch():
