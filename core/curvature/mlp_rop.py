@@ -185,8 +185,8 @@ def off_unit_parameters(model: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     Such a unit's rows of the Hessian and of the GGN, as this module computes them, are exactly
     zero: its :math:`da` and its part of :math:`\delta` vanish (the products with
     :math:`\sigma'`, :math:`\sigma''`), and its outgoing weights multiply :math:`a = 0`. So the
-    dense build may skip their products (:func:`core.curvature.dense.reduced_matrix` checks the
-    built rows' entries at them are zero, the same rows by symmetry).
+    dense build may skip their products (:func:`core.curvature.dense.dense_matrix` and
+    ``reduced_matrix`` check the built rows' entries at them are zero, the same rows by symmetry).
 
     >>> model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
     >>> with torch.no_grad():

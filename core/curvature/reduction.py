@@ -127,7 +127,7 @@ def nonzero_rows(matrix: torch.Tensor) -> torch.Tensor | None:
     an exact deflation of the matrix as built, whatever made the rows zero. A network's hidden
     unit that is off on every example of the batch (a dead ReLU; on the MNIST default at width
     16, 5 of 16 units after training) gives zero rows at its incoming and outgoing weights: 3,070
-    of the 9,834 rows of the reduced Hessian there, a 3.1x smaller eigensolve.
+    of the 9,834 rows of the reduced Hessian there: ``eigvalsh`` 6.6 s instead of 18.9 s.
 
     >>> nonzero_rows(torch.tensor([[2., 0., 1.], [0., 0., 0.], [1., 0., 3.]])).tolist()
     [0, 2]
