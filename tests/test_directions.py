@@ -45,8 +45,10 @@ def test_exact_vectors_are_eigh_vectors_up_to_sign(relu_problem, dense_reference
     for i in _separated(values, KEPT_VECTORS):
         assert abs(float(result.top_vectors[i] @ vectors[i])) == pytest.approx(1.0, abs=1e-4), i
     assert subspaces.overlap(vectors[:3], result.top_vectors[:3]) == pytest.approx(1.0, abs=1e-5)
-    if which == "hessian":  # its bottom end: the most negative curvature directions
-        _assert_eigenvectors(result.bottom_vectors, result.bottom, matrix)
+    assert result.bottom_vectors is None  # no page reads them: not computed
+    asked = dense.spectrum(relu_problem, which, vectors=KEPT_VECTORS, bottom=True)  # the API's bottom end
+    _assert_eigenvectors(asked["bottom_vectors"], asked["bottom_values"], matrix)
+    np.testing.assert_allclose(asked["bottom_values"], values[::-1][:KEPT_VECTORS], rtol=1e-4, atol=1e-6)
 
 
 def test_exact_vectors_through_the_null_space_reduction():
