@@ -406,7 +406,9 @@ def details(selection: Selection):
 
 
 def guarded(render) -> None:
-    """Run a page body; any unexpected error becomes a message, never a traceback."""
+    """Run a page body; any unexpected error becomes a message, never a traceback. Then, however
+    the body ended, the session's background job may compute (:meth:`core.background.Job.release`:
+    it held while this page computed and drew its first answer)."""
     try:
         render()
     except (ConfigError, MethodError) as error:
@@ -418,3 +420,7 @@ def guarded(render) -> None:
             raise
         st.error(f"Something went wrong: {type(error).__name__}: {literal(error)}. "
                  "Try another setting; the cached results are unaffected.")
+    finally:
+        job = st.session_state.get(JOB_KEY)
+        if job is not None:
+            job.release()

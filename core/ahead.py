@@ -98,7 +98,7 @@ class AheadJob(Job):
     """
 
     def __init__(self, config: ExperimentConfig, tasks: list[dict]):
-        super().__init__(config, [m for task in tasks for m in task["methods"]], {})
+        super().__init__(config, [m for task in tasks for m in task["methods"]], {}, holds=False)  # started idle
         self.tasks = tasks
 
     def process_words(self) -> list[str]:

@@ -18,6 +18,13 @@ holder's file lock is released by the system, its temporary file removed later).
 The job exits when the process that started it is gone (:func:`exit_with_parent`): a server
 stopped with Ctrl-C, or killed, has no page to compute for, and its job must not keep a core busy.
 
+The job starts while the page trains, so its interpreter and imports are ready by the time the
+page has its first answer; but it computes only once the page has drawn (:meth:`Job.release`),
+or :data:`HOLD_SECONDS` at most. Two processes each running torch's two threads on two cores
+slow each other more than sharing the cores would (threads wait at every parallel region for the
+one that was descheduled): measured on the MNIST default at width 16, the page's training and
+first methods took 10 s beside a computing job against 3.5 s alone.
+
 The job reports the method that runs, and when it began, as JSON lines on its standard output,
 which the page reads without waiting (:meth:`Job.status`). It has no user interface: the app draws it.
 """
@@ -49,6 +56,28 @@ def pending_result(name: str, options: dict):
 def is_pending(result) -> bool:
     """Whether ``result`` is :func:`pending_result`'s placeholder."""
     return bool(result is not None and not result.ok and (result.error or "").startswith(PENDING))
+
+
+#: a page's job that is not released (:meth:`Job.release`) computes after this many seconds anyway
+HOLD_SECONDS = 30.0
+
+
+def _warm_up() -> None:
+    """Import what every method needs (torch, the registry, the curvature code: about 2 s of one
+    core), before the job is released."""
+    import torch  # noqa: F401
+
+    from . import methods, pipeline, problem  # noqa: F401
+    from .curvature import dense  # noqa: F401
+
+
+def _hold(stream, seconds: float) -> None:
+    """Wait until ``stream`` (the job's standard input) says ``go``, ends, or ``seconds`` pass."""
+    import select
+
+    ready, _, _ = select.select([stream], [], [], seconds)
+    if ready:
+        stream.readline()
 
 
 def _work(tasks: list[dict]) -> None:
@@ -119,6 +148,9 @@ class Job:
     config: ExperimentConfig
     methods: list[str]
     options: dict[str, dict]
+    #: whether it holds after its imports until :meth:`release` (a page's own job, started while the
+    #: page computes its first answer); False: it computes at once
+    holds: bool = True
     _process: object = None
     _buffer: str = ""
     _now: tuple = (0, None, 0.0)
@@ -139,10 +171,24 @@ class Job:
                                          stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                                          cwd=str(workspace.PROJECT_DIR))
-        self._process.stdin.write(json.dumps({**self.payload(), "parent": os.getpid()}).encode())
-        self._process.stdin.close()
+        told = {**self.payload(), "hold": HOLD_SECONDS if self.holds else 0.0, "parent": os.getpid()}
+        self._process.stdin.write(json.dumps(told).encode() + b"\n")
+        self._process.stdin.flush()
         os.set_blocking(self._process.stdout.fileno(), False)
+        if not self.holds:
+            self.release()  # its standard input closed: nothing left for it to wait on
         return self
+
+    def release(self) -> None:
+        """Let the job compute (it holds after its imports until then: module docstring); once."""
+        process = self._process
+        if process is None or process.stdin is None or process.stdin.closed:
+            return
+        for step in (lambda: process.stdin.write(b"go\n"), process.stdin.close):
+            try:
+                step()
+            except (BrokenPipeError, OSError, ValueError):  # the job has already ended
+                pass
 
     def process_words(self) -> list[str]:
         """Words after ``python -m core.background`` on the process's command line: none here (they
@@ -214,15 +260,22 @@ class Job:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
-        process.stdout.close()
+        for stream in (process.stdin, process.stdout):
+            try:
+                stream.close()
+            except (BrokenPipeError, OSError):  # a held job's unread "go"
+                pass
 
 
 if __name__ == "__main__":
     import json
     import sys
 
-    job = json.loads(sys.stdin.read())
+    job = json.loads(sys.stdin.readline())
     exit_with_parent(job.get("parent", os.getppid()))
     if job.get("nice"):
         os.nice(job["nice"])
+    if job.get("hold"):
+        _warm_up()
+        _hold(sys.stdin, job["hold"])
     _work(job["tasks"])

@@ -29,6 +29,7 @@ def test_a_job_lands_its_methods_in_the_cache_as_a_foreground_run_would(fresh_ca
     pipeline.train(SMALL)
     options = {name: options_for(name, 20) for name in (REFERENCE, "hutchinson")}
     job = background.Job(SMALL, [REFERENCE, "hutchinson"], options).start()
+    job.release()
     deadline = time.monotonic() + 120
     while job.running() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -56,6 +57,7 @@ def test_a_job_started_before_training_waits_for_the_pages_training_behind_the_f
         time.sleep(0.05)
     assert background.NICE > 0 and nice() == background.NICE
     trained = pipeline.train(SMALL)
+    job.release()  # the page has drawn its first answer
     deadline = time.monotonic() + 120
     while job.running() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -67,12 +69,35 @@ def test_a_job_started_before_training_waits_for_the_pages_training_behind_the_f
     assert (again == torch.cat([torch.as_tensor(v).reshape(-1) for v in trained.state.values()])).all()
 
 
+def test_a_pages_job_holds_until_released_or_its_hold_has_passed(fresh_cache, monkeypatch):
+    """Started while the page trains, it imports and then waits: it computes once the page has
+    drawn (released), or after :data:`core.background.HOLD_SECONDS` when nobody releases it."""
+    pipeline.train(SMALL)
+    options = {REFERENCE: options_for(REFERENCE, 20)}
+    held = background.Job(SMALL, [REFERENCE], options).start()
+    time.sleep(4)  # its imports take about 2 s: by now it would be done (test above: about 3 s in all)
+    assert held.running() and held.status() == (None, 0.0, 0) and not pipeline.is_cached(SMALL, REFERENCE, options[REFERENCE])
+    held.release()
+    deadline = time.monotonic() + 120
+    while held.running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert held.status()[2] == 1 and pipeline.is_cached(SMALL, REFERENCE, options[REFERENCE])
+    monkeypatch.setattr(background, "HOLD_SECONDS", 1.0)
+    other = {"lanczos": options_for("lanczos", 20)}
+    forgotten = background.Job(SMALL, ["lanczos"], other).start()  # never released
+    deadline = time.monotonic() + 120
+    while forgotten.running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert forgotten.status()[2] == 1 and pipeline.is_cached(SMALL, "lanczos", other["lanczos"])
+
+
 def test_a_cancelled_job_stops_at_once_and_keeps_nothing_half_done(fresh_cache):
     pipeline.train(SMALL)
     slow = SMALL.replace(hidden=(600,))  # P = 9,610: half a minute of dense work, never finished here
     pipeline.train(slow)
     options = {REFERENCE: options_for(REFERENCE, 20)}
     job = background.Job(slow, [REFERENCE], options).start()
+    job.release()
     deadline = time.monotonic() + 60
     while job.status()[0] != REFERENCE and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -113,7 +138,7 @@ def test_a_job_whose_server_is_killed_exits_instead_of_computing_on(fresh_cache)
         [sys.executable, "-c",
          "import sys, time; from core import background, config; from core.methods import REFERENCE, options_for; "
          "slow = config.ExperimentConfig.from_dict(__import__('json').loads(sys.argv[1])); "
-         "job = background.Job(slow, [REFERENCE], {REFERENCE: options_for(REFERENCE, 20)}).start(); "
+         "job = background.Job(slow, [REFERENCE], {REFERENCE: options_for(REFERENCE, 20)}).start(); job.release(); "
          "print(job._process.pid, flush=True); time.sleep(600)", __import__("json").dumps(slow.to_dict())],
         stdout=subprocess.PIPE, cwd=str(workspace.PROJECT_DIR),
         env={**os.environ, workspace.CACHE_DIR_ENV: str(fresh_cache)})
