@@ -41,6 +41,27 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "cr
     return value, accuracy
 
 
+#: an MLP whose optimizer step is below this many multiply-adds trains on one thread: on 2 cores,
+#: MNIST MLPs at 0.8M and 6.5M multiply-adds a step (width 16, 128; batch 64) trained as fast on one
+#: thread as on two when idle (1.4-1.9 s, 3.1-3.3 s), and on two threads 4x slower (6-7.4 s against
+#: 1.4-1.9 s) while another process kept one core busy, as the app's background job or the browser
+#: does (each of torch's threads waits at every small operation for the one descheduled); at 52M
+#: (width 1024) two threads were 1.45x faster; a CNN's convolutions gain from two threads at 5M
+#: (16 against 25 s)
+ONE_THREAD_BELOW_STEP_MACS = 10_000_000
+
+
+def training_threads(config: ExperimentConfig, model: nn.Module) -> int:
+    """The torch threads ``model`` trains with: one for an MLP (only linear and BatchNorm layers
+    hold parameters) whose step (``train_batch_size`` x the weights' multiply-adds) is below
+    :data:`ONE_THREAD_BELOW_STEP_MACS`, else ``config.threads``."""
+    holders = [m for m in model.modules() if next(m.parameters(recurse=False), None) is not None]
+    if not all(isinstance(m, (nn.Linear, nn.BatchNorm1d)) for m in holders):
+        return config.threads
+    macs = config.train_batch_size * sum(m.weight.numel() for m in holders if isinstance(m, nn.Linear))
+    return 1 if macs < ONE_THREAD_BELOW_STEP_MACS else config.threads
+
+
 def train_model(config: ExperimentConfig, data: Dataset) -> TrainingResult:
     """Train the configured model on ``data`` with ``config``'s schedule.
 
@@ -50,13 +71,24 @@ def train_model(config: ExperimentConfig, data: Dataset) -> TrainingResult:
     Args:
         config: architecture, loss and schedule (optimizer, lr, epochs, batch size, seed).
         data: the loaded dataset.
-    Every optimizer step ticks :mod:`core.progress` (``training steps``).
+    Every optimizer step ticks :mod:`core.progress` (``training steps``). Small MLPs train on one
+    thread (:func:`training_threads`).
     Returns:
         The weights and final metrics, plus the per-epoch history.
     """
     start = time.perf_counter()
     device = torch.device(config.device)
     model = build_model(config, data.input_dim, data.num_classes).to(device).train()
+    before = torch.get_num_threads()
+    torch.set_num_threads(training_threads(config, model))
+    try:
+        return _trained(config, data, model, device, start)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _trained(config: ExperimentConfig, data: Dataset, model: nn.Module, device, start: float) -> TrainingResult:
+    """:func:`train_model`'s loop, on the threads it chose."""
     if config.optimizer == "adam":
         optimizer = optimizers.Adam(model.parameters(), lr=config.lr)
     elif config.optimizer == "sgd":

@@ -63,3 +63,26 @@ def test_training_the_default_network_does_not_import_torch_dynamo(tmp_path):
             "print('torch._dynamo' in sys.modules, 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"], out.stdout + out.stderr
+
+
+def test_small_mlps_train_on_one_thread_and_the_rest_on_the_configured_threads(fresh_cache):
+    """One thread where a second does not help and slows training 4x beside a busy core (the app's
+    background job, the browser): the thread count is then not in the weights' last bits."""
+    from core import pipeline, training
+    from core.config import ExperimentConfig
+    from core.models import build_model
+
+    mlp = ExperimentConfig(dataset="synthetic", hidden=(16,), threads=2)
+    wide = mlp.replace(hidden=(4096,))  # 64 x (8 x 4096 + 4096 x 10) = 4.7M multiply-adds a step
+    wider = mlp.replace(hidden=(4096, 4096))  # 1.1G a step: two threads
+    cnn = ExperimentConfig(dataset="digits", architecture="cnn", threads=2)
+    assert training.training_threads(mlp, build_model(mlp, 8, 10)) == 1
+    assert training.training_threads(wide, build_model(wide, 8, 10)) == 1
+    assert training.training_threads(wider, build_model(wider, 8, 10)) == 2
+    assert training.training_threads(cnn, build_model(cnn, 64, 10)) == 2
+    before = torch.get_num_threads()
+    small = ExperimentConfig(dataset="synthetic", hidden=(6,), epochs=2, train_subset=200, hessian_batch_size=40,
+                             synthetic_dim=5)
+    one, two = pipeline.train(small.replace(threads=1)), pipeline.train(small.replace(threads=2))
+    assert torch.get_num_threads() == before
+    assert all((one.state[k] == two.state[k]).all() for k in one.state)  # the same thread, the same bits
