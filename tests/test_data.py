@@ -178,3 +178,28 @@ def test_a_gz_that_inflates_past_any_mnist_file_is_refused_in_a_stream(tmp_path,
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 24 * 2**20  # stopped at the cap, not inflated whole
+
+
+@pytest.mark.skipif(not HAS_SHARED, reason="needs the MNIST test split in ../shared/data")
+def test_mnist_is_read_once_per_folder_state_and_each_caller_gets_its_own_arrays(tmp_path, offline, monkeypatch):
+    """A changed width reads nothing again; a changed file is read again; callers cannot spoil the memo."""
+    import os
+    import shutil
+
+    from core.data import mnist
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(SHARED_DATA / "MNIST" / "raw" / name, raw)
+    reads = []
+    real = mnist.read_idx
+    monkeypatch.setattr(mnist, "read_idx", lambda path: reads.append(path) or real(path))
+    first = mnist.load_mnist(28, tmp_path)
+    first[0][:] = 0.0  # a caller writing into its arrays
+    second = mnist.load_mnist(28, tmp_path)
+    assert len(reads) == 2 and float(np.abs(second[0]).sum()) > 0  # images and labels, once
+    stat = (raw / "t10k-labels-idx1-ubyte.gz").stat()
+    os.utime(raw / "t10k-labels-idx1-ubyte.gz", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    third = mnist.load_mnist(28, tmp_path)
+    assert len(reads) == 4 and np.array_equal(third[1], second[1])
