@@ -21,9 +21,9 @@ stopped with Ctrl-C, or killed, has no page to compute for, and its job must not
 The job starts while the page trains, so its interpreter and imports are ready by the time the
 page has its first answer; but it computes only once the page has drawn (:meth:`Job.release`),
 or :data:`HOLD_SECONDS` at most. Two processes each running torch's two threads on two cores
-slow each other more than sharing the cores would (threads wait at every parallel region for the
-one that was descheduled): measured on the MNIST default at width 16, the page's training and
-first methods took 10 s beside a computing job against 3.5 s alone.
+slow each other more than sharing the cores would (each thread waits at every parallel region for
+the one that was descheduled: :data:`core.training.ONE_THREAD_BELOW_STEP_MACS` has the measured
+4x), and the first answer is what the user waits for.
 
 The job reports the method that runs, and when it began, as JSON lines on its standard output,
 which the page reads without waiting (:meth:`Job.status`). It has no user interface: the app draws it.
