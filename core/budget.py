@@ -11,7 +11,9 @@ building it from ``P'`` batched Hessian-vector products, O(N P P') for an MLP, a
 symmetric eigensolver, O(P'^3), where ``P' = P - known null`` (:attr:`~core.shapes.Size.solved_params`:
 the first layer's weights on inputs constant over the batch span exact zero eigenvalues that the
 build and the solve skip, :mod:`core.curvature.reduction`; on MNIST width 16, P' = 9,834 of
-P = 12,730, whose cube is 0.46x P's). The constants below were measured on this project's
+P = 12,730, whose cube is 0.46x P's). The head's columns take no products: its block is written
+in closed form, O(N head^2) (:mod:`core.curvature.head`; 1,290 of the 1,370 columns of a digits CNN).
+The constants below were measured on this project's
 reference machine (2 cores, 24 GiB; MNIST 28x28, width 8, N = 1000, P = 6,370: 2.1 s to build
 H, 6.5 s for float32 ``eigvalsh``) and are deliberately rounded up. The default budget fits
 that machine: 12 GiB and 10 minutes. Override with ``$HESSIAN_MAX_GIB`` and
@@ -46,6 +48,9 @@ from .shapes import Size
 
 #: seconds per (N * P^2) for one dense curvature build (measured 5.2e-11, rounded up)
 BUILD_SECONDS_PER_NP2 = 7e-11
+#: seconds per (N * head^2) for the head's block in closed form (:mod:`core.curvature.head`, C GEMMs):
+#: measured 2.3e-11 to 5.3e-11 (cross-entropy; a third of that for the squared error), rounded up
+HEAD_SECONDS_PER_NH2 = 8e-11
 #: seconds per P^3 for float32 eigvalsh (measured 2.5e-11, rounded up)
 EIGH_SECONDS_PER_P3 = 3e-11
 #: the eigensolve with the end eigenvectors against eigvalsh alone (MKL's): one tridiagonalisation
@@ -209,14 +214,16 @@ def estimate_dense(size: Size, bytes_per_entry: int = 4, matrices: int = DENSE_M
     12.4
     """
     p = float(size.num_params)
-    solved = float(size.solved_params)  # the columns built and the rows solved: P minus the known null space
+    solved = float(size.solved_params)  # the rows solved: P minus the known null space
+    columns = float(size.built_columns)  # the columns taking products: those less the head's
     gib = matrices * bytes_per_entry * p * p / 2**30
     per_column = size.forward_macs * PATH_FACTORS[size.path][1]
-    build = BUILD_SECONDS_PER_NP2 * size.batch_size * solved * per_column * max(1, size.num_layers - 1)
+    build = BUILD_SECONDS_PER_NP2 * size.batch_size * columns * per_column * max(1, size.num_layers - 1)
     # each column also pays every layer's fixed share of a product, half a single product's (what
     # dominates small CNNs: a digits CNN with 4 channels, P = 690, N = 500, took 2.1-2.4 s where the
     # multiply-adds say 1.3)
-    build += solved * size.num_layers * PRODUCT_SECONDS_PER_LAYER * 0.5 * PATH_FACTORS[size.path][0]
+    build += columns * size.num_layers * PRODUCT_SECONDS_PER_LAYER * 0.5 * PATH_FACTORS[size.path][0]
+    build += HEAD_SECONDS_PER_NH2 * size.batch_size * float(size.head_params) ** 2
     return Cost(size.num_params, size.batch_size, gib,
                 DENSE_OVERHEAD_SECONDS + build + eigen_factor * EIGH_SECONDS_PER_P3 * solved**3)
 

@@ -200,7 +200,7 @@ class Problem:
     def size(self) -> Size:
         """What the budget needs to know about this problem (:class:`core.shapes.Size`)."""
         return Size(self.num_params, self.batch_size, len(self.layers), self.forward_macs, self.product_path,
-                    self.measured_product_seconds, self.known_null, self.known_off)
+                    self.measured_product_seconds, self.known_null, self.known_off, self.head_params)
 
     @property
     def reducible(self) -> bool:
@@ -240,6 +240,42 @@ class Problem:
             return int(off.sum())
         bias = self.layers[0].blocks[1]
         return int(off.sum()) - int(off[bias.start:bias.stop].sum()) * len(constant_features(self.x))
+
+    @property
+    def closed_form_head(self) -> Layer | None:
+        """The head whose block of H (and of G) :mod:`core.curvature.head` writes in closed form:
+        the last of several parameterised layers when it is an ``nn.Linear`` on flat features
+        whose output is the model's output, whose parameters are the flat vector's last entries
+        and no other module's, on a loss of :data:`LOSSES`; else None."""
+        if not hasattr(self, "_closed_form_head"):
+            self._closed_form_head = self._find_closed_form_head()
+        return self._closed_form_head
+
+    def _find_closed_form_head(self) -> Layer | None:
+        if self.custom_loss or len(self.layers) < 2:
+            return None
+        head = self.layers[-1]
+        if not isinstance(head.module, nn.Linear) or head.slice.stop != self.num_params:
+            return None
+        own = {id(p) for p in head.module.parameters(recurse=False)}
+        if any(id(p) in own for m in self.model.modules() if m is not head.module for p in m.parameters(recurse=False)):
+            return None  # tied weights: the head's parameters also act before it
+        seen = {}
+        hook = head.module.register_forward_hook(lambda _m, inputs, out: seen.update(h=inputs[0], out=out))
+        try:
+            with torch.no_grad():
+                outputs = self.model(self.x[:2])
+        finally:
+            hook.remove()
+        flat = seen.get("h") is not None and seen["h"].dim() == 2 and outputs.dim() == 2
+        return head if flat and seen.get("out") is outputs else None
+
+    @property
+    def head_params(self) -> int:
+        """The parameters of :attr:`closed_form_head` (0 without one): columns of a dense build taken
+        without products."""
+        head = self.closed_form_head
+        return 0 if head is None else head.slice.stop - head.slice.start
 
     @property
     def device(self) -> torch.device:

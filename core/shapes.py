@@ -88,6 +88,14 @@ class Size:
     #: rows of that reduced matrix known to be zero: the parameters of units off on the whole
     #: Hessian batch (:attr:`core.problem.Problem.off_parameters`), known once the model is trained
     known_off: int = 0
+    #: the head's parameters, whose block of a dense build is written in closed form, without
+    #: products (:mod:`core.curvature.head`): the build's products are for the other columns
+    head_params: int = 0
+
+    @property
+    def built_columns(self) -> int:
+        """The columns of a dense build that take products: :attr:`solved_params` less the head's."""
+        return max(0, self.solved_params - self.head_params)
 
     @property
     def solved_params(self) -> int:
@@ -106,7 +114,8 @@ class Size:
         macs = None if self.macs is None else self.macs * ratio
         measured = None if self.measured_product_seconds is None else self.measured_product_seconds * ratio
         return replace(self, num_params=num_params, macs=macs, measured_product_seconds=measured,
-                       known_null=round(self.known_null * ratio), known_off=round(self.known_off * ratio))
+                       known_null=round(self.known_null * ratio), known_off=round(self.known_off * ratio),
+                       head_params=round(self.head_params * ratio))
 
 
 def module_macs(kind: str, outputs: int, inputs: int = 0, kernel: int = KERNEL) -> int:
@@ -323,6 +332,14 @@ def parameterised_layers(config: ExperimentConfig, input_dim: int, num_classes: 
     return [layer for layer in layer_table(config, input_dim, num_classes) if layer.params]
 
 
+def head_params(table: list[LayerShape]) -> int:
+    """The parameters of the table's linear head, the last of several parameterised layers (every
+    configured architecture ends in one), whose dense block :mod:`core.curvature.head` writes in
+    closed form; the rule :attr:`core.problem.Problem.head_params` follows on the model itself."""
+    layers = [layer for layer in table if layer.params]
+    return layers[-1].params if len(layers) >= 2 and layers[-1].kind == "linear" and layers[-1] is table[-1] else 0
+
+
 def size(config: ExperimentConfig, input_dim: int, num_classes: int, constant_inputs: int = 0,
          off_rows: int = 0) -> Size:
     """The :class:`Size` of the configured problem, from its layer table, the number of input
@@ -331,7 +348,7 @@ def size(config: ExperimentConfig, input_dim: int, num_classes: int, constant_in
     and the zero rows of units off on the batch (``off_rows``, from the trained model).
 
     >>> size(ExperimentConfig(hidden=(8,)), 784, 10, constant_inputs=181)
-    Size(num_params=6370, batch_size=1000, num_layers=2, macs=6360, path='fast', measured_product_seconds=None, known_null=1448, known_off=0)
+    Size(num_params=6370, batch_size=1000, num_layers=2, macs=6360, path='fast', measured_product_seconds=None, known_null=1448, known_off=0, head_params=90)
     """
     table = layer_table(config, input_dim, num_classes)
     path = product_path(fast_products(config), config.hessian_batch_size, sum(layer.activations for layer in table))
@@ -339,4 +356,5 @@ def size(config: ExperimentConfig, input_dim: int, num_classes: int, constant_in
     flat_linear = config.architecture == "mlp" and first.kind == "linear" and first.bias
     return Size(sum(layer.params for layer in table), config.hessian_batch_size,
                 sum(1 for layer in table if layer.params), sum(layer.macs for layer in table), path,
-                known_null=first.outputs * constant_inputs if flat_linear else 0, known_off=off_rows)
+                known_null=first.outputs * constant_inputs if flat_linear else 0, known_off=off_rows,
+                head_params=head_params(table))

@@ -55,3 +55,12 @@ def shaped_problem(architecture="cnn", batch_norm=False, loss="cross_entropy", n
     x = model_inputs(config, torch.randn(n, side * side, generator=gen, dtype=dtype))
     y = torch.randint(0, num_classes, (n,), generator=gen)
     return Problem(model, x, y, loss=loss, chunk_size=11)
+
+
+def product_columns(problem: Problem) -> int:
+    """The columns of a dense build of ``problem`` that take products: neither the parameters of a
+    unit off on the batch (their rows are zero) nor the head's (its block is in closed form)."""
+    live = torch.ones(problem.num_params, dtype=torch.bool) if problem.off_parameters is None else ~problem.off_parameters
+    if problem.closed_form_head is not None:
+        live[problem.closed_form_head.slice] = False
+    return int(live.sum())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from factories import tiny_problem
+from factories import product_columns, tiny_problem
 from core.curvature import dense
 
 ACTIVATIONS = ["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "softplus"]
@@ -56,8 +56,7 @@ def test_the_block_report_reuses_the_exact_methods_matrices_in_the_same_process(
     for which in ("hessian", "ggn"):
         rebuilt = dense.full_matrix(problem, which)
         torch.testing.assert_close(rebuilt, dense.dense_matrix(problem, which), rtol=1e-4, atol=1e-5)
-    off = problem.off_parameters  # units off on the batch: their rows are not products
-    live = problem.num_params - (0 if off is None else int(off.sum()))
+    live = product_columns(problem)  # units off on the batch and the head's block take no products
     assert problem.hvp_count - before == 2 * live  # only the two reference builds above
     other = tiny_problem("relu", hidden=(5, 4), inputs=6, n=20)  # no key: always built
     before = other.hvp_count
@@ -139,7 +138,7 @@ def test_a_dead_units_rows_are_not_built_and_a_wrong_skip_is_caught(monkeypatch)
     assert off is not None and bool(off[first.weight.shape[1] * 2:first.weight.shape[1] * 3].all())
     before = problem.hvp_count
     built = dense.dense_matrix(problem, "hessian", dtype=torch.float64)
-    assert problem.hvp_count - before == problem.num_params - int(off.sum())
+    assert problem.hvp_count - before == product_columns(problem)
     torch.testing.assert_close(built, reference, rtol=1e-9, atol=1e-12)
     wrong = off.clone()
     wrong[:first.weight.shape[1]] = True  # unit 0's incoming weights: it is on
@@ -147,4 +146,4 @@ def test_a_dead_units_rows_are_not_built_and_a_wrong_skip_is_caught(monkeypatch)
     before = problem.hvp_count
     rebuilt = dense.dense_matrix(problem, "hessian", dtype=torch.float64)
     torch.testing.assert_close(rebuilt, reference, rtol=1e-9, atol=1e-12)
-    assert problem.hvp_count - before > problem.num_params  # the skipped try, then every row
+    assert problem.hvp_count - before > problem.num_params - problem.head_params  # the skipped try, then every row

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from factories import tiny_problem
+from factories import product_columns, tiny_problem
 from core.methods import compute_result
 
 ACTIVATIONS = ["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "softplus"]
@@ -14,7 +14,7 @@ def test_exact_methods_report_trace_and_spectrum():
     result = compute_result("exact_hessian", problem)
     assert result.ok and len(result.spectrum) == problem.num_params
     assert result.trace == pytest.approx(result.spectrum.sum(), rel=1e-5)
-    assert result.matvecs == problem.num_params - problem.known_off  # a unit off on the batch: no products
+    assert result.matvecs == product_columns(problem)  # a unit off on the batch, the head's block: no products
     ggn = compute_result("exact_ggn", problem)
     assert ggn.matrix == "ggn" and ggn.spectrum[0] > -1e-6
 

@@ -39,14 +39,29 @@ def dense_matrix(problem: Problem, which: str = "hessian", dtype=torch.float32) 
         rows[torch.arange(len(indices)), indices] = 1.0
         return rows
 
-    return _built(problem, which, p, basis, lambda rows: rows, problem.off_parameters, dtype)
+    return _built(problem, which, p, basis, lambda rows: rows, problem.off_parameters, dtype, _head(problem, dtype))
+
+
+def _head(problem: Problem, dtype, coordinates=None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The head's block in closed form (:mod:`core.curvature.head`) with its rows' indices in the
+    built matrix (``coordinates`` maps flat indices there), or None without a closed-form head."""
+    if problem.closed_form_head is None:
+        return None
+    from .head import head_block
+
+    flat, block = head_block(problem, dtype)
+    return (flat if coordinates is None else coordinates(flat)), block
 
 
 def _built(problem: Problem, which: str, size: int, basis, project, skipped: torch.Tensor | None,
-           dtype) -> torch.Tensor:
+           dtype, head: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     r"""The symmetric ``size`` x ``size`` matrix :math:`E^\top M E` (M the Hessian or the GGN) from
     batched products: ``basis(S)`` gives the columns S of the basis E as rows, ``project`` maps
     rows :math:`v` to :math:`v E`, and the rows S are ``project`` of the products with ``basis(S)``.
+
+    With ``head`` (the rows R of the network's head and their block :math:`M_{RR}`, the same for
+    H and G: :mod:`core.curvature.head`) the rows R take no products: :math:`M_{RR}` is written
+    as given and :math:`M_{R,\bar R} = M_{\bar R, R}^\top` from the computed rows.
 
     Rows flagged in ``skipped`` (a boolean mask; units off on the batch:
     :attr:`~core.problem.Problem.off_parameters`) are not computed but set to zero, once every
@@ -56,14 +71,21 @@ def _built(problem: Problem, which: str, size: int, basis, project, skipped: tor
     apply = {"hessian": problem.hvp_batch, "ggn": problem.ggn_vp_batch}[which]
     device = problem.device
     matrix = torch.zeros(size, size, dtype=dtype, device=device)
-    live = torch.arange(size) if skipped is None else torch.nonzero(~skipped).flatten()
+    computed = torch.ones(size, dtype=torch.bool) if skipped is None else ~skipped.cpu()
+    if head is not None:
+        computed[head[0]] = False
+    live = torch.nonzero(computed).flatten()
     at_skipped = None if skipped is None else skipped.to(device)
     for start in range(0, len(live), problem.chunk_size):
         indices = live[start:start + problem.chunk_size]
         rows = project(apply(basis(indices).to(device)))
         if at_skipped is not None and bool((rows[:, at_skipped] != 0).any()):
-            return _built(problem, which, size, basis, project, None, dtype)
+            return _built(problem, which, size, basis, project, None, dtype, head)
         matrix[indices.to(device)] = rows
+    if head is not None:
+        rows, block = head[0].to(device), head[1].to(device)
+        matrix[rows] = matrix[:, rows].T
+        matrix[rows[:, None], rows] = block
     matrix += matrix.T.clone()
     matrix *= 0.5
     return matrix
@@ -99,7 +121,8 @@ def reduced_matrix(problem: Problem, reduction, which: str = "hessian", dtype=to
     """:math:`E^\top M E` for the basis E of :mod:`core.curvature.reduction` (P' x P', symmetrised)."""
     off = problem.off_parameters
     return _built(problem, which, reduction.reduced_size, lambda indices: reduction.columns(indices, dtype),
-                  reduction.project, None if off is None else reduction.within(off), dtype)
+                  reduction.project, None if off is None else reduction.within(off), dtype,
+                  _head(problem, dtype, reduction.kept_position))
 
 
 def spectrum(problem: Problem, which: str = "hessian", dtype=torch.float32, vectors: int = 0,

@@ -60,6 +60,13 @@ class ConstantInputReduction:
             rows[merged_rows[:, None], self.merged[cols[~unit] - len(self.kept)]] = self.weights.to(dtype)
         return rows
 
+    def kept_position(self, flat: torch.Tensor) -> torch.Tensor:
+        """The columns of E that are the kept coordinates ``flat`` (flat indices, each kept)."""
+        position = torch.searchsorted(self.kept, flat)
+        if bool((position >= len(self.kept)).any()) or not bool((self.kept[position.clamp(max=len(self.kept) - 1)] == flat).all()):
+            raise ValueError("some of these coordinates are merged by the reduction, not kept")
+        return position
+
     def within(self, params: torch.Tensor) -> torch.Tensor:
         """Which columns of E lie inside the parameters of the boolean mask ``params`` (over P):
         a mask over P'."""

@@ -2,7 +2,7 @@
 
 Both are built from at most P batched curvature-vector products (see :mod:`core.curvature.dense`:
 inputs constant over the batch and, in MLPs, units off on the whole batch give rows known
-without a product)
+without a product; the linear head's block is written in closed form, :mod:`core.curvature.head`)
 after the registry's resource guard admits them (they are registered as dense); the trace is
 read off the diagonal, the spectrum and the eigenvectors of the :data:`KEPT_VECTORS` largest
 eigenvalues from one tridiagonalisation or, past a few thousand rows, a certified block Krylov
