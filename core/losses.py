@@ -3,7 +3,8 @@ r"""Losses: one table from a name to the mean loss and the ``nn`` module librari
 Everywhere the loss is the *mean* (PyTorch's default reduction), so the Hessian is that of the
 mean loss. Adding a loss is one line here, one choice in :data:`core.config.LOSS_NAMES` and
 its tests (the GGN's output Hessian follows from differentiating the loss, see
-:meth:`core.problem.Problem.ggn_vp_autodiff`).
+:meth:`core.problem.Problem.ggn_vp_autodiff`; its closed form in :data:`OUTPUT_HESSIANS` lets a
+dense build write the head's block without products).
 
 * ``cross_entropy``: :math:`L = \frac1N \sum_n -\log \mathrm{softmax}(f_n)_{y_n}`; targets are
   class labels. Output Hessian per example :math:`(\mathrm{diag}(p_n) - p_n p_n^\top)/N`,
@@ -46,6 +47,22 @@ OUTPUT_HESSIAN = {
     "cross_entropy": "softmax cross-entropy: H_L = (diag(p) - p p^T) / N per example",
     "mse": "squared error on one-hot targets, mean over N x C entries: H_L = 2 I / (N C), constant",
 }
+
+
+def _cross_entropy_output_hessians(outputs: torch.Tensor) -> torch.Tensor:
+    p = torch.softmax(outputs, dim=1)
+    return (torch.diag_embed(p) - p[:, :, None] * p[:, None, :]) / len(outputs)
+
+
+def _squared_error_output_hessians(outputs: torch.Tensor) -> torch.Tensor:
+    n, c = outputs.shape
+    return torch.eye(c, dtype=outputs.dtype, device=outputs.device).expand(n, c, c) * (2.0 / (n * c))
+
+
+#: loss name -> the output Hessians of its mean loss, ``outputs (N, C) -> A (N, C, C)`` with
+#: :math:`A_n = \partial^2 L / \partial f_n^2` (the formulas of :data:`OUTPUT_HESSIAN`; what the head's
+#: closed-form block needs, :mod:`core.curvature.head`; a loss without one has its head built by products)
+OUTPUT_HESSIANS = {"cross_entropy": _cross_entropy_output_hessians, "mse": _squared_error_output_hessians}
 
 
 def targets(name: str, labels: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -30,7 +30,7 @@ from torch.func import functional_call, grad, jvp, vjp, vmap
 
 from . import progress
 from .curvature import mlp_rop
-from .losses import LOSSES, loss_module, targets
+from .losses import LOSSES, OUTPUT_HESSIANS, loss_module, targets
 from .shapes import Size, module_macs, product_path
 
 #: the working set one chunk of batched products may take
@@ -246,13 +246,14 @@ class Problem:
         """The head whose block of H (and of G) :mod:`core.curvature.head` writes in closed form:
         the last of several parameterised layers when it is an ``nn.Linear`` on flat features
         whose output is the model's output, whose parameters are the flat vector's last entries
-        and no other module's, on a loss of :data:`LOSSES`; else None."""
+        and no other module's, on a loss with a closed-form output Hessian
+        (:data:`~core.losses.OUTPUT_HESSIANS`); else None."""
         if not hasattr(self, "_closed_form_head"):
             self._closed_form_head = self._find_closed_form_head()
         return self._closed_form_head
 
     def _find_closed_form_head(self) -> Layer | None:
-        if self.custom_loss or len(self.layers) < 2:
+        if self.loss_name not in OUTPUT_HESSIANS or len(self.layers) < 2:
             return None
         head = self.layers[-1]
         if not isinstance(head.module, nn.Linear) or head.slice.stop != self.num_params:

@@ -2,7 +2,7 @@ r"""The head's block of the Hessian and of the GGN in closed form, without curva
 
 Let the network end in a linear head, :math:`f_n = W h_n + b` (:math:`W \in \mathbb{R}^{C\times d}`),
 whose features :math:`h_n` do not depend on :math:`W, b`, and let :math:`A_n = \partial^2 L /
-\partial f_n^2` be the output Hessian of the mean loss (:mod:`core.losses`:
+\partial f_n^2` be the output Hessian of the mean loss (:data:`core.losses.OUTPUT_HESSIANS`:
 :math:`(\mathrm{diag}(p_n) - p_n p_n^\top)/N` for cross-entropy, :math:`2I/(NC)` for the squared
 error). The outputs are affine in the head's parameters, so the residual term
 :math:`\sum_{n,c} \partial_{f_{nc}} L\, \nabla^2 f_{nc}` of the Hessian vanishes on the head's block
@@ -25,6 +25,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..losses import OUTPUT_HESSIANS
+
 
 def head_features(problem, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """The head's inputs :math:`h` (N, d) and the model's outputs (N, C) on the problem's batch,
@@ -40,35 +42,19 @@ def head_features(problem, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tens
     return seen["h"], outputs
 
 
-def output_hessians(loss: str, outputs: torch.Tensor) -> torch.Tensor:
-    r""":math:`A_n`, (N, C, C): the Hessian of the mean loss with respect to each example's outputs.
-
-    >>> output_hessians("mse", torch.zeros(2, 3))[0]
-    tensor([[0.3333, 0.0000, 0.0000],
-            [0.0000, 0.3333, 0.0000],
-            [0.0000, 0.0000, 0.3333]])
-    """
-    n, c = outputs.shape
-    if loss == "mse":
-        return torch.eye(c, dtype=outputs.dtype).expand(n, c, c) * (2.0 / (n * c))
-    if loss == "cross_entropy":
-        p = torch.softmax(outputs, dim=1)
-        return (torch.diag_embed(p) - p[:, :, None] * p[:, None, :]) / n
-    raise ValueError(f"no closed-form output Hessian for the loss {loss!r}")
-
-
 def head_block(problem, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""The flat indices of the head's parameters (weight row-major, then bias) and their block
-    :math:`\sum_n A_n \otimes \tilde h_n \tilde h_n^\top` of H (= of G), in ``dtype``."""
+    r"""The flat indices of the head's parameters, class-major (row ``a (d+1) + j`` is ``W[a, j]``,
+    then ``b[a]`` at ``j = d``; not sorted, so the block needs no permuted copy), and their block
+    :math:`\sum_n A_n \otimes \tilde h_n \tilde h_n^\top` of H (= of G) in that order, in ``dtype``."""
     head: nn.Linear = problem.closed_form_head.module
     h, outputs = head_features(problem, dtype)
-    a = output_hessians(problem.loss_name, outputs)
+    a = OUTPUT_HESSIANS[problem.loss_name](outputs)
     n, c = outputs.shape
     d = h.shape[1]
     bias = head.bias is not None
-    features = torch.cat([h, torch.ones(n, 1, dtype=dtype)], dim=1) if bias else h
+    features = torch.cat([h, torch.ones(n, 1, dtype=dtype, device=h.device)], dim=1) if bias else h
     width = features.shape[1]
-    block = torch.zeros(c, width, c, width, dtype=dtype)
+    block = torch.zeros(c, width, c, width, dtype=dtype, device=h.device)
     coupled = (a != 0).any(dim=0)  # (C, C): the output pairs any example couples
     for i in range(c):
         others = torch.nonzero(coupled[i]).flatten()
@@ -77,7 +63,5 @@ def head_block(problem, dtype: torch.dtype = torch.float32) -> tuple[torch.Tenso
     block = block.reshape(c * width, c * width)
     # row (a, j) of the block is the weight W[a, j] for j < d, the bias b[a] for j = d
     classes, columns = torch.meshgrid(torch.arange(c), torch.arange(width), indexing="ij")
-    offset = problem.closed_form_head.slice.start
-    flat = torch.where(columns < d, classes * d + columns, c * d + classes).flatten() + offset
-    order = torch.argsort(flat)
-    return flat[order], block[order][:, order]
+    flat = torch.where(columns < d, classes * d + columns, c * d + classes).flatten()
+    return flat + problem.closed_form_head.slice.start, block
