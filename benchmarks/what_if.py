@@ -3,8 +3,9 @@ the seconds to the first answer on the page (drawn down to its downloads, no scr
 to the full picture (no background job alive, the page's errors against the exact Hessian), in Chromium, on the Top
 eigenvalues page with the app's default methods, for the MNIST default and the offline default.
 
-A width is changed in its text box, as a user does; the architecture and the loss through the
-page's address (the same configuration a select box gives, in a new session). Each server
+Each control is changed as a user does: a width in its text box, the architecture and the loss
+in the sidebar's select boxes (``("query", "?...")`` would load the page's address instead, a new
+session). Each server
 starts with an empty cache; the starting configuration is drawn first (and left to finish).
 
 The last change is the first one again with the app computing ahead of the user
@@ -26,14 +27,15 @@ from .browser import ARGS, CHART, CHROMIUM, RUNNING, running_app, wait_until_dra
 
 PENDING = "Still computing in the background"
 PAGE = "Top_eigenvalues"
-#: (label, data, starting query, how the change is made: ("width", value) or ("query", query),
+#: (label, data, starting query, how the change is made: ("width", value), ("select", label, choice,
+#: its URL parameter, its value) or ("query", query),
 #: whether the app computes ahead: core.ahead; off, the change is cold)
 CHANGES = [
     ("MNIST default, width 8 -> 16", "mnist", "", ("width", "16"), False),
-    ("offline default, MLP -> CNN", "offline", "", ("query", "?arch=cnn"), False),
+    ("offline default, MLP -> CNN", "offline", "", ("select", "architecture", "CNN (LeNet-style)", "arch", "cnn"), False),
     ("offline default, width 8 -> 16", "offline", "", ("width", "16"), False),
     ("offline default, width 16 -> 32", "offline", "?hidden=16", ("width", "32"), False),
-    ("offline default, loss -> MSE", "offline", "", ("query", "?loss=mse"), False),
+    ("offline default, loss -> MSE", "offline", "", ("select", "loss", "MSE (squared error)", "loss", "mse"), False),
     ("MNIST default, width 8 -> 16, after computing ahead", "mnist", "", ("width", "16"), True),
 ]
 
@@ -72,22 +74,47 @@ def settled(page, timeout_s: float = 900) -> None:
     raise TimeoutError("the page did not settle")
 
 
+def pick(page, label: str, choice: str, tries: int = 5) -> float:
+    """Choose ``choice`` in the select box ``label`` and return the moment of the click on it (the
+    user's act; opening the list is not part of the change). The list is opened again should a
+    rerun of the page have closed it before the choice could be clicked."""
+    for attempt in range(tries):
+        page.get_by_role("combobox", name=label).click()
+        option = page.get_by_role("option", name=choice, exact=True)
+        try:
+            option.wait_for(timeout=2_000)
+            clicked = time.monotonic()
+            option.click(timeout=2_000)
+            return clicked
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: the list closed; open it again
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+    raise AssertionError("unreachable")
+
+
 def measure(page, url: str, start_query: str, change, ahead: bool = False) -> dict:
     page.goto(f"{url}/{PAGE}{start_query}")
     wait_until_drawn(page)
     settled(page)
     idle = idle_until_computed_ahead() if ahead else None
     started = time.monotonic()
-    kind, value = change
+    kind, *how = change
     if kind == "width":
         box = page.get_by_role("textbox", name="hidden widths (comma separated)")
-        box.fill(value)
+        box.fill(how[0])
         box.press("Enter")
-        # the run for the new width has begun once the address holds it (a cached run may end
-        # before Streamlit shows its running indicator)
-        page.wait_for_function(f"new URLSearchParams(location.search).get('hidden') === '{value}'", timeout=30_000)
+        parameter, value = "hidden", how[0]
+    elif kind == "select":  # the sidebar's select box, as a user picks a choice
+        label, choice, parameter, value = how
+        started = pick(page, label, choice)
     else:
-        page.goto(f"{url}/{PAGE}{value}")
+        page.goto(f"{url}/{PAGE}{how[0]}")
+    if kind != "query":
+        # the run for the new value has begun once the address holds it (a cached run may end
+        # before Streamlit shows its running indicator)
+        page.wait_for_function(f"new URLSearchParams(location.search).get('{parameter}') === '{value}'",
+                               timeout=30_000)
     wait_until_drawn(page)
     page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')", timeout=900_000)  # the new run's page
     wait_until_drawn(page)

@@ -129,10 +129,11 @@ def exit_with_parent(parent: int, every: float = 0.5) -> None:
 
 
 #: the CPU priority of a page's own job (``nice``): it starts while the page trains and computes its
-#: first answer, which come first (the scheduler gives a nice-5 process about a quarter of a
-#: contended core against the server's three quarters); once the page has drawn, the job has the
-#: machine to itself
-NICE = 5
+#: first answer, which come first. At nice 5 its imports took a quarter of a core for 12 s of a
+#: CNN's first answer (the scheduler's share for nice 5 against 0), and the page's two training
+#: threads waited on the core it took; at 19 it gets about 1.5% of a contended core, and once the
+#: page has drawn it has the machine to itself
+NICE = 19
 
 
 @dataclass

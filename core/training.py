@@ -51,14 +51,16 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "cr
 ONE_THREAD_BELOW_STEP_MACS = 10_000_000
 
 
-def training_threads(config: ExperimentConfig, model: nn.Module) -> int:
-    """The torch threads ``model`` trains with: one for an MLP (only linear and BatchNorm layers
-    hold parameters) whose step (``train_batch_size`` x the weights' multiply-adds) is below
-    :data:`ONE_THREAD_BELOW_STEP_MACS`, else ``config.threads``."""
+def training_threads(config: ExperimentConfig, model: nn.Module, examples: int) -> int:
+    """The torch threads ``model`` trains with on ``examples`` training examples: one for an MLP
+    (only linear and BatchNorm layers hold parameters) whose step (its batch, ``train_batch_size``
+    or, for full-batch gradient descent, all ``examples``, times the weights' multiply-adds) is
+    below :data:`ONE_THREAD_BELOW_STEP_MACS`, else ``config.threads``."""
     holders = [m for m in model.modules() if next(m.parameters(recurse=False), None) is not None]
     if not all(isinstance(m, (nn.Linear, nn.BatchNorm1d)) for m in holders):
         return config.threads
-    macs = config.train_batch_size * sum(m.weight.numel() for m in holders if isinstance(m, nn.Linear))
+    batch = examples if config.optimizer == "gd" else min(config.train_batch_size, examples)
+    macs = batch * sum(m.weight.numel() for m in holders if isinstance(m, nn.Linear))
     return 1 if macs < ONE_THREAD_BELOW_STEP_MACS else config.threads
 
 
@@ -80,7 +82,7 @@ def train_model(config: ExperimentConfig, data: Dataset) -> TrainingResult:
     device = torch.device(config.device)
     model = build_model(config, data.input_dim, data.num_classes).to(device).train()
     before = torch.get_num_threads()
-    torch.set_num_threads(training_threads(config, model))
+    torch.set_num_threads(training_threads(config, model, len(data.x_train)))
     try:
         return _trained(config, data, model, device, start)
     finally:

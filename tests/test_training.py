@@ -76,10 +76,14 @@ def test_small_mlps_train_on_one_thread_and_the_rest_on_the_configured_threads(f
     wide = mlp.replace(hidden=(4096,))  # 64 x (8 x 4096 + 4096 x 10) = 4.7M multiply-adds a step
     wider = mlp.replace(hidden=(4096, 4096))  # 1.1G a step: two threads
     cnn = ExperimentConfig(dataset="digits", architecture="cnn", threads=2)
-    assert training.training_threads(mlp, build_model(mlp, 8, 10)) == 1
-    assert training.training_threads(wide, build_model(wide, 8, 10)) == 1
-    assert training.training_threads(wider, build_model(wider, 8, 10)) == 2
-    assert training.training_threads(cnn, build_model(cnn, 64, 10)) == 2
+    full_batch = ExperimentConfig(hidden=(16,), activation="tanh", optimizer="gd", threads=2)  # the EoS setup
+    assert training.training_threads(mlp, build_model(mlp, 8, 10), 5000) == 1
+    assert training.training_threads(wide, build_model(wide, 8, 10), 5000) == 1
+    assert training.training_threads(wider, build_model(wider, 8, 10), 5000) == 2
+    assert training.training_threads(cnn, build_model(cnn, 64, 10), 5000) == 2
+    # a full-batch step is over all examples: 5,000 x 12,704 = 64M multiply-adds on MNIST; 1.3M on 100
+    assert training.training_threads(full_batch, build_model(full_batch, 784, 10), 5000) == 2
+    assert training.training_threads(full_batch, build_model(full_batch, 784, 10), 100) == 1
     before = torch.get_num_threads()
     small = ExperimentConfig(dataset="synthetic", hidden=(6,), epochs=2, train_subset=200, hessian_batch_size=40,
                              synthetic_dim=5)
