@@ -261,15 +261,17 @@ class Problem:
         own = {id(p) for p in head.module.parameters(recurse=False)}
         if any(id(p) in own for m in self.model.modules() if m is not head.module for p in m.parameters(recurse=False)):
             return None  # tied weights: the head's parameters also act before it
-        seen = {}
-        hook = head.module.register_forward_hook(lambda _m, inputs, out: seen.update(h=inputs[0], out=out))
+        seen = []
+        hook = head.module.register_forward_hook(lambda _m, inputs, out: seen.append((inputs[0], out)))
         try:
             with torch.no_grad():
                 outputs = self.model(self.x[:2])
         finally:
             hook.remove()
-        flat = seen.get("h") is not None and seen["h"].dim() == 2 and outputs.dim() == 2
-        return head if flat and seen.get("out") is outputs else None
+        if len(seen) != 1:  # applied twice: its parameters would act on its own inputs
+            return None
+        features, out = seen[0]
+        return head if torch.is_tensor(features) and features.dim() == 2 and outputs.dim() == 2 and out is outputs else None
 
     @property
     def head_params(self) -> int:

@@ -63,17 +63,30 @@ class Tied(nn.Module):
         return self.fc2(torch.tanh(self.fc1(x)))
 
 
+class Twice(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(3, 3), nn.Linear(3, 3)
+
+    def forward(self, x):
+        return self.fc2(torch.tanh(self.fc2(torch.tanh(self.fc1(x)))))  # the head acts on its own output
+
+
 def _problem(model, loss="cross_entropy"):
-    x = torch.randn(6, 3 if not isinstance(model, Tied) else 2, dtype=torch.float64)
+    x = torch.randn(6, 3 if not isinstance(model, Tied) else 2, dtype=torch.float64,
+                    generator=torch.Generator().manual_seed(0))
     return Problem(model.double(), x, torch.tensor([0, 1, 0, 1, 1, 0]), loss=loss)
 
 
-@pytest.mark.parametrize("case", ["output scaled after the head", "tied weights", "one layer", "custom loss"])
+@pytest.mark.parametrize("case", ["output scaled after the head", "tied weights", "applied twice", "one layer",
+                                  "custom loss"])
 def test_no_closed_form_head_where_the_block_would_be_wrong(case):
     if case == "output scaled after the head":
         problem = _problem(Scaled())
     elif case == "tied weights":
         problem = _problem(Tied())
+    elif case == "applied twice":
+        problem = _problem(Twice())
     elif case == "one layer":
         problem = _problem(nn.Sequential(nn.Linear(3, 2)))
     else:
