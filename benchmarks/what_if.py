@@ -78,19 +78,21 @@ def pick(page, label: str, choice: str, tries: int = 5) -> float:
     """Choose ``choice`` in the select box ``label`` and return the moment of the click on it (the
     user's act; opening the list is not part of the change). The list is opened again should a
     rerun of the page have closed it before the choice could be clicked."""
-    for attempt in range(tries):
-        page.get_by_role("combobox", name=label).click()
-        option = page.get_by_role("option", name=choice, exact=True)
+    for _ in range(tries - 1):
         try:
-            option.wait_for(timeout=2_000)
-            clicked = time.monotonic()
-            option.click(timeout=2_000)
-            return clicked
+            return _click_choice(page, label, choice)
         except Exception:  # noqa: BLE001 - playwright's TimeoutError: the list closed; open it again
-            if attempt == tries - 1:
-                raise
             page.keyboard.press("Escape")
-    raise AssertionError("unreachable")
+    return _click_choice(page, label, choice)
+
+
+def _click_choice(page, label: str, choice: str) -> float:
+    page.get_by_role("combobox", name=label).click()
+    option = page.get_by_role("option", name=choice, exact=True)
+    option.wait_for(timeout=2_000)
+    clicked = time.monotonic()
+    option.click(timeout=2_000)
+    return clicked
 
 
 def measure(page, url: str, start_query: str, change, ahead: bool = False) -> dict:

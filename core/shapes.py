@@ -94,7 +94,9 @@ class Size:
 
     @property
     def built_columns(self) -> int:
-        """The columns of a dense build that take products: :attr:`solved_params` less the head's."""
+        """The columns of a dense build that take products: :attr:`solved_params` less the head's
+        (the head's rows of units off on the batch are in both :attr:`known_off` and
+        :attr:`head_params`, so this can undercount by those; they are few)."""
         return max(0, self.solved_params - self.head_params)
 
     @property
