@@ -17,7 +17,7 @@ import time
 import torch
 from torch import nn
 
-from . import optimizers
+from . import optimizers, shapes
 from .progress import tick
 from .config import ExperimentConfig
 from .data import Dataset
@@ -46,22 +46,33 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "cr
 #: thread as on two when idle (1.4-1.9 s, 3.1-3.3 s), and on two threads 4x slower (6-7.4 s against
 #: 1.4-1.9 s) while another process kept one core busy, as the app's background job or the browser
 #: does (each of torch's threads waits at every small operation for the one descheduled); at 52M
-#: (width 1024) two threads were 1.45x faster; a CNN's convolutions gain from two threads at 5M
-#: (16 against 25 s)
+#: (width 1024) two threads were 1.45x faster
 ONE_THREAD_BELOW_STEP_MACS = 10_000_000
+#: the same for any other network (convolutions, attention), whose layers gain from a second thread
+#: sooner. Measured 2026-12-03 on 2 cores, one thread against two, idle: the 8x8-digits CNN (0.44M
+#: a step) 0.41-0.46 s against 0.39-0.46 s, and beside a process busy half the time 0.42-0.43 s
+#: against 0.46-0.65 s (inside the app, beside the browser, its two-thread training took 2 s); the
+#: digits transformer (0.39M) 0.8-1.1 s against 0.95-1.3 s; the digits ResNet (5.2M) 1.45-1.48 s
+#: against 1.2-1.28 s; the MNIST CNN (5.4M) 21-24 s against 13.6-13.8 s
+OTHER_ONE_THREAD_BELOW_STEP_MACS = 1_000_000
 
 
-def training_threads(config: ExperimentConfig, model: nn.Module, examples: int) -> int:
-    """The torch threads ``model`` trains with on ``examples`` training examples: one for an MLP
-    (only linear and BatchNorm layers hold parameters) whose step (its batch, ``train_batch_size``
-    or, for full-batch gradient descent, all ``examples``, times the weights' multiply-adds) is
-    below :data:`ONE_THREAD_BELOW_STEP_MACS`, else ``config.threads``."""
-    holders = [m for m in model.modules() if next(m.parameters(recurse=False), None) is not None]
-    if not all(isinstance(m, (nn.Linear, nn.BatchNorm1d)) for m in holders):
-        return config.threads
+def training_threads(config: ExperimentConfig, model: nn.Module, examples: int, forward_macs: int | None = None) -> int:
+    """The torch threads ``model`` trains with on ``examples`` training examples: one when its
+    optimizer step (its batch, ``train_batch_size`` or, for full-batch gradient descent, all
+    ``examples``, times one example's forward multiply-adds) is below
+    :data:`ONE_THREAD_BELOW_STEP_MACS` for an MLP (only linear and BatchNorm layers hold
+    parameters; its multiply-adds are its weights) or :data:`OTHER_ONE_THREAD_BELOW_STEP_MACS`
+    for any other network (``forward_macs``, one example's, from :func:`core.shapes.forward_macs`;
+    unknown: ``config.threads``), else ``config.threads``."""
     batch = examples if config.optimizer == "gd" else min(config.train_batch_size, examples)
-    macs = batch * sum(m.weight.numel() for m in holders if isinstance(m, nn.Linear))
-    return 1 if macs < ONE_THREAD_BELOW_STEP_MACS else config.threads
+    holders = [m for m in model.modules() if next(m.parameters(recurse=False), None) is not None]
+    if all(isinstance(m, (nn.Linear, nn.BatchNorm1d)) for m in holders):
+        macs = batch * sum(m.weight.numel() for m in holders if isinstance(m, nn.Linear))
+        return 1 if macs < ONE_THREAD_BELOW_STEP_MACS else config.threads
+    if forward_macs is None:
+        return config.threads
+    return 1 if batch * forward_macs < OTHER_ONE_THREAD_BELOW_STEP_MACS else config.threads
 
 
 def train_model(config: ExperimentConfig, data: Dataset) -> TrainingResult:
@@ -73,7 +84,7 @@ def train_model(config: ExperimentConfig, data: Dataset) -> TrainingResult:
     Args:
         config: architecture, loss and schedule (optimizer, lr, epochs, batch size, seed).
         data: the loaded dataset.
-    Every optimizer step ticks :mod:`core.progress` (``training steps``). Small MLPs train on one
+    Every optimizer step ticks :mod:`core.progress` (``training steps``). Small networks train on one
     thread (:func:`training_threads`).
     Returns:
         The weights and final metrics, plus the per-epoch history.
@@ -82,7 +93,8 @@ def train_model(config: ExperimentConfig, data: Dataset) -> TrainingResult:
     device = torch.device(config.device)
     model = build_model(config, data.input_dim, data.num_classes).to(device).train()
     before = torch.get_num_threads()
-    torch.set_num_threads(training_threads(config, model, len(data.x_train)))
+    macs = shapes.forward_macs(config, data.input_dim, data.num_classes)
+    torch.set_num_threads(training_threads(config, model, len(data.x_train), macs))
     try:
         return _trained(config, data, model, device, start)
     finally:

@@ -65,10 +65,10 @@ def test_training_the_default_network_does_not_import_torch_dynamo(tmp_path):
     assert out.stdout.split() == ["False", "False"], out.stdout + out.stderr
 
 
-def test_small_mlps_train_on_one_thread_and_the_rest_on_the_configured_threads(fresh_cache):
+def test_small_networks_train_on_one_thread_and_the_rest_on_the_configured_threads(fresh_cache):
     """One thread where a second does not help and slows training 4x beside a busy core (the app's
     background job, the browser): the thread count is then not in the weights' last bits."""
-    from core import pipeline, training
+    from core import pipeline, shapes, training
     from core.config import ExperimentConfig
     from core.models import build_model
 
@@ -80,7 +80,12 @@ def test_small_mlps_train_on_one_thread_and_the_rest_on_the_configured_threads(f
     assert training.training_threads(mlp, build_model(mlp, 8, 10), 5000) == 1
     assert training.training_threads(wide, build_model(wide, 8, 10), 5000) == 1
     assert training.training_threads(wider, build_model(wider, 8, 10), 5000) == 2
-    assert training.training_threads(cnn, build_model(cnn, 64, 10), 5000) == 2
+    # a CNN's step from its layer table: 0.44M multiply-adds on 8x8 digits, 5.4M on MNIST
+    assert training.training_threads(cnn, build_model(cnn, 64, 10), 5000, shapes.forward_macs(cnn, 64, 10)) == 1
+    mnist_cnn = cnn.replace(dataset="mnist")
+    assert training.training_threads(mnist_cnn, build_model(mnist_cnn, 784, 10), 5000,
+                                     shapes.forward_macs(mnist_cnn, 784, 10)) == 2
+    assert training.training_threads(cnn, build_model(cnn, 64, 10), 5000) == 2  # its multiply-adds unknown
     # a full-batch step is over all examples: 5,000 x 12,704 = 64M multiply-adds on MNIST; 1.3M on 100
     assert training.training_threads(full_batch, build_model(full_batch, 784, 10), 5000) == 2
     assert training.training_threads(full_batch, build_model(full_batch, 784, 10), 100) == 1
