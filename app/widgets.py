@@ -27,9 +27,10 @@ def results(selection: Selection, methods=None, progressive: bool = True) -> dic
     """The results of ``methods`` (default: the selection's) plus the exact Hessian.
 
     Served from the cache when they are there. Otherwise the first answers are computed now with
-    a progress bar (training, then the fast methods: :func:`core.pipeline.split_first_answers`)
-    and, when ``progressive`` and :func:`progressive_on`, the slow ones go to a background process
-    of this session (:mod:`core.background`): they come back as pending placeholders, a line says
+    a progress bar (training, then the fast methods: :func:`core.pipeline.split_first_answers`,
+    some in a cheaper first form, Lanczos's top end alone) and, when ``progressive`` and
+    :func:`progressive_on`, the slow ones go to a background process of this session
+    (:mod:`core.background`): they come back as pending placeholders, a line says
     what is still computing, and the page redraws when they land. A changed configuration cancels
     the old background work. The dataset notice and every method that could not run are shown.
     """
@@ -44,12 +45,12 @@ def results(selection: Selection, methods=None, progressive: bool = True) -> dic
         found = pipeline.results_for(config, methods, samples)
         notices(selection, found)
         return found
-    later = []
+    later, quick = [], {}
     if progressive and progressive_on() and pipeline.training_admitted(config):
         with working("Estimating what answers first…"):
-            now, later = pipeline.split_first_answers(config, methods, samples)
+            now, later, quick = pipeline.split_first_answers(config, methods, samples)
         if later and job is not None and job.covers(config, later) and not job.running():
-            now, later = now + later, []  # the job ended without them (a crash): computed here, and said why
+            now, later, quick = now + later, [], {}  # the job ended without them (a crash): computed here, and said why
     else:
         now = pipeline.selection(methods)
     if later:  # started first: its interpreter starts while this one trains (it then waits on the training's lock)
@@ -62,11 +63,11 @@ def results(selection: Selection, methods=None, progressive: bool = True) -> dic
                       "changed control interrupts it; nothing half-done is kept.", "Training the network"):
         if not pipeline.is_trained(config) and pipeline.training_admitted(config):
             pipeline.train(config)  # its own step (else the first method's); over budget, each method says so
-        found = pipeline.results_for(config, now, samples, reference=False)
+        found = pipeline.results_for(config, now, samples, reference=False, options=quick)
     if later:
-        found.update({name: background.pending_result(name, options[name]) for name in later})
+        found.update({name: background.pending_result(name, options[name]) for name in later if name not in quick})
         found = {name: found[name] for name in pipeline.selection(methods)}
-        pending_line(job, config, later, samples)
+        pending_line(job, config, later, samples, quick)
     else:
         st.toast("Results ready, and cached for next time", icon=":material/check_circle:")
     notices(selection, found)
@@ -134,8 +135,9 @@ def progressive_on() -> bool:
     return os.environ.get("HESSIAN_PROGRESSIVE", "1").strip() not in ("0", "false", "no", "off")
 
 
-def pending_line(job, config, later: list[str], samples: int) -> None:
-    """What is still computing in the background, redrawn every second; the whole page reruns as
+def pending_line(job, config, later: list[str], samples: int, quick: dict | None = None) -> None:
+    """What is still computing in the background, redrawn every second (a method of ``quick`` shows
+    its first form meanwhile: :attr:`core.pipeline.FirstAnswers.quick`); the whole page reruns as
     soon as one of them is in the cache (or the job has ended)."""
 
     @st.fragment(run_every=1.0)
@@ -144,13 +146,22 @@ def pending_line(job, config, later: list[str], samples: int) -> None:
         if landed or not job.running():
             st.rerun()
         name, seconds, finished = job.status()
-        waiting = ", ".join(REGISTRY[n].label for n in later)
+        waiting = ", ".join(REGISTRY[n].label + _first_form(n, quick or {}) for n in later)
         now = f"; now {REGISTRY[name].label}, for {seconds:.0f} s" if name else "; starting"
         st.info(f"Still computing in the background: **{waiting}** ({finished} of {len(later)} done{now}). "
                 "What is shown is the first answer; the page fills in when they land, and every control and "
                 "page stays usable meanwhile.", icon=":material/hourglass_top:")
 
     poll()
+
+
+def _first_form(name: str, quick: dict) -> str:
+    """How a method of :attr:`core.pipeline.FirstAnswers.quick` is shown until its full result
+    lands: `` (shown so far with bottom=False)``; nothing for any other."""
+    if name not in quick:
+        return ""
+    first = REGISTRY[name].first_answer
+    return " (shown so far with " + ", ".join(f"{key}={value}" for key, value in first.items()) + ")"
 
 
 #: while a long computation runs, what the previous run drew below the progress box (greyed by

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import NamedTuple
 
 from . import workspace
 from .cache import COMPUTE_COUNTS, CacheError, cached, code_version
@@ -301,7 +302,7 @@ def selection(methods) -> list[str]:
 
 
 def results_for(config: ExperimentConfig, methods, samples: int, workers: int | None = None,
-                reference: bool = True) -> dict[str, Result]:
+                reference: bool = True, options: dict[str, dict] | None = None) -> dict[str, Result]:
     """Results of ``methods`` plus the exact Hessian, each with the options ``samples`` sets.
 
     Args:
@@ -313,6 +314,8 @@ def results_for(config: ExperimentConfig, methods, samples: int, workers: int | 
             in the caller (its catalogue line) always runs here.
         reference: add the exact Hessian (False: ``methods`` only, e.g. the first answers of
             :func:`split_first_answers`).
+        options: a method's options instead of those ``samples`` sets (the cheaper first answers
+            of :attr:`FirstAnswers.quick`).
     Each method is announced to the progress listener (:func:`core.progress.stage`) as it starts.
     Returns:
         ``{name: Result}`` in the order of :func:`selection`.
@@ -322,7 +325,7 @@ def results_for(config: ExperimentConfig, methods, samples: int, workers: int | 
     from .methods import MethodError, get_spec
 
     names = selection(methods) if reference else list(dict.fromkeys(methods))
-    options = {name: options_for(name, samples) for name in names}
+    options = {name: (options or {}).get(name) or options_for(name, samples) for name in names}
     workers = parallel.workers() if workers is None else workers
     pending = {}
     if workers > 1:
@@ -361,9 +364,22 @@ FIRST_ANSWER_SECONDS = 1.0
 FIRST_ANSWER_BOUND_SECONDS = 10.0
 
 
-def split_first_answers(config: ExperimentConfig, methods, samples: int) -> tuple[list[str], list[str]]:
-    """``(now, later)``: the methods of :func:`results_for` a page computes for its first answer,
-    and those it leaves to the background (:mod:`core.background`).
+class FirstAnswers(NamedTuple):
+    """What a page computes for its first answer and what it leaves to the background.
+
+    ``now``: the methods computed before the page draws; ``later``: those its background job
+    computes, in that order; ``quick``: the options of a method in both, computed now in the
+    cheaper form its catalogue line gives (``first_answer``: Lanczos's top end alone) and later
+    with its full options, which then replace it."""
+
+    now: list[str]
+    later: list[str]
+    quick: dict[str, dict]
+
+
+def split_first_answers(config: ExperimentConfig, methods, samples: int) -> FirstAnswers:
+    """The methods of :func:`results_for` a page computes for its first answer, those it leaves to
+    the background (:mod:`core.background`), and the cheaper first forms of some of them.
 
     Later: a method not cached whose estimate is over :data:`FIRST_ANSWER_SECONDS` (the dense
     exact spectra past a few thousand parameters) or, for an estimate that is an upper bound, over
@@ -372,7 +388,10 @@ def split_first_answers(config: ExperimentConfig, methods, samples: int) -> tupl
     (:data:`~core.methods.DIRECTION_REFERENCES`: thick-restart Lanczos stops once its values are
     certified, usually in seconds, and is what the first answer is measured against while the
     exact matrix is pending), one the budget refuses (it says so at once) and one whose options
-    do not fit (likewise).
+    do not fit (likewise). Quick: when a background job is needed anyway, a method computed now
+    whose catalogue line has a ``first_answer`` and whose full result is not cached is computed
+    now in that form and again, whole, at the end of the job (on the offline CNN Lanczos's top
+    end takes 50 products and its both ends 128).
     """
     from .budget import Budget, BudgetExceeded
     from .config import ConfigError
@@ -380,22 +399,32 @@ def split_first_answers(config: ExperimentConfig, methods, samples: int) -> tupl
 
     references = {name for names in DIRECTION_REFERENCES.values() for name in names
                   if getattr(get_spec(name).cost, "spends_budget", False)}
-    budget, now, later = Budget(), [], []
+    budget, now, later, whole = Budget(), [], [], set()  # whole: served now as it is (cached, refused)
     for name in selection(methods):
         options = options_for(name, samples)
         if is_cached(config, name, options):
             now.append(name)
+            whole.add(name)
             continue
         try:
             cost = estimate(name, resolve_options(name, options), size(config))
         except (MethodError, BudgetExceeded, ConfigError):
             now.append(name)
+            whole.add(name)  # refused or unfit: it says so now
             continue
         spec = get_spec(name)
         limit = FIRST_ANSWER_SECONDS if spec.dense else FIRST_ANSWER_BOUND_SECONDS
         slow = cost.fits(budget) and cost.seconds > limit and name not in references
         (later if slow else now).append(name)
-    return now, later
+    quick = {}
+    if later:
+        for name in now:
+            options = options_for(name, samples)
+            cheaper = {**options, **get_spec(name).first_answer}
+            if name not in whole and cheaper != options:
+                quick[name] = cheaper
+        later += list(quick)
+    return FirstAnswers(now, later, quick)
 
 
 def failed_line(name: str, error: Exception, options: dict) -> Result:

@@ -13,16 +13,54 @@ from factories import SMALL
 
 def test_the_split_leaves_only_slow_uncached_methods_for_later(fresh_cache, monkeypatch):
     methods = ["hutchinson", "lanczos", "pyhessian_top_k", "kfac"]
-    now, later = pipeline.split_first_answers(SMALL, methods, 20)
-    assert later == [] and now == pipeline.selection(methods)  # a tiny problem: everything answers at once
+    now, later, quick = pipeline.split_first_answers(SMALL, methods, 20)
+    # a tiny problem: everything answers at once, whole (no job, so no first forms)
+    assert later == [] and quick == {} and now == pipeline.selection(methods)
     monkeypatch.setattr(pipeline, "FIRST_ANSWER_SECONDS", 0.0)  # as if every method were slow
     monkeypatch.setattr(pipeline, "FIRST_ANSWER_BOUND_SECONDS", 0.0)
-    now, later = pipeline.split_first_answers(SMALL, methods, 20)
+    now, later, quick = pipeline.split_first_answers(SMALL, methods, 20)
     assert "lanczos" in now  # the certified reference the first answer is measured against
-    assert {REFERENCE, "hutchinson", "pyhessian_top_k", "kfac"} == set(later)
+    assert {REFERENCE, "hutchinson", "pyhessian_top_k", "kfac"} == set(later) - {"lanczos"}
+    # a job starts anyway: Lanczos's top end now, both ends at the end of the job
+    assert quick == {"lanczos": {**options_for("lanczos", 20), "bottom": False}} and later[-1] == "lanczos"
     pipeline.run(SMALL, "hutchinson", options_for("hutchinson", 20))
-    now, later = pipeline.split_first_answers(SMALL, methods, 20)
-    assert "hutchinson" in now  # cached: served now
+    pipeline.run(SMALL, "lanczos", options_for("lanczos", 20))
+    now, later, quick = pipeline.split_first_answers(SMALL, methods, 20)
+    assert "hutchinson" in now and "lanczos" in now  # cached: served now, whole
+    assert "lanczos" not in later and quick == {}
+
+
+def test_a_first_form_is_computed_now_and_its_full_result_replaces_it(fresh_cache, monkeypatch):
+    """Lanczos's first form (its top end) against its full result and the exact spectrum: the same
+    certified top values from fewer products, no bottom end; the full result is what is served
+    once cached."""
+    import numpy as np
+
+    monkeypatch.setattr(pipeline, "FIRST_ANSWER_SECONDS", 0.0)
+    monkeypatch.setattr(pipeline, "FIRST_ANSWER_BOUND_SECONDS", 0.0)
+    config = SMALL.replace(hidden=(12,))
+    now, later, quick = pipeline.split_first_answers(config, ["lanczos"], 20)
+    first = pipeline.results_for(config, now, 20, reference=False, options=quick)["lanczos"]
+    assert first.ok and first.bottom is None and first.options["bottom"] is False
+    full = pipeline.run(config, "lanczos", options_for("lanczos", 20))
+    exact = pipeline.run(config, REFERENCE, options_for(REFERENCE, 20))
+    assert first.matvecs < full.matvecs and full.bottom is not None
+    k = len(first.top)
+    assert np.allclose(first.top, exact.top[:k], rtol=0, atol=float(first.top_residuals.max()) + 1e-6)
+    assert np.allclose(first.top, full.top[:k], rtol=1e-4, atol=1e-6)
+    assert pipeline.results_for(config, ["lanczos"], 20, reference=False)["lanczos"].bottom is not None
+
+
+def test_a_first_form_must_set_options_the_method_has():
+    from dataclasses import replace
+
+    from core.methods import get_spec
+    from core.methods.registry import REGISTRY, register
+
+    spec = replace(get_spec("lanczos"), name="lanczos_first_form_check", first_answer={"bottm": False})
+    with pytest.raises(ValueError, match="bottm"):
+        register(spec)
+    assert "lanczos_first_form_check" not in REGISTRY
 
 
 def test_a_job_lands_its_methods_in_the_cache_as_a_foreground_run_would(fresh_cache):

@@ -136,12 +136,17 @@ register(MethodSpec(name="ekfac", label="EKFAC (curvlinops)", family="curvlinops
                     reference="George et al. (2018), EKFAC; Dangel et al., curvlinops",
                     handles="Linear, Conv2d; not BatchNorm"))
 # matrix-free estimators over our batched products
+#: Lanczos's first answer is its top end alone: the bottom end of a trained network's Hessian, many
+#: small eigenvalues of both signs, converges last (the offline CNN: 50 products for the top 10, 128
+#: with the bottom 10; 0.57 s against 1.87 s)
+LANCZOS_TOP_FIRST = {"bottom": False}
 register(MethodSpec(name="lanczos", label="Lanczos top/bottom-k", family="matrix-free", matrix="hessian",
                     function="matrix_free:lanczos",
                     defaults={"k": 10, "tol": 1e-6, "bottom": True, "max_products": 5000, "seed": 0},
                     cost=ProductCost(products=lambda o, p: o["max_products"], minimum=_lanczos_first_answer,
                                      vectors=lambda o, p: 2 * basis_size(o["k"], o["k"] if o["bottom"] else 0, p)),
                     runs_in="worker", gpu=True, size_rules=(K_BELOW_P,), yields=("top", "bottom", "vectors"),
+                    first_answer=LANCZOS_TOP_FIRST,
                     reference="Lanczos (1950); Wu & Simon (2000), thick-restart Lanczos", handles=AUTOGRAD))
 register(MethodSpec(name="ggn_lanczos", label="Lanczos top-k (GGN)", family="matrix-free", matrix="ggn",
                     function="matrix_free:ggn_lanczos", defaults={"k": 10, "tol": 1e-6, "max_products": 5000, "seed": 0},

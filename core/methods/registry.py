@@ -102,6 +102,9 @@ class MethodSpec:
         budget_multiple: ``samples`` is rounded to a multiple of this (at least one multiple).
         finds_largest_magnitude: its "top" eigenvalues are those of largest |λ| (power
             iteration), so it is scored against the exact eigenvalues of largest magnitude.
+        first_answer: options that make a cheaper answer a page can show first while its full
+            options compute in the background (:func:`core.pipeline.split_first_answers`); empty:
+            none.
         colour: set by :func:`register` from the family.
     """
 
@@ -121,6 +124,7 @@ class MethodSpec:
     stochastic: bool = False
     budget_multiple: int = 1
     finds_largest_magnitude: bool = False
+    first_answer: dict = field(default_factory=dict)
     colour: str = ""
 
     def load(self) -> Callable:
@@ -158,6 +162,9 @@ def register(spec: MethodSpec) -> MethodSpec:
     if spec.runs_in not in RUNS_IN or spec.matrix not in MATRICES or not set(spec.yields) <= set(QUANTITIES):
         raise ValueError(f"method {spec.name!r}: runs_in one of {RUNS_IN}, matrix one of {MATRICES}, "
                          f"yields among {QUANTITIES}")
+    if not set(spec.first_answer) <= set(spec.defaults):
+        raise ValueError(f"method {spec.name!r}: its first_answer sets options it does not have: "
+                         f"{sorted(set(spec.first_answer) - set(spec.defaults))}")
     used = sum(1 for s in REGISTRY.values() if s.family == spec.family)
     hues = FAMILIES[spec.family].hues
     if used >= len(hues):
