@@ -325,7 +325,8 @@ def results_for(config: ExperimentConfig, methods, samples: int, workers: int | 
     from .methods import MethodError, get_spec
 
     names = selection(methods) if reference else list(dict.fromkeys(methods))
-    options = {name: (options or {}).get(name) or options_for(name, samples) for name in names}
+    given = options or {}
+    options = {name: given.get(name) or options_for(name, samples) for name in names}
     workers = parallel.workers() if workers is None else workers
     pending = {}
     if workers > 1:
