@@ -400,31 +400,27 @@ def split_first_answers(config: ExperimentConfig, methods, samples: int) -> Firs
 
     references = {name for names in DIRECTION_REFERENCES.values() for name in names
                   if getattr(get_spec(name).cost, "spends_budget", False)}
-    budget, now, later, whole = Budget(), [], [], set()  # whole: served now as it is (cached, refused)
+    budget, now, later, quick = Budget(), [], [], {}
     for name in selection(methods):
         options = options_for(name, samples)
         if is_cached(config, name, options):
             now.append(name)
-            whole.add(name)
             continue
         try:
             cost = estimate(name, resolve_options(name, options), size(config))
         except (MethodError, BudgetExceeded, ConfigError):
-            now.append(name)
-            whole.add(name)  # refused or unfit: it says so now
+            now.append(name)  # refused or unfit: it says so now
             continue
         spec = get_spec(name)
         limit = FIRST_ANSWER_SECONDS if spec.dense else FIRST_ANSWER_BOUND_SECONDS
         slow = cost.fits(budget) and cost.seconds > limit and name not in references
         (later if slow else now).append(name)
-    quick = {}
-    if later:
-        for name in now:
-            options = options_for(name, samples)
-            cheaper = {**options, **get_spec(name).first_answer}
-            if name not in whole and cheaper != options:
-                quick[name] = cheaper
-        later += list(quick)
+        cheaper = {**options, **spec.first_answer}
+        if not slow and cheaper != options:
+            quick[name] = cheaper
+    if not later:  # no job: every method now, whole
+        quick = {}
+    later += list(quick)
     return FirstAnswers(now, later, quick)
 
 
